@@ -1,0 +1,214 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Portico.Gateway.Configuration;
+
+/// <summary>
+/// Feeds YARP from the gateway file. The first load must be valid or the gateway does not start; later
+/// edits are applied only when the whole file is valid, otherwise they are logged and the last good
+/// version keeps serving.
+/// </summary>
+internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDisposable
+{
+    private static readonly TimeSpan ReloadDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly IConfigValidator _yarpValidator;
+    private readonly HealthCheckDefaults _healthDefaults;
+    private readonly ILogger<GatewayConfigProvider> _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly PhysicalFileProvider _fileProvider;
+    private readonly string _fileName;
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
+    private Snapshot? _current;
+    private string? _currentText;
+    private IDisposable? _watch;
+
+    public GatewayConfigProvider(
+        IOptions<GatewayOptions> options,
+        IHostEnvironment environment,
+        IConfigValidator yarpValidator,
+        TimeProvider timeProvider,
+        ILogger<GatewayConfigProvider> logger)
+    {
+        Path = System.IO.Path.GetFullPath(options.Value.ConfigFile, environment.ContentRootPath);
+        _fileName = System.IO.Path.GetFileName(Path);
+        _fileProvider = new PhysicalFileProvider(System.IO.Path.GetDirectoryName(Path)!);
+        _healthDefaults = options.Value.HealthChecks;
+        _yarpValidator = yarpValidator;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    /// <summary>Full path of the gateway file.</summary>
+    public string Path { get; }
+
+    /// <summary>The gateway file as configuration, for features that read their own sections from it.</summary>
+    public IConfiguration Configuration => EnsureLoaded().Configuration;
+
+    public IProxyConfig GetConfig() => EnsureLoaded();
+
+    /// <summary>Loads the file the first time; throws <see cref="GatewayConfigurationException"/> listing every error.</summary>
+    public void EnsureValid() => EnsureLoaded();
+
+    private Snapshot EnsureLoaded()
+    {
+        if (Volatile.Read(ref _current) is { } current)
+        {
+            return current;
+        }
+
+        _reloadLock.Wait();
+        try
+        {
+            if (_current is null)
+            {
+                string text;
+                try
+                {
+                    text = File.ReadAllText(Path);
+                }
+                catch (IOException ex)
+                {
+                    throw new GatewayConfigurationException(Path, [$"The file cannot be read: {ex.Message}"]);
+                }
+                var (snapshot, errors) = Build(text);
+                if (snapshot is null)
+                {
+                    throw new GatewayConfigurationException(Path, errors);
+                }
+                _currentText = text;
+                Volatile.Write(ref _current, snapshot);
+                Log.Loaded(_logger, Path, snapshot.Routes.Count, snapshot.Clusters.Count);
+                Watch();
+            }
+            return _current;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private void Watch()
+    {
+        _watch?.Dispose();
+        _watch = ChangeToken.OnChange(() => _fileProvider.Watch(_fileName), () => _ = ReloadAsync());
+    }
+
+    private async Task ReloadAsync()
+    {
+        // Editors write in several steps; let the file settle, then read it once.
+        await Task.Delay(ReloadDelay, _timeProvider);
+        await _reloadLock.WaitAsync();
+        try
+        {
+            string text;
+            try
+            {
+                text = await File.ReadAllTextAsync(Path);
+            }
+            catch (IOException ex)
+            {
+                Log.ReloadRejected(_logger, Path, 1, ex.Message);
+                return;
+            }
+            if (text == _currentText)
+            {
+                return;
+            }
+
+            var (snapshot, errors) = Build(text);
+            if (snapshot is null)
+            {
+                Log.ReloadRejected(_logger, Path, errors.Count, string.Join(" | ", errors));
+                return;
+            }
+
+            var previous = _current!;
+            _currentText = text;
+            Volatile.Write(ref _current, snapshot);
+            Log.Reloaded(_logger, Path, snapshot.Routes.Count, snapshot.Clusters.Count);
+            previous.SignalChange();
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private (Snapshot? Snapshot, List<string> Errors) Build(string text)
+    {
+        var document = GatewayConfigDocument.Parse(text);
+        var errors = new List<string>(document.Errors);
+        var (routes, clusters) = GatewayConfigReader.Read(document.Configuration, _healthDefaults, errors);
+        GatewayConfigValidator.Validate(routes, clusters, errors);
+        ValidateWithYarp(routes, clusters, errors);
+        return errors.Count == 0 ? (new Snapshot(routes, clusters, document.Configuration), errors) : (null, errors);
+    }
+
+    private void ValidateWithYarp(List<RouteConfig> routes, List<ClusterConfig> clusters, List<string> errors)
+    {
+        // YARP's validator only consults in-memory policy providers; its ValueTasks complete synchronously.
+        foreach (var route in routes)
+        {
+            foreach (var error in Wait(_yarpValidator.ValidateRouteAsync(route)))
+            {
+                errors.Add($"Route '{route.RouteId}': {error.Message}");
+            }
+        }
+        foreach (var cluster in clusters)
+        {
+            foreach (var error in Wait(_yarpValidator.ValidateClusterAsync(cluster)))
+            {
+                errors.Add($"Cluster '{cluster.ClusterId}': {error.Message}");
+            }
+        }
+
+        static IList<Exception> Wait(ValueTask<IList<Exception>> task) =>
+            task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
+    }
+
+    public void Dispose()
+    {
+        _watch?.Dispose();
+        _fileProvider.Dispose();
+        _reloadLock.Dispose();
+    }
+
+    private sealed class Snapshot : IProxyConfig
+    {
+        private readonly CancellationTokenSource _changed = new();
+
+        public Snapshot(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, IConfiguration configuration)
+        {
+            Routes = routes;
+            Clusters = clusters;
+            Configuration = configuration;
+            ChangeToken = new CancellationChangeToken(_changed.Token);
+        }
+
+        public IReadOnlyList<RouteConfig> Routes { get; }
+        public IReadOnlyList<ClusterConfig> Clusters { get; }
+        public IConfiguration Configuration { get; }
+        public IChangeToken ChangeToken { get; }
+
+        public void SignalChange() => _changed.Cancel();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Gateway configuration {Path} loaded: {RouteCount} routes, {ClusterCount} clusters.")]
+        public static partial void Loaded(ILogger logger, string path, int routeCount, int clusterCount);
+
+        [LoggerMessage(2, LogLevel.Information, "Gateway configuration {Path} reloaded: {RouteCount} routes, {ClusterCount} clusters.")]
+        public static partial void Reloaded(ILogger logger, string path, int routeCount, int clusterCount);
+
+        [LoggerMessage(3, LogLevel.Error, "Gateway configuration {Path} was changed but has {ErrorCount} error(s); the last good configuration keeps serving. {Errors}")]
+        public static partial void ReloadRejected(ILogger logger, string path, int errorCount, string errors);
+    }
+}

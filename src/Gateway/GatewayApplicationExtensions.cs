@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Portico.Gateway.Configuration;
+using Portico.Gateway.Routing;
+using Portico.Gateway.Telemetry;
+
+namespace Microsoft.AspNetCore.Builder;
+
+public static class GatewayApplicationExtensions
+{
+    /// <summary>Middleware that runs for every request, before routing: the request id.</summary>
+    public static WebApplication UsePorticoGateway(this WebApplication app)
+    {
+        app.UseMiddleware<RequestIdMiddleware>();
+        return app;
+    }
+
+    /// <summary>
+    /// Maps the proxy with Portico's per-route pipeline, and a problem+json 404 for every path no route claims.
+    /// Throws <see cref="GatewayConfigurationException"/>, listing every error, when the gateway file is invalid.
+    /// </summary>
+    public static WebApplication MapPorticoGateway(this WebApplication app)
+    {
+        app.Services.GetRequiredService<GatewayConfigProvider>().EnsureValid();
+
+        var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
+        var failover = app.Services.GetRequiredService<ConnectionFailover>();
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.Use(bodyLimit.InvokeAsync);
+            pipeline.Use(ProxyErrorProblems.InvokeAsync);
+            pipeline.UseSessionAffinity();
+            pipeline.UseLoadBalancing();
+            pipeline.Use(failover.InvokeAsync);
+            pipeline.UsePassiveHealthChecks();
+        });
+
+        app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
+            "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask());
+        return app;
+    }
+}

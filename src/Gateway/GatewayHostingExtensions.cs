@@ -1,0 +1,45 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Portico.Gateway.Configuration;
+using Portico.Gateway.Routing;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Health;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class GatewayHostingExtensions
+{
+    /// <summary>
+    /// Adds the Portico gateway: YARP fed from the validated, hot-reloaded gateway file, service-discovery
+    /// destinations, Portico's health defaults, request limits and problem+json answers.
+    /// </summary>
+    public static IReverseProxyBuilder AddPorticoGateway(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<GatewayOptions>()
+            .BindConfiguration(GatewayOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
+        {
+            var limits = gateway.Value.Limits;
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
+            kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+            kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
+        });
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddProblemDetails();
+
+        services.TryAddSingleton<GatewayConfigProvider>();
+        services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<GatewayConfigProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPassiveHealthCheckPolicy, ConnectionFailurePassivePolicy>());
+        services.TryAddSingleton<ConnectionFailover>();
+        services.TryAddSingleton<RequestBodyLimit>();
+
+        return services.AddReverseProxy().AddServiceDiscoveryDestinationResolver();
+    }
+}

@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Portico.Gateway.Routing;
+
+/// <summary>YARP answers upstream failures with a bare status; this gives them a problem+json body that says why.</summary>
+internal static class ProxyErrorProblems
+{
+    public static async Task InvokeAsync(HttpContext context, Func<Task> next)
+    {
+        await next();
+
+        if (context.Response.HasStarted || context.Features.Get<IForwarderErrorFeature>() is not { } error)
+        {
+            return;
+        }
+
+        var cluster = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
+        var (title, detail) = error.Error switch
+        {
+            ForwarderError.NoAvailableDestinations => ("Service unavailable", $"No healthy destination in cluster '{cluster}'."),
+            ForwarderError.RequestTimedOut => ("Upstream timeout", $"Cluster '{cluster}' did not answer in time."),
+            ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => ("Request canceled", "The client canceled the request."),
+            ForwarderError.RequestBodyClient => ("Bad request body", "The request body could not be read from the client."),
+            _ => ("Bad gateway", $"Cluster '{cluster}' could not be reached or answered badly ({error.Error})."),
+        };
+        var status = context.Response.StatusCode >= 400 ? context.Response.StatusCode : StatusCodes.Status502BadGateway;
+        if (!context.RequestAborted.IsCancellationRequested)
+        {
+            await GatewayProblems.WriteAsync(context, status, title, detail);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Portico.Gateway.Configuration;
+
+namespace Portico.Gateway.Tests;
+
+public sealed class ConfigValidationTests
+{
+    [Fact]
+    public async Task Start_WithThreeMistakes_FailsAndNamesAllThree()
+    {
+        const string config = """
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "products": { "ClusterId": "catalog", "Match": { "Path": "/api/products/{**rest}" } },
+              "products": { "ClusterId": "catalog", "Match": { "Path": "/api/items/{**rest}" } },
+              "orders": { "ClusterId": "ordering", "Match": { "Path": "/api/orders/{**rest}" } }
+            },
+            "Clusters": {
+              "catalog": { "Destinations": { "one": { "Address": "htp//catalog:80" } } }
+            }
+          }
+        }
+        """;
+
+        var ex = await Assert.ThrowsAsync<GatewayConfigurationException>(() => GatewayTestHost.StartAsync(config));
+
+        Assert.Equal(3, ex.Errors.Count);
+        Assert.Contains("Duplicate route id 'products'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown cluster 'ordering'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("invalid address 'htp//catalog:80'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithSyntaxError_FailsNamingTheLine()
+    {
+        var ex = await Assert.ThrowsAsync<GatewayConfigurationException>(() => GatewayTestHost.StartAsync("{\n  \"ReverseProxy\": {\n    \"Routes\": [\n}"));
+
+        Assert.Contains("line 4", Assert.Single(ex.Errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithYarpLevelMistakes_ListsThemWithPorticoOnes()
+    {
+        const string config = """
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "r": { "ClusterId": "c", "Match": { "Path": "/r/{**rest}" }, "Order": "first" }
+            },
+            "Clusters": {
+              "c": { "LoadBalancingPolicy": "Fastest", "Destinations": { } }
+            }
+          }
+        }
+        """;
+
+        var ex = await Assert.ThrowsAsync<GatewayConfigurationException>(() => GatewayTestHost.StartAsync(config));
+
+        Assert.Contains(ex.Errors, e => e.Contains("route 'r'", StringComparison.Ordinal) && e.Contains("Order", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("'c' has no destinations", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("Fastest", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,122 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Portico.Gateway.Tests;
+
+/// <summary>
+/// The gateway as Gateway.Host runs it (same extension calls), on a real Kestrel port, reading a gateway
+/// file from its own temporary folder so tests can edit it.
+/// </summary>
+public sealed class GatewayTestHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private GatewayTestHost(WebApplication app, string folder, HttpClient client)
+    {
+        _app = app;
+        Folder = folder;
+        Client = client;
+    }
+
+    public string Folder { get; }
+    public string ConfigPath => Path.Combine(Folder, "gateway.json");
+    public HttpClient Client { get; }
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Builds the gateway; throws what start-up throws when the gateway file is invalid.</summary>
+    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null)
+    {
+        var folder = Directory.CreateTempSubdirectory("portico-gw-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(folder, "gateway.json"), gatewayJson);
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder, EnvironmentName = "Test" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Portico:HealthChecks:ActiveInterval"] = "00:00:00.500",
+            ["Portico:HealthChecks:ActiveTimeout"] = "00:00:00.500",
+        });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+        builder.AddServiceDefaults();
+        builder.AddPorticoGateway();
+
+        var app = builder.Build();
+        try
+        {
+            app.UsePorticoGateway();
+            app.MapDefaultEndpoints();
+            app.MapPorticoGateway();
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
+        return new GatewayTestHost(app, folder, client);
+    }
+
+    /// <summary>Replaces the gateway file the way an editor would.</summary>
+    public Task WriteConfigAsync(string json) => File.WriteAllTextAsync(ConfigPath, json);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A watcher may still hold the folder for a moment; the temp folder is cleaned by the OS.
+        }
+    }
+}
+
+/// <summary>Builds gateway files in YARP's shape for tests.</summary>
+public static class GatewayJson
+{
+    public static string Create(IEnumerable<(string Id, string Path, string Cluster)> routes,
+        IEnumerable<(string Id, IEnumerable<Uri> Destinations)> clusters,
+        string? loadBalancing = null, long? maxBodySize = null)
+    {
+        var document = new Dictionary<string, object>
+        {
+            ["ReverseProxy"] = new Dictionary<string, object>
+            {
+                ["Routes"] = routes.ToDictionary(r => r.Id, r => (object)new Dictionary<string, object?>
+                {
+                    ["ClusterId"] = r.Cluster,
+                    ["Match"] = new Dictionary<string, object> { ["Path"] = r.Path },
+                    ["MaxRequestBodySize"] = maxBodySize,
+                }.Where(p => p.Value is not null).ToDictionary()),
+                ["Clusters"] = clusters.ToDictionary(c => c.Id, c => (object)new Dictionary<string, object?>
+                {
+                    ["LoadBalancingPolicy"] = loadBalancing,
+                    ["Destinations"] = c.Destinations.Select((d, i) => (d, i)).ToDictionary(x => $"{c.Id}-{x.i}", x => new { Address = x.d.ToString() }),
+                }.Where(p => p.Value is not null).ToDictionary()),
+            },
+        };
+        return JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>One route <c>/{prefix}/{**rest}</c> to one cluster.</summary>
+    public static string Single(string prefix, params Uri[] destinations) =>
+        Create([(prefix, $"/{prefix}/{{**rest}}", prefix)], [(prefix, destinations)]);
+}

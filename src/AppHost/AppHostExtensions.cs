@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Portico.AppHost;
+
+internal static class AppHostExtensions
+{
+    /// <summary>A service on a port of its own, reported healthy once its readiness endpoint answers.</summary>
+    public static IResourceBuilder<ProjectResource> AddService<TProject>(this IDistributedApplicationBuilder builder, string name)
+        where TProject : IProjectMetadata, new() =>
+        builder.AddProject<TProject>(name, launchProfileName: null)
+            .WithHttpEndpoint()
+            .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
+            .WithHttpHealthCheck("/health/ready");
+}
+
+/// <summary>AppHost settings: <c>Portico:GatewayPort</c>, <c>Portico:GatewayH2cPort</c>, <c>Portico:DataDirectory</c>.</summary>
+internal sealed record AppHostSettings(int GatewayPort, int GatewayH2cPort, string DataDirectory)
+{
+    public string GatewayUrl => $"http://127.0.0.1:{GatewayPort}";
+    public string GatewayH2cUrl => $"http://127.0.0.1:{GatewayH2cPort}";
+
+    public static AppHostSettings From(IConfiguration configuration, string appHostDirectory)
+    {
+        var dataDirectory = Path.GetFullPath(configuration["Portico:DataDirectory"] ?? ".data", appHostDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        return new AppHostSettings(
+            configuration.GetValue("Portico:GatewayPort", 8080),
+            configuration.GetValue("Portico:GatewayH2cPort", 8081),
+            dataDirectory);
+    }
+}

@@ -1,0 +1,50 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Portico.SystemTests;
+
+public sealed class GatewaySystemTests(PorticoSystemFixture system)
+{
+    [Fact]
+    public async Task Products_ThroughTheGateway_ComeFromCatalog()
+    {
+        using var response = await system.Gateway.GetAsync("/api/products?pageSize=5", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(5, body.RootElement.GetProperty("items").GetArrayLength());
+        Assert.True(body.RootElement.GetProperty("totalCount").GetInt32() >= 50);
+        Assert.True(response.Headers.Contains("X-Request-Id"));
+    }
+
+    [Fact]
+    public async Task Weather_ForSeoul_ThroughTheGateway_ComesFromWeather()
+    {
+        using var response = await system.Gateway.GetAsync("/api/weather?city=Seoul", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("Seoul", body.RootElement.GetProperty("city").GetString());
+        Assert.True(body.RootElement.GetProperty("forecasts").GetArrayLength() > 0);
+    }
+
+    [Fact]
+    public async Task ProductPage_RepeatedThroughTheGateway_IsFoundWhicheverInstanceServesIt()
+    {
+        // Two Catalog instances share one database and the gateway balances between them.
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await system.Gateway.GetAsync("/api/products/1", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task UnknownRoute_ThroughTheGateway_Is404ProblemJson()
+    {
+        using var response = await system.Gateway.GetAsync("/api/nothing-here", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test of Portico on a fresh Debian machine with the .NET SDK: installs the Debian packages
+# the tests need, starts the engines they use, runs the .NET and Node test suites, and ends with one
+# line "N passed, N failed" summing them all. Exit status is non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+logs="$root/artifacts/test-logs"
+mkdir -p "$logs"
+
+# Debian packages the tests need. (Engines such as PostgreSQL, Redis and RabbitMQ join this list with
+# the features whose tests use them.)
+apt_packages=()
+
+install_packages() {
+  local missing=()
+  for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+passed=0
+failed=0
+
+run_dotnet_tests() {
+  local log="$logs/dotnet.log"
+  echo "== .NET tests"
+  if ! dotnet build Portico.slnx -nologo -v q >"$logs/build.log" 2>&1; then
+    cat "$logs/build.log"; echo "build failed"; failed=$((failed + 1)); return
+  fi
+  timeout 25m dotnet test --solution Portico.slnx --no-build 2>&1 | tee "$log"
+  local p f
+  # Microsoft.Testing.Platform closes with "succeeded: N" and "failed: N" for the whole solution.
+  p=$(grep -E '^\s+succeeded: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+  f=$(grep -E '^\s+failed: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+  if [ -z "$p" ] || [ -z "$f" ]; then
+    echo "no .NET test summary found"; failed=$((failed + 1)); return
+  fi
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+run_node_tests() {
+  local dirs=()
+  for d in services/*/; do
+    [ -f "$d/package.json" ] && dirs+=("$d")
+  done
+  [ ${#dirs[@]} -eq 0 ] && return 0
+  echo "== Node tests"
+  for d in "${dirs[@]}"; do
+    local log="$logs/node-$(basename "$d").log"
+    (cd "$d" && npm ci --no-audit --no-fund >/dev/null && node --test 2>&1) | tee "$log"
+    local p f
+    p=$(grep -E '^# pass [0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)
+    f=$(grep -E '^# fail [0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+  done
+}
+
+install_packages || { echo "package installation failed"; echo "0 passed, 1 failed"; exit 1; }
+run_dotnet_tests
+run_node_tests
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -8,9 +8,10 @@ namespace Microsoft.AspNetCore.Builder;
 
 public static class GatewayApplicationExtensions
 {
-    /// <summary>Middleware that runs for every request, before routing: the request id.</summary>
+    /// <summary>Middleware that runs for every request, before routing: the access log and the request id.</summary>
     public static WebApplication UsePorticoGateway(this WebApplication app)
     {
+        app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestIdMiddleware>();
         return app;
     }

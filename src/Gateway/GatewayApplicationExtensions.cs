@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Telemetry;
 
@@ -25,14 +26,15 @@ public static class GatewayApplicationExtensions
         app.Services.GetRequiredService<GatewayConfigProvider>().EnsureValid();
 
         var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
-        var failover = app.Services.GetRequiredService<ConnectionFailover>();
+        var resilience = app.Services.GetRequiredService<ResilienceMiddleware>();
         app.MapReverseProxy(pipeline =>
         {
             pipeline.Use(bodyLimit.InvokeAsync);
             pipeline.Use(ProxyErrorProblems.InvokeAsync);
             pipeline.UseSessionAffinity();
+            pipeline.Use(resilience.InvokeAsync);       // each attempt runs the steps below afresh
             pipeline.UseLoadBalancing();
-            pipeline.Use(failover.InvokeAsync);
+            pipeline.Use(CircuitBreakerStep.InvokeAsync);
             pipeline.UsePassiveHealthChecks();
         });
 

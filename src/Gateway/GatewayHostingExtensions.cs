@@ -37,9 +37,10 @@ public static class GatewayHostingExtensions
         services.TryAddSingleton<GatewayConfigProvider>();
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<GatewayConfigProvider>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPassiveHealthCheckPolicy, ConnectionFailurePassivePolicy>());
-        services.TryAddSingleton<ConnectionFailover>();
         services.TryAddSingleton<RequestBodyLimit>();
 
-        return services.AddReverseProxy().AddServiceDiscoveryDestinationResolver();
+        return services.AddReverseProxy()
+            .AddServiceDiscoveryDestinationResolver()
+            .AddPorticoResilience();
     }
 }

@@ -37,7 +37,10 @@ public sealed class GatewayTestHost : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(folder, "gateway.json"), gatewayJson);
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder, EnvironmentName = "Test" });
-        builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("PORTICO_TEST_LOGS") is null)
+        {
+            builder.Logging.ClearProviders();
+        }
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {

@@ -18,6 +18,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
     private static readonly TimeSpan ReloadDelay = TimeSpan.FromMilliseconds(200);
 
     private readonly IConfigValidator _yarpValidator;
+    private readonly IGatewayConfigSection[] _sections;
     private readonly HealthCheckDefaults _healthDefaults;
     private readonly ILogger<GatewayConfigProvider> _logger;
     private readonly TimeProvider _timeProvider;
@@ -32,6 +33,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         IOptions<GatewayOptions> options,
         IHostEnvironment environment,
         IConfigValidator yarpValidator,
+        IEnumerable<IGatewayConfigSection> sections,
         TimeProvider timeProvider,
         ILogger<GatewayConfigProvider> logger)
     {
@@ -40,6 +42,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         _fileProvider = new PhysicalFileProvider(System.IO.Path.GetDirectoryName(Path)!);
         _healthDefaults = options.Value.HealthChecks;
         _yarpValidator = yarpValidator;
+        _sections = sections.ToArray();
         _timeProvider = timeProvider;
         _logger = logger;
     }
@@ -49,6 +52,9 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
 
     /// <summary>The gateway file as configuration, for features that read their own sections from it.</summary>
     public IConfiguration Configuration => EnsureLoaded().Configuration;
+
+    /// <summary>What <typeparamref name="T"/>'s section read from the version in force.</summary>
+    public T GetSection<T>() where T : class => (T)EnsureLoaded().Sections[typeof(T)];
 
     public IProxyConfig GetConfig() => EnsureLoaded();
 
@@ -148,7 +154,14 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         var (routes, clusters) = GatewayConfigReader.Read(document.Configuration, _healthDefaults, errors);
         GatewayConfigValidator.Validate(routes, clusters, errors);
         ValidateWithYarp(routes, clusters, errors);
-        return errors.Count == 0 ? (new Snapshot(routes, clusters, document.Configuration), errors) : (null, errors);
+        var context = new GatewayConfigContext(document.Configuration, routes, clusters, errors);
+        var sections = new Dictionary<Type, object>();
+        foreach (var section in _sections)
+        {
+            var value = section.Read(context);
+            sections[value.GetType()] = value;
+        }
+        return errors.Count == 0 ? (new Snapshot(routes, clusters, document.Configuration, sections), errors) : (null, errors);
     }
 
     private void ValidateWithYarp(List<RouteConfig> routes, List<ClusterConfig> clusters, List<string> errors)
@@ -184,8 +197,9 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
     {
         private readonly CancellationTokenSource _changed = new();
 
-        public Snapshot(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, IConfiguration configuration)
+        public Snapshot(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, IConfiguration configuration, IReadOnlyDictionary<Type, object> sections)
         {
+            Sections = sections;
             Routes = routes;
             Clusters = clusters;
             Configuration = configuration;
@@ -195,6 +209,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         public IReadOnlyList<RouteConfig> Routes { get; }
         public IReadOnlyList<ClusterConfig> Clusters { get; }
         public IConfiguration Configuration { get; }
+        public IReadOnlyDictionary<Type, object> Sections { get; }
         public IChangeToken ChangeToken { get; }
 
         public void SignalChange() => _changed.Cancel();

@@ -18,7 +18,7 @@ internal sealed class ConnectionFailurePassivePolicy(IDestinationHealthUpdater h
     public void RequestProxied(HttpContext context, ClusterState cluster, DestinationState destination)
     {
         var error = context.Features.Get<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>();
-        if (error is not null && ConnectionFailover.IsConnectionRefused(error.Exception))
+        if (error is not null && TransportErrors.IsConnectionRefused(error.Exception))
         {
             var period = cluster.Model.Config.HealthCheck?.Passive?.ReactivationPeriod ?? DefaultReactivationPeriod;
             healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, period);

@@ -60,4 +60,34 @@ public sealed class ConfigValidationTests
         Assert.Contains(ex.Errors, e => e.Contains("'c' has no destinations", StringComparison.Ordinal));
         Assert.Contains(ex.Errors, e => e.Contains("Fastest", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Start_WithBadResiliencePolicies_ListsEachProblem()
+    {
+        const string config = """
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "a": { "ClusterId": "c", "Match": { "Path": "/a/{**rest}" }, "Metadata": { "Portico.Resilience": "missing" } },
+              "b": { "ClusterId": "c", "Match": { "Path": "/b/{**rest}" }, "Metadata": { "Portico.Resilience": "strict" } }
+            },
+            "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9" } } } }
+          },
+          "Portico": {
+            "Resilience": {
+              "Policies": {
+                "strict": { "AttemptTimeout": "00:01:00", "Timeout": "00:00:10", "Retry": { "MaxRetries": 50 }, "CircuitBreaker": { "FailureRatio": 2 } }
+              }
+            }
+          }
+        }
+        """;
+
+        var ex = await Assert.ThrowsAsync<GatewayConfigurationException>(() => GatewayTestHost.StartAsync(config));
+
+        Assert.Contains(ex.Errors, e => e.Contains("unknown resilience policy 'missing'", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("AttemptTimeout must not exceed Timeout", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("MaxRetries", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("FailureRatio", StringComparison.Ordinal));
+    }
 }

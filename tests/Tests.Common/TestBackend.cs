@@ -75,6 +75,14 @@ public sealed class TestBackend : IAsyncDisposable
         await _app.StopAsync(cts.Token);
     }
 
+    /// <summary>Stops at once: open connections and requests in flight are aborted, as when a process dies.</summary>
+    public async Task KillAsync()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        await _app.StopAsync(cts.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();

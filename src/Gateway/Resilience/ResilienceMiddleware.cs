@@ -260,17 +260,20 @@ internal sealed class ResilienceMiddleware(
         }
         if (attempt.RejectedByBreaker)
         {
-            context.Response.Headers.RetryAfter = RetryAfterSeconds(state);
             return FailAsync(context, StatusCodes.Status503ServiceUnavailable, "Service unavailable",
-                $"Every destination of cluster '{state.ClusterId}' is failing; its circuit is open.");
+                $"Every destination of cluster '{state.ClusterId}' is failing; its circuit is open.", RetryAfterSeconds(state));
         }
         return Task.CompletedTask; // the forwarder's own error stands and is written as problem+json
     }
 
-    private static Task FailAsync(HttpContext context, int status, string title, string detail)
+    private static Task FailAsync(HttpContext context, int status, string title, string detail, string? retryAfter = null)
     {
         context.Response.Clear();
         context.Features.Set<IForwarderErrorFeature>(null);
+        if (retryAfter is not null)
+        {
+            context.Response.Headers.RetryAfter = retryAfter;
+        }
         return GatewayProblems.WriteAsync(context, status, title, detail).AsTask();
     }
 

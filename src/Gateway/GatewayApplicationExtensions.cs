@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Portico.Gateway.Admin;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
@@ -38,6 +39,7 @@ public static class GatewayApplicationExtensions
             pipeline.UsePassiveHealthChecks();
         });
 
+        app.MapPorticoAdminApi();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
             "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask());
         return app;

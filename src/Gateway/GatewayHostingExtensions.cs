@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Portico.Gateway.Admin;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
 using Yarp.ReverseProxy.Configuration;
@@ -31,6 +32,7 @@ public static class GatewayHostingExtensions
             kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
         });
 
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();
 

@@ -200,6 +200,9 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         }
         latencies.Sort();
         Assert.Equal(reachedBeforeOpen, backend.RequestCount);
+        var admin = await gateway.Client.GetStringAsync("/portico/api/clusters", Ct);
+        Assert.Contains("\"state\":\"Open\"", admin, StringComparison.Ordinal);
+        Assert.Contains("\"passiveHealth\":\"Unhealthy\"", admin, StringComparison.Ordinal);
 
         Volatile.Write(ref failing, false);
         await Task.Delay(1300, Ct);

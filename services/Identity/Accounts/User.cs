@@ -1,0 +1,30 @@
+namespace Portico.Identity.Accounts;
+
+/// <summary>An account: who may sign in, under which role.</summary>
+public sealed class User
+{
+    public Guid Id { get; set; }
+
+    /// <summary>The address as registered (trimmed), shown back to the user.</summary>
+    public required string Email { get; set; }
+
+    /// <summary><see cref="Email"/> in upper case: the unique key that makes addresses case-insensitive.</summary>
+    public required string NormalizedEmail { get; set; }
+
+    public required string Name { get; set; }
+
+    /// <summary>ASP.NET Core's <c>PasswordHasher</c> output (PBKDF2, salted, versioned).</summary>
+    public required string PasswordHash { get; set; }
+
+    /// <summary>One of <see cref="Roles"/>.</summary>
+    public required string Role { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>The roles a user can hold; the value of the token's <c>role</c> claim.</summary>
+public static class Roles
+{
+    public const string User = "user";
+    public const string Admin = "admin";
+}

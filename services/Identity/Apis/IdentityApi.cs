@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.Net.Http.Headers;
+using Portico.Identity.Accounts;
+using Portico.Identity.Infrastructure;
+using Portico.Identity.Keys;
+using Portico.Identity.Tokens;
+
+namespace Portico.Identity.Apis;
+
+public static class IdentityApi
+{
+    /// <summary>How long a client may keep the key set; an unknown <c>kid</c> is the cue to fetch it again sooner.</summary>
+    public static readonly TimeSpan JwksMaxAge = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Maps <c>POST /api/auth/register</c>, <c>POST /api/auth/token</c>, <c>GET /api/auth/me</c> and
+    /// <c>GET /.well-known/jwks.json</c>.
+    /// </summary>
+    public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/api/auth").WithTags("Identity");
+        auth.MapPost("/register", RegisterAsync).WithName("Register");
+        auth.MapPost("/token", IssueTokenAsync).WithName("IssueToken");
+        auth.MapGet("/me", GetCurrentUserAsync).WithName("GetCurrentUser").RequireAuthorization();
+
+        app.MapGet("/.well-known/jwks.json", GetKeySetAsync).WithTags("Identity").WithName("GetJsonWebKeySet");
+        return app;
+    }
+
+    /// <summary>Creates an account with the <c>user</c> role.</summary>
+    internal static async Task<Results<Created<RegisteredUserResponse>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
+        HttpRequest request,
+        IdentityDbContext db,
+        AccountPasswords passwords,
+        TimeProvider timeProvider,
+        CancellationToken cancellationToken)
+    {
+        var body = await JsonFields.ReadAsync(request, IdentityFields.Register, cancellationToken);
+        if (body.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        var email = body.RequiredString(IdentityFields.Email)?.Trim();
+        var password = body.RequiredString(IdentityFields.Password);
+        var name = body.RequiredString(IdentityFields.Name)?.Trim();
+        if (email is not null)
+        {
+            body.Check(IdentityFields.Email, AccountRules.CheckEmail(email));
+        }
+        if (password is not null)
+        {
+            body.Check(IdentityFields.Password, AccountRules.CheckPassword(password));
+        }
+        if (name is not null)
+        {
+            body.Check(IdentityFields.Name, AccountRules.CheckName(name));
+        }
+        if (body.HasErrors || email is null || password is null || name is null)
+        {
+            return body.ToValidationProblem();
+        }
+
+        var normalizedEmail = AccountRules.NormalizeEmail(email);
+        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
+        {
+            return EmailTaken();
+        }
+
+        var user = new User
+        {
+            Id = Guid.NewGuid(),
+            Email = email,
+            NormalizedEmail = normalizedEmail,
+            Name = name,
+            PasswordHash = "",
+            Role = Roles.User,
+            CreatedAt = timeProvider.GetUtcNow(),
+        };
+        user.PasswordHash = passwords.Hash(user, password);
+        db.Users.Add(user);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // The unique index settles a race between two registrations of one address.
+            db.ChangeTracker.Clear();
+            if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
+            {
+                return EmailTaken();
+            }
+            throw;
+        }
+
+        return TypedResults.Created((string?)null, new RegisteredUserResponse(user.Id, user.Email, user.Name));
+    }
+
+    /// <summary>
+    /// The token endpoint. Without <c>grant_type</c> (or with <c>password</c>) it takes <c>email</c> and
+    /// <c>password</c>; with <c>refresh_token</c> it takes <c>refresh_token</c>.
+    /// </summary>
+    internal static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> IssueTokenAsync(
+        HttpRequest request,
+        HttpResponse response,
+        TokenService tokens,
+        CancellationToken cancellationToken)
+    {
+        var body = await JsonFields.ReadAsync(request, IdentityFields.Token, cancellationToken);
+        if (body.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        TokenOutcome? outcome = null;
+        switch (body.OptionalString(IdentityFields.GrantType))
+        {
+            case null or GrantTypes.Password:
+                var email = body.RequiredString(IdentityFields.Email);
+                var password = body.RequiredString(IdentityFields.Password);
+                RejectField(body, IdentityFields.RefreshToken, "the password grant");
+                CheckLength(body, IdentityFields.Email, email, AccountRules.MaxEmailLength);
+                CheckLength(body, IdentityFields.Password, password, AccountRules.MaxPasswordLength);
+                if (!body.HasErrors && email is not null && password is not null)
+                {
+                    outcome = await tokens.PasswordGrantAsync(email, password, cancellationToken);
+                }
+                break;
+
+            case GrantTypes.RefreshToken:
+                var refreshToken = body.RequiredString(IdentityFields.RefreshToken);
+                RejectField(body, IdentityFields.Email, "the refresh_token grant");
+                RejectField(body, IdentityFields.Password, "the refresh_token grant");
+                CheckLength(body, IdentityFields.RefreshToken, refreshToken, RefreshTokenService.MaxTokenLength);
+                if (!body.HasErrors && refreshToken is not null)
+                {
+                    outcome = await tokens.RefreshGrantAsync(refreshToken, cancellationToken);
+                }
+                break;
+
+            default:
+                body.Check(IdentityFields.GrantType, $"grant_type must be \"{GrantTypes.Password}\" or \"{GrantTypes.RefreshToken}\" when present.");
+                break;
+        }
+        if (outcome is null)
+        {
+            return body.ToValidationProblem();
+        }
+
+        // Tokens must not be kept by caches (RFC 6749 §5.1).
+        response.Headers.CacheControl = "no-store";
+        response.Headers.Pragma = "no-cache";
+        switch (outcome.Kind)
+        {
+            case TokenOutcomeKind.Issued:
+                return TypedResults.Ok(outcome.Response);
+            case TokenOutcomeKind.LockedOut:
+                response.Headers.RetryAfter = ((long)Math.Ceiling(Math.Max(1, outcome.RetryAfter.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status429TooManyRequests,
+                    title: "Too many failed logins",
+                    detail: "Logins for this account are paused after repeated failures. Try again after the time in Retry-After.");
+            case TokenOutcomeKind.InvalidRefreshToken:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status401Unauthorized,
+                    title: "Invalid refresh token",
+                    detail: "The refresh token is unknown, expired, already used or revoked. Log in again.");
+            default:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status401Unauthorized,
+                    title: "Invalid credentials",
+                    detail: "The email or password is incorrect.");
+        }
+    }
+
+    /// <summary>Who the bearer of the access token is, read fresh from the database.</summary>
+    internal static async Task<Results<Ok<CurrentUserResponse>, ProblemHttpResult>> GetCurrentUserAsync(
+        ClaimsPrincipal principal,
+        IdentityDbContext db,
+        CancellationToken cancellationToken)
+    {
+        var user = Guid.TryParse(principal.FindFirstValue(JwtRegisteredClaimNames.Sub), out var id)
+            ? await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id, cancellationToken)
+            : null;
+        return user is null
+            ? TypedResults.Problem(
+                statusCode: StatusCodes.Status401Unauthorized,
+                title: "Unknown user",
+                detail: "The token's subject is not an account of this service.")
+            : TypedResults.Ok(new CurrentUserResponse(user.Id, user.Email, user.Name, user.Role));
+    }
+
+    /// <summary>The public keys that verify access tokens (RFC 7517).</summary>
+    internal static async Task<Ok<JsonWebKeySetDocument>> GetKeySetAsync(
+        SigningKeyStore keys,
+        HttpResponse response,
+        CancellationToken cancellationToken)
+    {
+        var keySet = await keys.GetKeySetAsync(cancellationToken);
+        response.GetTypedHeaders().CacheControl = new CacheControlHeaderValue { Public = true, MaxAge = JwksMaxAge };
+        return TypedResults.Ok(JsonWebKeySetDocument.From(keySet));
+    }
+
+    private static ProblemHttpResult EmailTaken() => TypedResults.Problem(
+        statusCode: StatusCodes.Status409Conflict,
+        title: "Email already registered",
+        detail: "An account with this email address already exists.");
+
+    private static void CheckLength(JsonFields body, string field, string? value, int maxLength)
+    {
+        if (value is { Length: 0 })
+        {
+            body.Check(field, $"{field} is required.");
+        }
+        else if (value?.Length > maxLength)
+        {
+            body.Check(field, $"{field} must be at most {maxLength} characters.");
+        }
+    }
+
+    private static void RejectField(JsonFields body, string field, string grant)
+    {
+        if (body.OptionalString(field) is not null)
+        {
+            body.Check(field, $"{field} is not used by {grant}.");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+namespace Portico.Identity.Apis;
+
+/// <summary>The body of a <c>201</c> from <c>POST /api/auth/register</c>.</summary>
+public sealed record RegisteredUserResponse(Guid Id, string Email, string Name);
+
+/// <summary>The body of <c>GET /api/auth/me</c>.</summary>
+public sealed record CurrentUserResponse(Guid Id, string Email, string Name, string Role);
+
+/// <summary>Field names of the JSON bodies the auth endpoints accept.</summary>
+internal static class IdentityFields
+{
+    public const string Email = "email";
+    public const string Password = "password";
+    public const string Name = "name";
+    public const string GrantType = "grant_type";
+    public const string RefreshToken = "refresh_token";
+
+    public static readonly string[] Register = [Email, Password, Name];
+    public static readonly string[] Token = [GrantType, Email, Password, RefreshToken];
+}
+
+/// <summary>Values of <c>grant_type</c> accepted by <c>POST /api/auth/token</c>.</summary>
+internal static class GrantTypes
+{
+    public const string Password = "password";
+    public const string RefreshToken = "refresh_token";
+}

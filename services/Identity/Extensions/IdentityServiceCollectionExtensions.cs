@@ -1,0 +1,137 @@
+using System.Data.Common;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Portico.Identity;
+using Portico.Identity.Accounts;
+using Portico.Identity.Infrastructure;
+using Portico.Identity.Keys;
+using Portico.Identity.Lockout;
+using Portico.Identity.Tokens;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class IdentityServiceCollectionExtensions
+{
+    /// <summary>Name of the connection string (<c>ConnectionStrings:identitydb</c>).</summary>
+    public const string ConnectionStringName = "identitydb";
+
+    /// <summary>The connection string used when none is configured: a SQLite file in the working folder.</summary>
+    public const string DefaultConnectionString = "Data Source=identity.db";
+
+    /// <summary>
+    /// Registers the Identity service: <see cref="IdentityServiceOptions"/> from the <c>Identity</c> section
+    /// validated at start-up, the database (SQLite or PostgreSQL) with its readiness check and start-up
+    /// creation, password hashing, lockout, the signing key ring, token issuing, JWT bearer validation of the
+    /// service's own tokens, <see cref="TimeProvider.System"/> (unless one is registered already) and
+    /// problem+json error responses.
+    /// </summary>
+    public static TBuilder AddIdentityServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        var services = builder.Services;
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            // The bearer handler's challenge has no body of its own; say what is missing.
+            if (context.ProblemDetails is { Status: StatusCodes.Status401Unauthorized, Detail: null } problem)
+            {
+                problem.Detail = "A valid access token is required: send it as 'Authorization: Bearer <token>'.";
+            }
+        });
+        // A request the server rejects while it is read (too large, cut short) is the client's fault, not a 500.
+        services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddOptions<IdentityServiceOptions>()
+            .BindConfiguration(IdentityServiceOptions.SectionName)
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IdentityServiceOptions>, IdentityServiceOptionsValidator>());
+
+        // The connection string is read when the first context is made, so test hosts can override it.
+        services.AddDbContext<IdentityDbContext>(
+            (sp, options) => ConfigureDatabase(options, sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<IdentityServiceOptions>>().Value.Database.Provider),
+            contextLifetime: ServiceLifetime.Scoped,
+            optionsLifetime: ServiceLifetime.Singleton);
+        services.AddHealthChecks().AddDbContextCheck<IdentityDbContext>(ConnectionStringName);
+        services.AddHostedService<IdentityDbInitializer>();
+
+        services.TryAddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+        services.AddSingleton<AccountPasswords>();
+        services.AddScoped<AdminAccountSeeder>();
+        services.AddScoped<LoginLockout>();
+        services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<SigningKeyConfigurationManager>();
+        services.AddSingleton<AccessTokenIssuer>();
+        services.AddScoped<RefreshTokenService>();
+        services.AddScoped<TokenService>();
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<IdentityServiceOptions>, SigningKeyConfigurationManager, TimeProvider>(ConfigureJwtBearer);
+        services.AddAuthorization();
+        return builder;
+    }
+
+    /// <summary>Which provider a connection string is for: PostgreSQL when it names a host or server, SQLite otherwise.</summary>
+    public static IdentityDatabaseProvider ResolveProvider(IdentityDatabaseProvider configured, string connectionString)
+    {
+        if (configured != IdentityDatabaseProvider.Auto)
+        {
+            return configured;
+        }
+        var parsed = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        return parsed.ContainsKey("Host") || parsed.ContainsKey("Server")
+            ? IdentityDatabaseProvider.Postgres
+            : IdentityDatabaseProvider.Sqlite;
+    }
+
+    private static void ConfigureDatabase(DbContextOptionsBuilder options, IConfiguration configuration, IdentityDatabaseProvider configured)
+    {
+        var connectionString = configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } configuredString
+            ? configuredString
+            : DefaultConnectionString;
+        if (ResolveProvider(configured, connectionString) == IdentityDatabaseProvider.Postgres)
+        {
+            options.UseNpgsql(connectionString);
+        }
+        else
+        {
+            options.UseSqlite(connectionString);
+        }
+    }
+
+    /// <summary>
+    /// <c>/api/auth/me</c> accepts only this service's own tokens: ES256 from its published keys, its issuer
+    /// and audience, within their lifetime by the service's clock. Claims keep their JWT names.
+    /// </summary>
+    private static void ConfigureJwtBearer(
+        JwtBearerOptions jwt, IOptions<IdentityServiceOptions> identity, SigningKeyConfigurationManager keys, TimeProvider timeProvider)
+    {
+        var settings = identity.Value;
+        jwt.MapInboundClaims = false;
+        jwt.ConfigurationManager = keys;
+        jwt.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuer = settings.Issuer,
+            ValidAudience = settings.Audience,
+            ValidAlgorithms = [SigningKeyStore.Algorithm],
+            ValidTypes = [JwtConstants.HeaderType],
+            ClockSkew = settings.ClockSkew,
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+            // Lifetime by the service's clock (a test clock in tests), not the machine's.
+            LifetimeValidator = (notBefore, expires, _, parameters) =>
+            {
+                var now = timeProvider.GetUtcNow().UtcDateTime;
+                return expires is { } exp
+                    && now < exp.ToUniversalTime() + parameters.ClockSkew
+                    && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew);
+            },
+            NameClaimType = JwtRegisteredClaimNames.Name,
+            RoleClaimType = IdentityClaimNames.Role,
+        };
+    }
+}

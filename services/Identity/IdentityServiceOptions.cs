@@ -1,0 +1,87 @@
+namespace Portico.Identity;
+
+/// <summary>Settings of the Identity service, bound from the <c>Identity</c> section.</summary>
+public sealed record IdentityServiceOptions
+{
+    public const string SectionName = "Identity";
+
+    /// <summary>The <c>iss</c> of every token (<c>Identity:Issuer</c>).</summary>
+    public string Issuer { get; init; } = "portico-identity";
+
+    /// <summary>The <c>aud</c> of every token (<c>Identity:Audience</c>).</summary>
+    public string Audience { get; init; } = "portico";
+
+    /// <summary>How long an access token is valid (<c>Identity:AccessTokenLifetime</c>).</summary>
+    public TimeSpan AccessTokenLifetime { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long a refresh token may wait to be used; each use starts a new one (<c>Identity:RefreshTokenLifetime</c>).</summary>
+    public TimeSpan RefreshTokenLifetime { get; init; } = TimeSpan.FromDays(14);
+
+    /// <summary>
+    /// Clock difference tolerated when this service validates a token, and kept as margin before a
+    /// retired signing key leaves the key set (<c>Identity:ClockSkew</c>).
+    /// </summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(1);
+
+    public SigningKeyOptions SigningKeys { get; init; } = new();
+
+    public LoginLockoutOptions Lockout { get; init; } = new();
+
+    public AdminAccountOptions Admin { get; init; } = new();
+
+    public IdentityDatabaseOptions Database { get; init; } = new();
+}
+
+/// <summary>Signing key rotation (<c>Identity:SigningKeys</c>).</summary>
+public sealed record SigningKeyOptions
+{
+    /// <summary>
+    /// How long a key signs new tokens before a fresh key replaces it (<c>Identity:SigningKeys:Lifetime</c>).
+    /// A retired key stays published for one access-token lifetime plus the clock skew.
+    /// </summary>
+    public TimeSpan Lifetime { get; init; } = TimeSpan.FromDays(30);
+}
+
+/// <summary>Locking an account after repeated failed logins (<c>Identity:Lockout</c>).</summary>
+public sealed record LoginLockoutOptions
+{
+    /// <summary>Failed logins within <see cref="Window"/> that lock the account.</summary>
+    public int MaxFailedAttempts { get; init; } = 5;
+
+    /// <summary>Span, from the first failure, in which failures are counted together.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long a locked account refuses every login, right password or not.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>The administrator account seeded at start-up (<c>Identity:Admin</c>).</summary>
+public sealed record AdminAccountOptions
+{
+    /// <summary>Whether to seed it; unset means "in the Development environment only".</summary>
+    public bool? Seed { get; init; }
+
+    public string Email { get; init; } = "admin@portico.local";
+
+    public string Name { get; init; } = "Administrator";
+
+    /// <summary>
+    /// The password given to the account when it is first created. When unset a random one is
+    /// generated and logged once. An existing account keeps its password.
+    /// </summary>
+    public string? Password { get; init; }
+}
+
+/// <summary>Which EF Core provider serves <c>ConnectionStrings:identitydb</c> (<c>Identity:Database</c>).</summary>
+public sealed record IdentityDatabaseOptions
+{
+    public IdentityDatabaseProvider Provider { get; init; } = IdentityDatabaseProvider.Auto;
+}
+
+public enum IdentityDatabaseProvider
+{
+    /// <summary>PostgreSQL when the connection string names a <c>Host</c> (or <c>Server</c>), SQLite otherwise.</summary>
+    Auto,
+    Sqlite,
+    Postgres,
+}

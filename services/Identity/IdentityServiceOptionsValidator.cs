@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Options;
+using Portico.Identity.Accounts;
+
+namespace Portico.Identity;
+
+/// <summary>Checks <see cref="IdentityServiceOptions"/> at start-up and reports every problem at once.</summary>
+internal sealed class IdentityServiceOptionsValidator : IValidateOptions<IdentityServiceOptions>
+{
+    private const string Section = IdentityServiceOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, IdentityServiceOptions options)
+    {
+        var errors = new List<string>();
+
+        if (string.IsNullOrWhiteSpace(options.Issuer))
+        {
+            errors.Add($"{Section}:{nameof(options.Issuer)} must not be empty.");
+        }
+        if (string.IsNullOrWhiteSpace(options.Audience))
+        {
+            errors.Add($"{Section}:{nameof(options.Audience)} must not be empty.");
+        }
+        RequireRange(errors, nameof(options.AccessTokenLifetime), options.AccessTokenLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1));
+        RequireRange(errors, nameof(options.RefreshTokenLifetime), options.RefreshTokenLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
+        RequireRange(errors, nameof(options.ClockSkew), options.ClockSkew, TimeSpan.Zero, TimeSpan.FromMinutes(10));
+        if (options.RefreshTokenLifetime < options.AccessTokenLifetime)
+        {
+            errors.Add($"{Section}:{nameof(options.RefreshTokenLifetime)} must not be shorter than {Section}:{nameof(options.AccessTokenLifetime)}.");
+        }
+
+        var keys = options.SigningKeys ?? new SigningKeyOptions();
+        RequireRange(errors, "SigningKeys:Lifetime", keys.Lifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));
+        if (keys.Lifetime <= options.AccessTokenLifetime)
+        {
+            errors.Add($"{Section}:SigningKeys:Lifetime must be longer than {Section}:{nameof(options.AccessTokenLifetime)}.");
+        }
+
+        var lockout = options.Lockout ?? new LoginLockoutOptions();
+        if (lockout.MaxFailedAttempts is < 1 or > 1000)
+        {
+            errors.Add($"{Section}:Lockout:MaxFailedAttempts must be from 1 to 1000 (was {lockout.MaxFailedAttempts}).");
+        }
+        RequireRange(errors, "Lockout:Window", lockout.Window, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+        RequireRange(errors, "Lockout:Duration", lockout.Duration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+
+        var admin = options.Admin ?? new AdminAccountOptions();
+        if (AccountRules.CheckEmail(admin.Email?.Trim() ?? "") is { } emailError)
+        {
+            errors.Add($"{Section}:Admin:Email: {emailError}");
+        }
+        if (AccountRules.CheckName(admin.Name?.Trim() ?? "") is { } nameError)
+        {
+            errors.Add($"{Section}:Admin:Name: {nameError}");
+        }
+        // The configured password itself is never echoed.
+        if (!string.IsNullOrEmpty(admin.Password) && AccountRules.CheckPassword(admin.Password) is { } passwordError)
+        {
+            errors.Add($"{Section}:Admin:Password: {passwordError}");
+        }
+
+        if (!Enum.IsDefined(options.Database?.Provider ?? IdentityDatabaseProvider.Auto))
+        {
+            errors.Add($"{Section}:Database:Provider must be Auto, Sqlite or Postgres.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void RequireRange(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"{Section}:{key} must be from {min} to {max} (was {value}).");
+        }
+    }
+}

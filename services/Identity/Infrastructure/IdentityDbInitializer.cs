@@ -1,0 +1,47 @@
+using Microsoft.EntityFrameworkCore;
+using Portico.Identity.Accounts;
+using Portico.Identity.Keys;
+
+namespace Portico.Identity.Infrastructure;
+
+/// <summary>
+/// Before the host serves: creates the schema if needed, seeds the administrator account where configured,
+/// and makes sure a signing key exists.
+/// </summary>
+internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, SigningKeyStore signingKeys) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopeFactory.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
+        await EnsureSchemaAsync(db, cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<AdminAccountSeeder>().SeedAsync(cancellationToken);
+        await signingKeys.GetKeySetAsync(cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    internal static async Task EnsureSchemaAsync(IdentityDbContext db, CancellationToken cancellationToken)
+    {
+        if (!db.Database.IsSqlite())
+        {
+            // PostgreSQL: EnsureCreated may have to create the database itself, which cannot happen inside a transaction.
+            await db.Database.EnsureCreatedAsync(cancellationToken);
+            return;
+        }
+
+        // SQLite: BEGIN IMMEDIATE takes the write lock before looking, so instances starting together on one
+        // file take turns: the first creates the tables, the others find them.
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.EnsureCreatedAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+using System.Text.Json.Serialization;
+
+namespace Portico.Identity.Tokens;
+
+/// <summary>The body of a successful <c>POST /api/auth/token</c>, named as in OAuth 2.0 (RFC 6749 §5.1).</summary>
+public sealed record TokenResponse(
+    [property: JsonPropertyName("access_token")] string AccessToken,
+    [property: JsonPropertyName("token_type")] string TokenType,
+    [property: JsonPropertyName("expires_in")] int ExpiresIn,
+    [property: JsonPropertyName("refresh_token")] string RefreshToken);

@@ -13,9 +13,12 @@ internal static class AppHostExtensions
             .WithHttpHealthCheck("/health/ready");
 }
 
-/// <summary>AppHost settings: <c>Portico:GatewayPort</c>, <c>Portico:GatewayH2cPort</c>, <c>Portico:DataDirectory</c>.</summary>
-internal sealed record AppHostSettings(int GatewayPort, int GatewayH2cPort, string DataDirectory)
+/// <summary>AppHost settings: <c>Portico:GatewayPort</c>, <c>Portico:GatewayH2cPort</c>, <c>Portico:StorePort</c>, <c>Portico:DataDirectory</c>.</summary>
+internal sealed record AppHostSettings(int GatewayPort, int GatewayH2cPort, int StorePort, string DataDirectory)
 {
+    /// <summary>StackExchange.Redis connection string of the embedded store.</summary>
+    public string StoreConnectionString => $"127.0.0.1:{StorePort}";
+
     public string GatewayUrl => $"http://127.0.0.1:{GatewayPort}";
     public string GatewayH2cUrl => $"http://127.0.0.1:{GatewayH2cPort}";
 
@@ -26,6 +29,7 @@ internal sealed record AppHostSettings(int GatewayPort, int GatewayH2cPort, stri
         return new AppHostSettings(
             configuration.GetValue("Portico:GatewayPort", 8080),
             configuration.GetValue("Portico:GatewayH2cPort", 8081),
+            configuration.GetValue("Portico:StorePort", 6379),
             dataDirectory);
     }
 }

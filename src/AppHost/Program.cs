@@ -4,6 +4,12 @@ using Portico.AppHost;
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = AppHostSettings.From(builder.Configuration, builder.AppHostDirectory);
 
+// The Redis-protocol store (Garnet, in-process): shared cache tier, rate-limit counters, job status.
+var store = builder.AddProject<Projects.Store>("store", launchProfileName: null)
+    .WithHttpEndpoint()
+    .WithEnvironment("Store__Port", settings.StorePort.ToString(System.Globalization.CultureInfo.InvariantCulture))
+    .WithHttpHealthCheck("/health/ready");
+
 // Two Catalog instances share one database (same service, same data) so the gateway has something to balance.
 var catalogDb = $"Data Source={Path.Combine(settings.DataDirectory, "catalog.db")}";
 var catalogA = builder.AddService<Projects.Catalog>("catalog-a").WithEnvironment("ConnectionStrings__catalogdb", catalogDb);
@@ -17,6 +23,7 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithEnvironment("Kestrel__Endpoints__http__Url", settings.GatewayUrl)
     .WithEnvironment("Kestrel__Endpoints__h2c__Url", settings.GatewayH2cUrl)
     .WithHttpHealthCheck("/health/ready", endpointName: "http")
+    .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store)
     .WithReference(catalogA).WaitFor(catalogA)
     .WithReference(catalogB).WaitFor(catalogB)
     .WithReference(weather).WaitFor(weather);

@@ -26,6 +26,7 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
         [
             $"Portico:GatewayPort={Ports.GetFreeTcpPort()}",
             $"Portico:GatewayH2cPort={Ports.GetFreeTcpPort()}",
+            $"Portico:StorePort={Ports.GetFreeTcpPort()}",
             $"Portico:DataDirectory={_dataDirectory}",
         ], cts.Token);
         appHost.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));

@@ -65,7 +65,9 @@ internal sealed partial class RefreshTokenService(
         var (token, successor) = NewToken(now);
         stored.ConsumedAt = now;
         family.Version++;
-        family.Tokens.Add(successor);
+        successor.FamilyId = family.Id;
+        // Added explicitly: reached only through the navigation, a token whose key is already set would be taken for an existing row.
+        db.RefreshTokens.Add(successor);
         try
         {
             await db.SaveChangesAsync(cancellationToken);

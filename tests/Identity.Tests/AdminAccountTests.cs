@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Portico.Identity.Tests;
+
+/// <summary>The seeded administrator, and start-up validation of the settings.</summary>
+public sealed class AdminAccountTests : IDisposable
+{
+    private const string AdminEmail = "admin@portico.local";
+
+    private readonly string _databasePath = IdentityApp.NewDatabasePath();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => IdentityApp.DeleteDatabase(_databasePath);
+
+    [Fact]
+    public async Task Admin_WithConfiguredPassword_CanLogInAndHasTheAdminRole()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Admin:Email"] = "root@portico.test",
+            ["Identity:Admin:Password"] = "configured-Admin-pass-9",
+        });
+        using var client = app.CreateHttpClient();
+
+        var token = await client.LoginOkAsync("root@portico.test", "configured-Admin-pass-9");
+
+        Assert.Equal("admin", (string?)IdentityClient.DecodeJwtPart(token.AccessToken, 1)["role"]);
+        using var me = await client.GetMeAsync(token.AccessToken);
+        var user = await me.Content.ReadFromJsonAsync<CurrentUserDto>(Ct);
+        Assert.Equal(("root@portico.test", "admin"), (user!.Email, user.Role));
+        Assert.DoesNotContain(app.Logs.GetSnapshot(), r => r.Message.Contains("configured-Admin-pass-9", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Admin_WithoutConfiguredPassword_GetsARandomOneLoggedOnceAtCreation()
+    {
+        string password;
+        await using (var first = new IdentityApp(_databasePath))
+        {
+            using var client = first.CreateHttpClient();
+            var warnings = GeneratedPasswordWarnings(first);
+            var warning = Assert.Single(warnings);
+            Assert.Equal(LogLevel.Warning, warning.Level);
+            Assert.Contains("shown this once", warning.Message, StringComparison.Ordinal);
+            password = warning.StructuredState!.Single(p => p.Key == "GeneratedPassword").Value!;
+            Assert.True(password.Length >= 20);
+
+            var token = await client.LoginOkAsync(AdminEmail, password);
+            Assert.Equal("admin", (string?)IdentityClient.DecodeJwtPart(token.AccessToken, 1)["role"]);
+        }
+
+        // A restart finds the account: no new password, nothing logged again.
+        await using var second = new IdentityApp(_databasePath);
+        using var again = second.CreateHttpClient();
+        Assert.Empty(GeneratedPasswordWarnings(second));
+        await again.LoginOkAsync(AdminEmail, password);
+    }
+
+    [Fact]
+    public async Task Admin_TwoStartsWithDifferentRandomPasswords_DoNotCollide()
+    {
+        await using var a = new IdentityApp(_databasePath);
+        await using var b = new IdentityApp(_databasePath);
+
+        await Task.WhenAll(Task.Run(() => a.Address, Ct), Task.Run(() => b.Address, Ct));
+
+        Assert.Single(GeneratedPasswordWarnings(a).Concat(GeneratedPasswordWarnings(b)));
+    }
+
+    [Fact]
+    public async Task Admin_OutsideDevelopment_IsNotSeededUnlessAskedFor()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Admin:Password"] = "configured-Admin-pass-9",
+        }, environment: "Production");
+        using var client = app.CreateHttpClient();
+
+        using var response = await client.LoginAsync(AdminEmail, "configured-Admin-pass-9");
+
+        await response.ReadProblemAsync(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Admin_SeedTrueInProduction_IsSeeded()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Admin:Seed"] = "true",
+            ["Identity:Admin:Password"] = "configured-Admin-pass-9",
+        }, environment: "Production");
+        using var client = app.CreateHttpClient();
+
+        await client.LoginOkAsync(AdminEmail, "configured-Admin-pass-9");
+    }
+
+    [Fact]
+    public async Task Admin_AddressAlreadyHeldByAnOrdinaryAccount_IsNotPromoted()
+    {
+        await using (var production = new IdentityApp(_databasePath, environment: "Production"))
+        {
+            using var client = production.CreateHttpClient();
+            await client.RegisterOkAsync(AdminEmail, "squatter-Password-77");
+        }
+
+        await using var development = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Admin:Password"] = "configured-Admin-pass-9",
+        });
+        using var again = development.CreateHttpClient();
+
+        var token = await again.LoginOkAsync(AdminEmail, "squatter-Password-77");
+        Assert.Equal("user", (string?)IdentityClient.DecodeJwtPart(token.AccessToken, 1)["role"]);
+        Assert.Contains(development.Logs.GetSnapshot(), r => r.Message.Contains("was not promoted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Start_InvalidSettings_FailsListingEveryProblemWithoutEchoingThePassword()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Issuer"] = " ",
+            ["Identity:AccessTokenLifetime"] = "-00:01:00",
+            ["Identity:Lockout:MaxFailedAttempts"] = "0",
+            ["Identity:SigningKeys:Lifetime"] = "00:05:00",
+            ["Identity:Admin:Email"] = "not-an-email",
+            ["Identity:Admin:Password"] = "tooshort",
+        });
+
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
+
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Issuer", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:AccessTokenLifetime", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Lockout:MaxFailedAttempts", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Email", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Password", StringComparison.Ordinal));
+        Assert.DoesNotContain("tooshort", error.Message, StringComparison.Ordinal);
+    }
+
+    private static List<Microsoft.Extensions.Logging.Testing.FakeLogRecord> GeneratedPasswordWarnings(IdentityApp app) =>
+        app.Logs.GetSnapshot().Where(r => r.StructuredState?.Any(p => p.Key == "GeneratedPassword") == true).ToList();
+}

@@ -1,0 +1,42 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
+using Portico.Identity.Infrastructure;
+
+namespace Portico.Identity.Tests;
+
+/// <summary>Choosing SQLite or PostgreSQL from configuration; the PostgreSQL model is checked without a server.</summary>
+public sealed class DatabaseProviderTests
+{
+    [Theory]
+    [InlineData("Data Source=identity.db", IdentityDatabaseProvider.Sqlite)]
+    [InlineData("Data Source=/var/lib/portico/identity.db;Cache=Shared", IdentityDatabaseProvider.Sqlite)]
+    [InlineData("Host=localhost;Database=identity;Username=portico;Password=secret", IdentityDatabaseProvider.Postgres)]
+    [InlineData("Server=db.internal;Port=5432;Database=identity", IdentityDatabaseProvider.Postgres)]
+    public void ResolveProvider_Auto_FollowsTheConnectionString(string connectionString, IdentityDatabaseProvider expected)
+    {
+        Assert.Equal(expected, IdentityServiceCollectionExtensions.ResolveProvider(IdentityDatabaseProvider.Auto, connectionString));
+    }
+
+    [Fact]
+    public void ResolveProvider_Configured_Wins()
+    {
+        Assert.Equal(IdentityDatabaseProvider.Postgres, IdentityServiceCollectionExtensions.ResolveProvider(IdentityDatabaseProvider.Postgres, "Data Source=x.db"));
+        Assert.Equal(IdentityDatabaseProvider.Sqlite, IdentityServiceCollectionExtensions.ResolveProvider(IdentityDatabaseProvider.Sqlite, "Host=localhost"));
+    }
+
+    [Fact]
+    public void PostgresModel_CreatesEveryTableWithTimestampColumns()
+    {
+        var options = new DbContextOptionsBuilder<IdentityDbContext>().UseNpgsql("Host=localhost;Database=identity").Options;
+        using var db = new IdentityDbContext(options);
+
+        var script = db.Database.GenerateCreateScript();
+
+        foreach (var table in new[] { "Users", "RefreshTokenFamilies", "RefreshTokens", "SigningKeys", "LoginThrottles" })
+        {
+            Assert.Contains($"CREATE TABLE \"{table}\"", script, StringComparison.Ordinal);
+        }
+        Assert.Contains("timestamp with time zone", script, StringComparison.Ordinal);
+        Assert.Contains("CREATE UNIQUE INDEX \"IX_Users_NormalizedEmail\"", script, StringComparison.Ordinal);
+    }
+}

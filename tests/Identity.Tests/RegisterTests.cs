@@ -1,0 +1,204 @@
+using System.Net;
+using System.Text.Json.Nodes;
+
+namespace Portico.Identity.Tests;
+
+public sealed class RegisterTests(IdentityFixture fixture) : IClassFixture<IdentityFixture>
+{
+    private readonly HttpClient _client = fixture.Client;
+
+    [Fact]
+    public async Task Register_ValidBody_Returns201WithIdEmailAndName()
+    {
+        var email = IdentityClient.NewEmail();
+
+        using var response = await _client.RegisterAsync(email, name: "Kim Minji");
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!.AsObject();
+        Assert.Equal(["id", "email", "name"], body.Select(p => p.Key));
+        Assert.True(Guid.TryParse((string?)body["id"], out _));
+        Assert.Equal(email, (string?)body["email"]);
+        Assert.Equal("Kim Minji", (string?)body["name"]);
+    }
+
+    [Fact]
+    public async Task Register_FieldsAtTheirLengthLimits_Returns201()
+    {
+        var email = new string('a', 64) + "@" + new string('b', 60) + "." + new string('c', 60) + "." + new string('d', 63) + ".com";
+        Assert.Equal(254, email.Length);
+
+        var user = await _client.RegisterOkAsync(email, password: "k7#" + new string('x', 125), name: new string('N', 100));
+
+        Assert.Equal(email, user.Email);
+    }
+
+    [Fact]
+    public async Task Register_EmailAlreadyTakenInAnotherCase_Returns409Problem()
+    {
+        var email = IdentityClient.NewEmail("dup");
+        await _client.RegisterOkAsync(email);
+
+        using var again = await _client.RegisterAsync(email.ToUpperInvariant());
+
+        var problem = await again.ReadProblemAsync(HttpStatusCode.Conflict);
+        Assert.Equal("Email already registered", problem.Title);
+    }
+
+    [Fact]
+    public async Task Register_SameEmailConcurrently_OneSucceedsTheOthersGet409()
+    {
+        var email = IdentityClient.NewEmail("race");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => _client.RegisterAsync(email)));
+
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created);
+        Assert.Equal(3, responses.Count(r => r.StatusCode == HttpStatusCode.Conflict));
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    public static TheoryData<string, string, string> InvalidFields => new()
+    {
+        // email format
+        { "plain-text", IdentityClient.GoodPassword, "email" },
+        { "no-domain@", IdentityClient.GoodPassword, "email" },
+        { "@no-local.com", IdentityClient.GoodPassword, "email" },
+        { "two@at@signs.com", IdentityClient.GoodPassword, "email" },
+        { "no-dot@localhost", IdentityClient.GoodPassword, "email" },
+        { "space in@example.com", IdentityClient.GoodPassword, "email" },
+        { "\"Display\" <x@example.com>", IdentityClient.GoodPassword, "email" },
+        { "dots@example..com", IdentityClient.GoodPassword, "email" },
+        { "", IdentityClient.GoodPassword, "email" },
+        // password rules
+        { "ok@example.com", "short-pw", "password" },
+        { "ok@example.com", "elevenchars", "password" },
+        { "ok@example.com", "password1234", "password" },
+        { "ok@example.com", "PASSWORD1234", "password" },
+        { "ok@example.com", "Qwerty123456", "password" },
+        { "ok@example.com", "correcthorsebatterystaple", "password" },
+        { "ok@example.com", "            ", "password" },
+        // length limits
+        { new string('a', 243) + "@example.com", IdentityClient.GoodPassword, "email" },
+        { "ok@example.com", new string('p', 129), "password" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidFields))]
+    public async Task Register_InvalidField_Returns400ProblemNamingIt(string email, string password, string field)
+    {
+        using var response = await _client.RegisterAsync(email, password);
+
+        var problem = await response.ReadValidationProblemAsync(field);
+        Assert.Equal([field], problem.Errors!.Keys);
+    }
+
+    [Fact]
+    public async Task Register_NameTooLong_Returns400ProblemNamingName()
+    {
+        using var response = await _client.RegisterAsync(IdentityClient.NewEmail(), name: new string('n', 101));
+
+        await response.ReadValidationProblemAsync("name");
+    }
+
+    [Fact]
+    public async Task Register_ShortPasswordMadeOfEmoji_CountsCharactersNotUtf16Units()
+    {
+        // Six emoji are twelve UTF-16 units but six characters.
+        using var response = await _client.RegisterAsync(IdentityClient.NewEmail(), password: "😀😁😂🤣😃😄");
+
+        await response.ReadValidationProblemAsync("password");
+    }
+
+    [Theory]
+    [InlineData("""{"email": 42, "password": "violet-Harbor-7-lantern", "name": "N"}""", "email")]
+    [InlineData("""{"email": "a@example.com", "password": true, "name": "N"}""", "password")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "name": ["N"]}""", "name")]
+    [InlineData("""{"email": {"address": "a@example.com"}, "password": "violet-Harbor-7-lantern", "name": "N"}""", "email")]
+    [InlineData("""{"email": "a@example.com", "password": {"value": {"deeper": "x"}}, "name": "N"}""", "password")]
+    [InlineData("""{"email": null, "password": "violet-Harbor-7-lantern", "name": "N"}""", "email")]
+    [InlineData("""{"password": "violet-Harbor-7-lantern", "name": "N"}""", "email")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern"}""", "name")]
+    [InlineData("""{"user": {"email": "a@example.com"}, "email": "a@example.com", "password": "violet-Harbor-7-lantern", "name": "N"}""", "user")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "name": "N", "role": "admin"}""", "role")]
+    [InlineData("""{"email": "a@example.com", "email": "b@example.com", "password": "violet-Harbor-7-lantern", "name": "N"}""", "email")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "name": {"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}}}""", "name")]
+    public async Task Register_WrongTypesNestingOrUnknownFields_Returns400ProblemNamingTheField(string json, string field)
+    {
+        using var response = await _client.PostJsonAsync("api/auth/register", json);
+
+        await response.ReadValidationProblemAsync(field);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not json")]
+    [InlineData("{")]
+    [InlineData("[]")]
+    [InlineData("\"a string\"")]
+    [InlineData("null")]
+    [InlineData("{\"email\": \"a@example.com\",}")]
+    [InlineData("{'email': 'a@example.com'}")]
+    public async Task Register_MalformedJson_Returns400ProblemNamingTheBody(string json)
+    {
+        using var response = await _client.PostJsonAsync("api/auth/register", json);
+
+        var problem = await response.ReadValidationProblemAsync("body");
+        Assert.Equal(["body"], problem.Errors!.Keys);
+    }
+
+    [Fact]
+    public async Task Register_MalformedJsonInsideAField_Returns400ProblemNamingThatField()
+    {
+        using var response = await _client.PostJsonAsync("api/auth/register", """{"email": "a@example.com", "password": tru""");
+
+        var problem = await response.ReadValidationProblemAsync("password");
+        Assert.Equal(["password"], problem.Errors!.Keys);
+    }
+
+    [Fact]
+    public async Task Register_NotJson_Returns415Problem()
+    {
+        using var response = await _client.PostJsonAsync("api/auth/register", "email=a@example.com", "application/x-www-form-urlencoded");
+
+        await response.ReadProblemAsync(HttpStatusCode.UnsupportedMediaType);
+    }
+
+    [Fact]
+    public async Task Register_HugeBody_Returns413Problem()
+    {
+        var json = $$"""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "name": "{{new string('n', 100_000)}}"}""";
+
+        using var response = await _client.PostJsonAsync("api/auth/register", json);
+
+        await response.ReadProblemAsync(HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public async Task Register_HugeBodyWithoutContentLength_Returns413Problem()
+    {
+        var json = $$"""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "name": "{{new string('n', 100_000)}}"}""";
+        using var content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        content.Headers.ContentType = new("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/auth/register") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await _client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        await response.ReadProblemAsync(HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public async Task Register_NeverGrantsARoleFromTheBody()
+    {
+        var email = IdentityClient.NewEmail();
+        await _client.RegisterOkAsync(email);
+        var token = await _client.LoginOkAsync(email);
+
+        using var me = await _client.GetMeAsync(token.AccessToken);
+
+        Assert.Equal("user", (await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<CurrentUserDto>(me.Content, TestContext.Current.CancellationToken))!.Role);
+    }
+}

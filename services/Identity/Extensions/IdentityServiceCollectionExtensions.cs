@@ -57,6 +57,8 @@ public static class IdentityServiceCollectionExtensions
             optionsLifetime: ServiceLifetime.Singleton);
         services.AddHealthChecks().AddDbContextCheck<IdentityDbContext>(ConnectionStringName);
         services.AddHostedService<IdentityDbInitializer>();
+        services.AddSingleton<ExpiredRecordCleaner>();
+        services.AddHostedService(sp => sp.GetRequiredService<ExpiredRecordCleaner>());
 
         services.TryAddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<AccountPasswords>();

@@ -1,6 +1,7 @@
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddJwtAuthentication();
 builder.AddPorticoGateway();
 
 var app = builder.Build();

@@ -3,18 +3,32 @@ using Microsoft.Extensions.DependencyInjection;
 using Portico.Gateway.Admin;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Resilience;
+using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
+using Portico.Gateway.Security;
 using Portico.Gateway.Telemetry;
 
 namespace Microsoft.AspNetCore.Builder;
 
 public static class GatewayApplicationExtensions
 {
-    /// <summary>Middleware that runs for every request, before routing: the access log and the request id.</summary>
+    /// <summary>
+    /// Middleware that runs for every request: access log, request id and hardening headers, then routing,
+    /// CORS, authentication, authorization and rate limiting (which need the matched route).
+    /// </summary>
     public static WebApplication UsePorticoGateway(this WebApplication app)
     {
         app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestIdMiddleware>();
+        if (app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value.HardeningHeaders)
+        {
+            app.UseMiddleware<SecurityHeadersMiddleware>();
+        }
+        app.UseRouting();
+        app.UseCors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
         return app;
     }
 
@@ -41,7 +55,7 @@ public static class GatewayApplicationExtensions
 
         app.MapPorticoAdminApi();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
-            "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask());
+            "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask()).AllowAnonymous();
         return app;
     }
 }

@@ -14,7 +14,8 @@ public static class GatewayHostingExtensions
 {
     /// <summary>
     /// Adds the Portico gateway: YARP fed from the validated, hot-reloaded gateway file, service-discovery
-    /// destinations, Portico's health defaults, request limits and problem+json answers.
+    /// destinations, Portico's health defaults, request limits, problem+json answers, secure-by-default
+    /// authorization, rate limiting and resilience. Call ServiceDefaults' <c>AddJwtAuthentication</c> beside it.
     /// </summary>
     public static IReverseProxyBuilder AddPorticoGateway(this IHostApplicationBuilder builder)
     {
@@ -43,6 +44,8 @@ public static class GatewayHostingExtensions
 
         return services.AddReverseProxy()
             .AddServiceDiscoveryDestinationResolver()
+            .AddPorticoSecurity()
+            .AddPorticoRateLimiting()
             .AddPorticoResilience();
     }
 }

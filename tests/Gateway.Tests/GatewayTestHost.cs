@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Portico.Tests.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -17,13 +19,22 @@ namespace Portico.Gateway.Tests;
 public sealed class GatewayTestHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly TestBackend _jwks;
 
-    private GatewayTestHost(WebApplication app, string folder, HttpClient client)
+    private GatewayTestHost(WebApplication app, string folder, HttpClient client, TestTokenIssuer tokens, TestBackend jwks)
     {
         _app = app;
         Folder = folder;
         Client = client;
+        Tokens = tokens;
+        _jwks = jwks;
     }
+
+    /// <summary>Issues tokens this gateway accepts; its key set is served by a stand-in for Identity.</summary>
+    public TestTokenIssuer Tokens { get; }
+
+    /// <summary>How often the gateway fetched the key set.</summary>
+    public int JwksFetches => _jwks.RequestCount;
 
     public string Folder { get; }
     public string ConfigPath => Path.Combine(Folder, "gateway.json");
@@ -33,6 +44,8 @@ public sealed class GatewayTestHost : IAsyncDisposable
     /// <summary>Builds the gateway; throws what start-up throws when the gateway file is invalid.</summary>
     public static async Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null)
     {
+        var tokens = new TestTokenIssuer();
+        var jwks = await TestBackend.StartAsync("identity", app => app.MapGet("/.well-known/jwks.json", () => Results.Text(tokens.JwksJson, "application/json")));
         var folder = Directory.CreateTempSubdirectory("portico-gw-").FullName;
         await File.WriteAllTextAsync(Path.Combine(folder, "gateway.json"), gatewayJson);
 
@@ -46,12 +59,14 @@ public sealed class GatewayTestHost : IAsyncDisposable
         {
             ["Portico:HealthChecks:ActiveInterval"] = "00:00:00.500",
             ["Portico:HealthChecks:ActiveTimeout"] = "00:00:00.500",
+            ["Portico:Jwt:JwksUrl"] = new Uri(jwks.Address, "/.well-known/jwks.json").ToString(),
         });
         if (settings is not null)
         {
             builder.Configuration.AddInMemoryCollection(settings);
         }
         builder.AddServiceDefaults();
+        builder.AddJwtAuthentication();
         builder.AddPorticoGateway();
 
         var app = builder.Build();
@@ -65,12 +80,13 @@ public sealed class GatewayTestHost : IAsyncDisposable
         catch
         {
             await app.DisposeAsync();
+            await jwks.DisposeAsync();
             throw;
         }
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
-        return new GatewayTestHost(app, folder, client);
+        return new GatewayTestHost(app, folder, client, tokens, jwks);
     }
 
     /// <summary>Replaces the gateway file the way an editor would.</summary>
@@ -81,6 +97,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _jwks.DisposeAsync();
         try
         {
             Directory.Delete(Folder, recursive: true);
@@ -95,9 +112,10 @@ public sealed class GatewayTestHost : IAsyncDisposable
 /// <summary>Builds gateway files in YARP's shape for tests.</summary>
 public static class GatewayJson
 {
+    /// <summary>Routes are anonymous unless <paramref name="authorizationPolicy"/> says otherwise (null: the secure default).</summary>
     public static string Create(IEnumerable<(string Id, string Path, string Cluster)> routes,
         IEnumerable<(string Id, IEnumerable<Uri> Destinations)> clusters,
-        string? loadBalancing = null, long? maxBodySize = null)
+        string? loadBalancing = null, long? maxBodySize = null, string? authorizationPolicy = "anonymous")
     {
         var document = new Dictionary<string, object>
         {
@@ -108,6 +126,7 @@ public static class GatewayJson
                     ["ClusterId"] = r.Cluster,
                     ["Match"] = new Dictionary<string, object> { ["Path"] = r.Path },
                     ["MaxRequestBodySize"] = maxBodySize,
+                    ["AuthorizationPolicy"] = authorizationPolicy,
                 }.Where(p => p.Value is not null).ToDictionary()),
                 ["Clusters"] = clusters.ToDictionary(c => c.Id, c => (object)new Dictionary<string, object?>
                 {

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Resilience;
+using Portico.Gateway.Security;
 using Yarp.ReverseProxy;
 
 namespace Portico.Gateway.Admin;
@@ -14,7 +15,7 @@ internal static class AdminApi
     public static IEndpointRouteBuilder MapPorticoAdminApi(this IEndpointRouteBuilder endpoints)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<AdminOptions>>().Value;
-        var api = endpoints.MapGroup(options.PathPrefix + "/api");
+        var api = endpoints.MapGroup(options.PathPrefix + "/api").RequireAuthorization(GatewayAuthorizationPolicies.Admin);
         if (!options.AllowRemote)
         {
             api.AddEndpointFilter(static async (context, next) =>

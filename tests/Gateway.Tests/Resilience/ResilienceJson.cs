@@ -23,6 +23,7 @@ internal static class ResilienceJson
         node["ReverseProxy"]!["Routes"]![prefix] = new JsonObject
         {
             ["ClusterId"] = prefix,
+            ["AuthorizationPolicy"] = "anonymous",
             ["Match"] = new JsonObject { ["Path"] = $"/{prefix}/{{**rest}}" },
         };
         node["ReverseProxy"]!["Clusters"]![prefix] = new JsonObject

@@ -177,7 +177,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var policy = new
         {
             Retry = new { MaxRetries = 0 },
-            CircuitBreaker = new { FailureRatio = 0.5, MinimumThroughput = 10, SamplingDuration = "00:00:05", BreakDuration = "00:00:01" },
+            CircuitBreaker = new { FailureRatio = 0.5, MinimumThroughput = 10, SamplingDuration = "00:00:05", BreakDuration = "00:00:03" },
         };
         await using var gateway = await GatewayTestHost.StartAsync(ResilienceJson.Create("svc", [backend.Address], policy));
 
@@ -200,12 +200,15 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         }
         latencies.Sort();
         Assert.Equal(reachedBeforeOpen, backend.RequestCount);
-        var admin = await gateway.Client.GetStringAsync("/portico/api/clusters", Ct);
+        using var adminRequest = new HttpRequestMessage(HttpMethod.Get, "/portico/api/clusters");
+        adminRequest.Headers.Authorization = new("Bearer", gateway.Tokens.CreateToken("admin-1", ["admin"]));
+        using var adminResponse = await gateway.Client.SendAsync(adminRequest, Ct);
+        var admin = await adminResponse.Content.ReadAsStringAsync(Ct);
         Assert.Contains("\"state\":\"Open\"", admin, StringComparison.Ordinal);
         Assert.Contains("\"passiveHealth\":\"Unhealthy\"", admin, StringComparison.Ordinal);
 
         Volatile.Write(ref failing, false);
-        await Task.Delay(1300, Ct);
+        await Task.Delay(3300, Ct);
         var recovered = false;
         for (var i = 0; i < 30 && !recovered; i++)
         {

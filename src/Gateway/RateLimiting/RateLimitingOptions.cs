@@ -1,0 +1,61 @@
+namespace Portico.Gateway.RateLimiting;
+
+/// <summary><c>Portico:RateLimiting</c>: named policies that routes pick with YARP's <c>RateLimiterPolicy</c>.</summary>
+public sealed record RateLimitingOptions
+{
+    public const string SectionName = "Portico:RateLimiting";
+
+    public IReadOnlyDictionary<string, RateLimitPolicyOptions> Policies { get; init; } = new Dictionary<string, RateLimitPolicyOptions>();
+}
+
+public enum RateLimitKind
+{
+    FixedWindow,
+    SlidingWindow,
+    TokenBucket,
+    Concurrency,
+}
+
+public enum RateLimitPartitionBy
+{
+    /// <summary>The token's subject; callers without a token are counted by address.</summary>
+    User,
+    ClientAddress,
+}
+
+public enum RateLimitFailMode
+{
+    /// <summary>The shared store is down: let requests through (availability over strictness).</summary>
+    Open,
+
+    /// <summary>The shared store is down: refuse with 503 (strictness over availability).</summary>
+    Closed,
+}
+
+public sealed record RateLimitPolicyOptions
+{
+    public RateLimitKind Kind { get; init; } = RateLimitKind.FixedWindow;
+
+    /// <summary>Requests per window, bucket size, or requests in flight, by kind.</summary>
+    public int PermitLimit { get; init; } = 100;
+
+    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(1);
+
+    public int SegmentsPerWindow { get; init; } = 6;
+
+    public int TokensPerPeriod { get; init; } = 10;
+
+    public TimeSpan ReplenishmentPeriod { get; init; } = TimeSpan.FromSeconds(1);
+
+    public int QueueLimit { get; init; }
+
+    public RateLimitPartitionBy PartitionBy { get; init; } = RateLimitPartitionBy.User;
+
+    /// <summary>
+    /// Count in the shared Redis-protocol store (<c>ConnectionStrings:store</c>) so every gateway instance
+    /// enforces one limit. Window kinds only: a token bucket or a concurrency limit is per instance.
+    /// </summary>
+    public bool Shared { get; init; }
+
+    public RateLimitFailMode FailMode { get; init; } = RateLimitFailMode.Open;
+}

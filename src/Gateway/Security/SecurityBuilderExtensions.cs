@@ -1,0 +1,52 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.Options;
+using Portico.Gateway.Security;
+using Yarp.ReverseProxy.Transforms;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class SecurityBuilderExtensions
+{
+    /// <summary>
+    /// Secure by default: a route with no <c>AuthorizationPolicy</c> needs an authenticated caller
+    /// (<c>anonymous</c> opens it; <c>user</c> and <c>admin</c> are named policies). Adds the CORS policies of
+    /// <c>Portico:Security:Cors</c> and forwards the caller's identity as <c>X-User-Id</c>/<c>X-User-Roles</c>.
+    /// Authentication itself (JWT against Identity's JWKS) comes from ServiceDefaults' <c>AddJwtAuthentication</c>.
+    /// </summary>
+    public static IReverseProxyBuilder AddPorticoSecurity(this IReverseProxyBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(GatewayAuthorizationPolicies.User, p => p.RequireAuthenticatedUser())
+            .AddPolicy(GatewayAuthorizationPolicies.Admin, p => p.RequireAuthenticatedUser().RequireRole(GatewayAuthorizationPolicies.AdminRole));
+
+        services.AddCors();
+        services.AddOptions<CorsOptions>().Configure<IOptions<SecurityOptions>>((cors, security) =>
+        {
+            foreach (var (name, o) in security.Value.Cors)
+            {
+                cors.AddPolicy(name, policy =>
+                {
+                    policy.WithOrigins(o.Origins).WithMethods(o.Methods).WithHeaders(o.Headers).SetPreflightMaxAge(o.MaxAge)
+                        .WithExposedHeaders("X-Request-Id", "Retry-After", "Portico-Cache", "Portico-Partial");
+                    if (o.AllowCredentials)
+                    {
+                        policy.AllowCredentials();
+                    }
+                });
+            }
+        });
+
+        builder.AddTransforms(static transforms =>
+        {
+            transforms.AddRequestTransform(IdentityForwarding.ApplyAsync);
+            // What a service says about its own software stays behind the gateway.
+            transforms.AddResponseHeaderRemove("Server");
+            transforms.AddResponseHeaderRemove("X-Powered-By");
+        });
+        return builder;
+    }
+}

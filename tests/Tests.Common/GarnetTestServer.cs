@@ -22,7 +22,7 @@ public sealed class GarnetTestServer : IDisposable
         var port = Ports.GetFreeTcpPort();
         var server = new GarnetTestServer(port)
         {
-            _server = new GarnetServer(["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--memory", "64m", "--quiet"]),
+            _server = new GarnetServer(["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--memory", "64m"]),
         };
         server._server.Start();
         return server;

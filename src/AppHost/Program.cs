@@ -17,6 +17,10 @@ var catalogB = builder.AddService<Projects.Catalog>("catalog-b").WithEnvironment
     .WaitFor(catalogA); // the first instance creates and seeds the file
 var weather = builder.AddService<Projects.Weather>("weather");
 
+// Identity issues the tokens; the gateway and the services check them against its key set.
+var identity = builder.AddService<Projects.Identity>("identity")
+    .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}");
+
 builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
     .WithHttpEndpoint(port: settings.GatewayH2cPort, name: "h2c", isProxied: false)
@@ -26,6 +30,7 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store)
     .WithReference(catalogA).WaitFor(catalogA)
     .WithReference(catalogB).WaitFor(catalogB)
-    .WithReference(weather).WaitFor(weather);
+    .WithReference(weather).WaitFor(weather)
+    .WithReference(identity).WaitFor(identity);
 
 builder.Build().Run();

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Portico.Gateway.Admin;
+using Portico.Gateway.Caching;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Resilience;
 using Microsoft.Extensions.Options;
@@ -41,11 +42,13 @@ public static class GatewayApplicationExtensions
         app.Services.GetRequiredService<GatewayConfigProvider>().EnsureValid();
 
         var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
+        var caching = app.Services.GetRequiredService<CachingMiddleware>();
         var resilience = app.Services.GetRequiredService<ResilienceMiddleware>();
         app.MapReverseProxy(pipeline =>
         {
             pipeline.Use(bodyLimit.InvokeAsync);
             pipeline.Use(ProxyErrorProblems.InvokeAsync);
+            pipeline.Use(caching.InvokeAsync);          // a hit ends here; stale-if-error is the last resort
             pipeline.UseSessionAffinity();
             pipeline.Use(resilience.InvokeAsync);       // each attempt runs the steps below afresh
             pipeline.UseLoadBalancing();

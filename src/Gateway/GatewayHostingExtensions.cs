@@ -46,6 +46,7 @@ public static class GatewayHostingExtensions
             .AddServiceDiscoveryDestinationResolver()
             .AddPorticoSecurity()
             .AddPorticoRateLimiting()
-            .AddPorticoResilience();
+            .AddPorticoResilience()
+            .AddPorticoCaching();
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Portico.Gateway.Caching;
 using Portico.Gateway.Resilience;
 using Portico.Gateway.Security;
 using Yarp.ReverseProxy;
@@ -24,6 +25,7 @@ internal static class AdminApi
                     : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No route"));
         }
         api.MapGet("/clusters", GetClusters);
+        api.MapDelete("/cache", PurgeCacheAsync);
         return endpoints;
     }
 
@@ -45,6 +47,17 @@ internal static class AdminApi
                 d.ConcurrentRequestCount,
                 breakers[(cluster.ClusterId, d.DestinationId)].Select(b => new BreakerView(b.PolicyName, b.State.ToString())).ToList())).ToList()));
         return Results.Ok(clusters);
+    }
+
+    /// <summary><c>DELETE /portico/api/cache?route=…</c> or <c>?tag=…</c>: clears both tiers on every instance.</summary>
+    private static async Task<IResult> PurgeCacheAsync(string? route, string? tag, CacheTiers cache)
+    {
+        if (string.IsNullOrWhiteSpace(route) == string.IsNullOrWhiteSpace(tag))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad purge", detail: "Give exactly one of 'route' and 'tag'.");
+        }
+        var removed = await cache.PurgeAsync(string.IsNullOrWhiteSpace(route) ? null : route, string.IsNullOrWhiteSpace(tag) ? null : tag);
+        return Results.Ok(new { route, tag, removedHere = removed });
     }
 
     private sealed record ClusterView(string ClusterId, string LoadBalancingPolicy, int AvailableDestinations, IReadOnlyList<DestinationView> Destinations);

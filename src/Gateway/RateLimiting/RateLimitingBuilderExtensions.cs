@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Portico.Gateway.Store;
 using Portico.Gateway.RateLimiting;
 using Portico.Gateway.Routing;
 using Microsoft.AspNetCore.Builder;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Portico.Gateway.Store;
 
 namespace Portico.Gateway.RateLimiting;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
+using Portico.Gateway.Store;
 using StackExchange.Redis;
 
 namespace Portico.Gateway.RateLimiting;

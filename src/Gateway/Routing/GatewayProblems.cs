@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
+using Portico.Gateway.Caching;
 
 namespace Portico.Gateway.Routing;
 
@@ -10,6 +11,12 @@ internal static class GatewayProblems
     public static ValueTask WriteAsync(HttpContext context, int status, string title, string detail)
     {
         context.Response.StatusCode = status;
+        if (status >= StatusCodes.Status500InternalServerError && context.Features.Get<CacheFallbackFeature>() is { } fallback)
+        {
+            // A stale entry will answer instead (stale-if-error); the caching step writes it.
+            fallback.UpstreamFailed = true;
+            return default;
+        }
         return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,

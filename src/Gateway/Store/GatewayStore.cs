@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using StackExchange.Redis;
 
-namespace Portico.Gateway.RateLimiting;
+namespace Portico.Gateway.Store;
 
 /// <summary>
 /// The connection to the Redis-protocol store shared by gateway instances (<c>ConnectionStrings:store</c>:
@@ -17,6 +17,7 @@ internal sealed class GatewayStore : IDisposable
     public GatewayStore(IConfiguration configuration)
     {
         var connectionString = configuration.GetConnectionString(ConnectionName);
+        IsConfigured = !string.IsNullOrWhiteSpace(connectionString);
         _connection = new Lazy<ConnectionMultiplexer>(() =>
         {
             var options = ConfigurationOptions.Parse(connectionString ?? throw new InvalidOperationException($"ConnectionStrings:{ConnectionName} is not set."));
@@ -29,7 +30,11 @@ internal sealed class GatewayStore : IDisposable
         });
     }
 
+    public bool IsConfigured { get; }
+
     public IDatabase Database => _connection.Value.GetDatabase();
+
+    public ISubscriber Subscriber => _connection.Value.GetSubscriber();
 
     public void Dispose()
     {

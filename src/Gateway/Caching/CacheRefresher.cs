@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace Portico.Gateway.Caching;
+
+/// <summary>
+/// Refreshes a stale entry in the background, once per key however many requests see it stale. The
+/// request is rebuilt from the one that found the entry (same path, query, vary headers and user) and sent
+/// through YARP's forwarder with the route's own transforms, so it looks upstream like any other.
+/// </summary>
+internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceProvider services, ILogger<CacheRefresher> logger)
+{
+    private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
+
+    /// <summary>How many refreshes have been started (for tests and the admin API).</summary>
+    public int Started => Volatile.Read(ref _started);
+
+    private int _started;
+
+    public void RefreshOnce(string key, HttpContext original, RouteModel route, CachePolicy policy, string policyName)
+    {
+        if (!_refreshing.TryAdd(key, 0))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _started);
+        var request = Snapshot(original, policy);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await RefreshAsync(key, request, route, policy, policyName);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+            {
+                Log.RefreshFailed(logger, route.Config.RouteId, ex.Message);
+            }
+            finally
+            {
+                _refreshing.TryRemove(key, out _);
+            }
+        });
+    }
+
+    private async Task RefreshAsync(string key, DefaultHttpContext context, RouteModel route, CachePolicy policy, string policyName)
+    {
+        var cluster = route.Cluster;
+        var destinations = cluster?.DestinationsState.AvailableDestinations;
+        if (cluster?.Model is not { } model || destinations is not { Count: > 0 })
+        {
+            return;
+        }
+        var destination = destinations[Random.Shared.Next(destinations.Count)];
+        using var body = new MemoryStream();
+        context.Response.Body = body;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        context.RequestAborted = timeout.Token;
+
+        var error = await forwarder.SendAsync(context, destination.Model.Config.Address, model.HttpClient,
+            model.Config.HttpRequest ?? ForwarderRequestConfig.Empty, route.Transformer);
+        if (error != ForwarderError.None)
+        {
+            Log.RefreshFailed(logger, route.Config.RouteId, error.ToString());
+            return;
+        }
+        if (body.Length > policy.MaxEntrySize)
+        {
+            return;
+        }
+        var tiers = services.GetRequiredService<CacheTiers>();
+        var entry = services.GetRequiredService<CachingMiddleware>().CreateEntry(context.Response, body.ToArray(), route.Config.RouteId, policy,
+            context.User.Identity?.IsAuthenticated == true);
+        if (entry is not null)
+        {
+            await tiers.SetAsync(key, entry, policy);
+            services.GetRequiredService<CacheMetrics>().Stored(policyName, entry.Body.Length);
+        }
+    }
+
+    /// <summary>A detached copy of what the upstream needs to see; the original request ends before the refresh does.</summary>
+    private DefaultHttpContext Snapshot(HttpContext original, CachePolicy policy)
+    {
+        var context = new DefaultHttpContext { RequestServices = services, User = original.User };
+        var request = context.Request;
+        request.Method = HttpMethods.Get;
+        request.Scheme = original.Request.Scheme;
+        request.Host = original.Request.Host;
+        request.PathBase = original.Request.PathBase;
+        request.Path = original.Request.Path;
+        request.QueryString = original.Request.QueryString;
+        foreach (var name in (string[])["Accept", "Accept-Language", "Authorization", "X-Request-Id", .. policy.VaryByHeaders])
+        {
+            if (original.Request.Headers.TryGetValue(name, out var value))
+            {
+                request.Headers[name] = value;
+            }
+        }
+        context.Connection.RemoteIpAddress = original.Connection.RemoteIpAddress;
+        return context;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(301, LogLevel.Warning, "Cache: background refresh for route {RouteId} failed: {Reason}")]
+        public static partial void RefreshFailed(ILogger logger, string routeId, string reason);
+    }
+}

@@ -1,0 +1,215 @@
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Portico.Gateway.Store;
+using StackExchange.Redis;
+
+namespace Portico.Gateway.Caching;
+
+/// <summary><c>Portico:Caching</c> in the host settings: the memory tier's size.</summary>
+public sealed record CachingOptions
+{
+    public const string SectionName = "Portico:Caching";
+
+    /// <summary>Upper bound of the memory tier; entries that would pass it are not kept.</summary>
+    public long MemoryLimitBytes { get; init; } = 64 * 1024 * 1024;
+}
+
+/// <summary>
+/// The two tiers: a size-bounded memory cache per instance, and the shared Redis-protocol store (when
+/// <c>ConnectionStrings:store</c> is set) so instances share entries. A purge clears both and tells the other
+/// instances, over pub/sub, to clear their memory tier too.
+/// </summary>
+internal sealed partial class CacheTiers : IDisposable
+{
+    private const string PurgeChannel = "portico:cache:purge";
+    private static readonly TimeSpan IndexLifetime = TimeSpan.FromDays(1);
+
+    private readonly MemoryCache _memory;
+    private readonly GatewayStore _store;
+    private readonly TimeProvider _time;
+    private readonly CacheMetrics _metrics;
+    private readonly ILogger<CacheTiers> _logger;
+    private readonly RedisChannel _channel = RedisChannel.Literal(PurgeChannel);
+    private int _subscribed;
+
+    public CacheTiers(IOptions<CachingOptions> options, GatewayStore store, TimeProvider time, CacheMetrics metrics, ILogger<CacheTiers> logger)
+    {
+        _memory = new MemoryCache(new MemoryCacheOptions { SizeLimit = options.Value.MemoryLimitBytes, TrackStatistics = true });
+        _store = store;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        metrics.ObserveMemory(() => _memory.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0);
+    }
+
+    public long MemoryBytes => _memory.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
+
+    public async ValueTask<CacheEntry?> GetAsync(string key, CachePolicy policy)
+    {
+        EnsureSubscribed();
+        if (_memory.TryGetValue(key, out CacheEntry? entry))
+        {
+            return entry;
+        }
+        if (!policy.Shared || !_store.IsConfigured)
+        {
+            return null;
+        }
+        try
+        {
+            var data = (byte[]?)await _store.Database.StringGetAsync(CacheKey.StoreKey(key));
+            entry = data is null ? null : CacheEntry.Deserialize(data);
+            if (entry is not null && entry.ExpiresAt > _time.GetUtcNow())
+            {
+                SetMemory(key, entry);
+                return entry;
+            }
+        }
+        catch (RedisException ex)
+        {
+            Log.StoreFailed(_logger, "read", ex.Message);
+        }
+        return null;
+    }
+
+    public async ValueTask SetAsync(string key, CacheEntry entry, CachePolicy policy)
+    {
+        SetMemory(key, entry);
+        if (!policy.Shared || !_store.IsConfigured)
+        {
+            return;
+        }
+        var lifetime = entry.ExpiresAt - _time.GetUtcNow();
+        if (lifetime <= TimeSpan.Zero)
+        {
+            return;
+        }
+        try
+        {
+            var storeKey = CacheKey.StoreKey(key);
+            var batch = _store.Database.CreateBatch();
+            var tasks = new List<Task>
+            {
+                batch.StringSetAsync(storeKey, entry.Serialize(), lifetime),
+                batch.SetAddAsync(RouteIndex(entry.RouteId), storeKey),
+                batch.KeyExpireAsync(RouteIndex(entry.RouteId), IndexLifetime),
+            };
+            foreach (var tag in entry.Tags)
+            {
+                tasks.Add(batch.SetAddAsync(TagIndex(tag), storeKey));
+                tasks.Add(batch.KeyExpireAsync(TagIndex(tag), IndexLifetime));
+            }
+            batch.Execute();
+            await Task.WhenAll(tasks);
+        }
+        catch (RedisException ex)
+        {
+            Log.StoreFailed(_logger, "write", ex.Message);
+        }
+    }
+
+    /// <summary>Removes every entry of a route or with a tag, here, in the store and in the other instances' memory.</summary>
+    public async Task<int> PurgeAsync(string? routeId, string? tag)
+    {
+        var removed = PurgeMemory(routeId, tag);
+        if (_store.IsConfigured)
+        {
+            try
+            {
+                var db = _store.Database;
+                var indexes = new List<RedisKey>(2);
+                if (routeId is not null)
+                {
+                    indexes.Add(RouteIndex(routeId));
+                }
+                if (tag is not null)
+                {
+                    indexes.Add(TagIndex(tag));
+                }
+                foreach (var index in indexes)
+                {
+                    var members = await db.SetMembersAsync(index);
+                    if (members.Length > 0)
+                    {
+                        await db.KeyDeleteAsync(members.Select(m => (RedisKey)(string)m!).ToArray());
+                    }
+                    await db.KeyDeleteAsync(index);
+                }
+                await _store.Subscriber.PublishAsync(_channel, routeId is not null ? "route:" + routeId : "tag:" + tag);
+            }
+            catch (RedisException ex)
+            {
+                Log.StoreFailed(_logger, "purge", ex.Message);
+            }
+        }
+        return removed;
+    }
+
+    private int PurgeMemory(string? routeId, string? tag)
+    {
+        var removed = 0;
+        foreach (var key in _memory.Keys)
+        {
+            if (_memory.TryGetValue(key, out CacheEntry? entry) && entry is not null
+                && ((routeId is not null && entry.RouteId.Equals(routeId, StringComparison.OrdinalIgnoreCase))
+                    || (tag is not null && entry.Tags.Contains(tag, StringComparer.OrdinalIgnoreCase))))
+            {
+                _memory.Remove(key);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    private void SetMemory(string key, CacheEntry entry)
+    {
+        var options = new MemoryCacheEntryOptions { Size = entry.Size, AbsoluteExpiration = entry.ExpiresAt };
+        options.RegisterPostEvictionCallback(static (_, _, reason, state) =>
+        {
+            if (reason == EvictionReason.Capacity)
+            {
+                ((CacheMetrics)state!).Evicted();
+            }
+        }, _metrics);
+        _memory.Set(key, entry, options);
+    }
+
+    private void EnsureSubscribed()
+    {
+        if (!_store.IsConfigured || Interlocked.Exchange(ref _subscribed, 1) == 1)
+        {
+            return;
+        }
+        _ = SubscribeAsync();
+
+        async Task SubscribeAsync()
+        {
+            try
+            {
+                await _store.Subscriber.SubscribeAsync(_channel, (_, message) =>
+                {
+                    var text = (string?)message ?? "";
+                    PurgeMemory(text.StartsWith("route:", StringComparison.Ordinal) ? text[6..] : null, text.StartsWith("tag:", StringComparison.Ordinal) ? text[4..] : null);
+                });
+            }
+            catch (RedisException ex)
+            {
+                Volatile.Write(ref _subscribed, 0);
+                Log.StoreFailed(_logger, "subscribe", ex.Message);
+            }
+        }
+    }
+
+    private static RedisKey RouteIndex(string routeId) => "portico:cache:idx:route:" + routeId.ToLowerInvariant();
+
+    private static RedisKey TagIndex(string tag) => "portico:cache:idx:tag:" + tag.ToLowerInvariant();
+
+    public void Dispose() => _memory.Dispose();
+
+    private static partial class Log
+    {
+        [LoggerMessage(300, LogLevel.Warning, "Cache: the shared store failed to {Operation}; the memory tier carries on. {Reason}")]
+        public static partial void StoreFailed(ILogger logger, string operation, string reason);
+    }
+}

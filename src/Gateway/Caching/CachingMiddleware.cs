@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Http;
+using Portico.Gateway.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace Portico.Gateway.Caching;
+
+/// <summary>
+/// The cache step of the proxy pipeline, outside resilience so that retries come first and a stale answer
+/// is the last resort. Fresh: HIT without going upstream. Stale within stale-while-revalidate: STALE at
+/// once plus one background refresh. Missing: one request goes upstream per key (MISS) and concurrent
+/// requests for that key wait for it (COALESCED). Upstream failing with a stale entry within
+/// stale-if-error: STALE.
+/// </summary>
+internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers tiers, CacheRefresher refresher, CacheMetrics metrics, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<CacheEntry?>> _inFlight = new(StringComparer.Ordinal);
+
+    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        var routeId = proxy.Route.Config.RouteId;
+        if (!config.GetSection<CachingSettings>().PolicyByRoute.TryGetValue(routeId, out var named))
+        {
+            await next();
+            return;
+        }
+        var (policyName, policy) = named;
+        var request = context.Request;
+        var partition = Partition(context, policy);
+        if (!(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) || partition is null)
+        {
+            metrics.Result(policyName, "bypass");
+            context.Response.Headers[CachePolicies.ResultHeader] = "BYPASS";
+            await next();
+            return;
+        }
+
+        var key = CacheKey.Build(routeId, request, policy, partition);
+        var entry = await tiers.GetAsync(key, policy);
+        var now = time.GetUtcNow();
+        CacheEntry? fallback = null;
+        if (entry is not null)
+        {
+            if (now < entry.FreshUntil)
+            {
+                metrics.Result(policyName, "hit");
+                await ServeAsync(context, entry, "HIT", now);
+                return;
+            }
+            if (now < entry.StaleWhileRevalidateUntil)
+            {
+                metrics.Result(policyName, "stale");
+                refresher.RefreshOnce(key, context, proxy.Route, policy, policyName);
+                await ServeAsync(context, entry, "STALE", now);
+                return;
+            }
+            if (now < entry.StaleIfErrorUntil)
+            {
+                fallback = entry;
+            }
+        }
+
+        // One request per key goes upstream; the others wait for its answer, for a bounded time.
+        var leader = new TaskCompletionSource<CacheEntry?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var current = _inFlight.GetOrAdd(key, leader);
+        if (!ReferenceEquals(current, leader))
+        {
+            var shared = await WaitAsync(current.Task, policy.CoalescingTimeout, context.RequestAborted);
+            if (shared is not null)
+            {
+                metrics.Result(policyName, "coalesced");
+                await ServeAsync(context, shared, "COALESCED", time.GetUtcNow());
+                return;
+            }
+            leader = null; // its answer could not be shared: go upstream on our own
+        }
+
+        CacheEntry? stored = null;
+        try
+        {
+            stored = await FetchAsync(context, next, key, policy, policyName, proxy.Route, fallback);
+        }
+        finally
+        {
+            if (leader is not null)
+            {
+                _inFlight.TryRemove(new KeyValuePair<string, TaskCompletionSource<CacheEntry?>>(key, leader));
+                leader.TrySetResult(stored);
+            }
+        }
+    }
+
+    private async Task<CacheEntry?> FetchAsync(HttpContext context, Func<Task> next, string key, CachePolicy policy, string policyName,
+        RouteModel route, CacheEntry? fallback)
+    {
+        var response = context.Response;
+        var feature = fallback is null ? null : new CacheFallbackFeature();
+        context.Features.Set(feature);
+        var originalBody = response.Body;
+        var capture = HttpMethods.IsGet(context.Request.Method) ? new CaptureStream(originalBody, policy.MaxEntrySize) : null;
+        if (capture is not null)
+        {
+            response.Body = capture;
+        }
+        response.Headers[CachePolicies.ResultHeader] = "MISS";
+        try
+        {
+            await next();
+        }
+        finally
+        {
+            response.Body = originalBody;
+            context.Features.Set<CacheFallbackFeature>(null);
+            capture?.Dispose();
+        }
+
+        var error = context.Features.Get<IForwarderErrorFeature>();
+        if (fallback is not null && !response.HasStarted && (feature!.UpstreamFailed || error is not null || response.StatusCode >= 500))
+        {
+            context.Features.Set<IForwarderErrorFeature>(null);
+            metrics.Result(policyName, "stale");
+            await ServeAsync(context, fallback, "STALE", time.GetUtcNow(), clear: true);
+            return null;
+        }
+        metrics.Result(policyName, "miss");
+        if (capture is null || !capture.Complete || error is not null || context.RequestAborted.IsCancellationRequested)
+        {
+            return null;
+        }
+        var entry = CreateEntry(response, capture.Captured, route.Config.RouteId, policy, context.User.Identity?.IsAuthenticated == true);
+        if (entry is not null)
+        {
+            await tiers.SetAsync(key, entry, policy);
+            metrics.Stored(policyName, entry.Body.Length);
+        }
+        return entry;
+    }
+
+    /// <summary>An entry from a finished answer, or null when the answer must not be stored.</summary>
+    internal CacheEntry? CreateEntry(HttpResponse response, byte[] body, string routeId, CachePolicy policy, bool authenticated)
+    {
+        if (CacheabilityRules.Freshness(response, policy, authenticated) is not { } ttl)
+        {
+            return null;
+        }
+        var now = time.GetUtcNow();
+        return new CacheEntry
+        {
+            Status = response.StatusCode,
+            Headers = CacheabilityRules.StoredHeaders(response),
+            Body = body,
+            RouteId = routeId,
+            Tags = policy.Tags,
+            StoredAt = now,
+            FreshUntil = now + ttl,
+            StaleWhileRevalidateUntil = now + ttl + policy.StaleWhileRevalidate,
+            StaleIfErrorUntil = now + ttl + policy.StaleIfError,
+        };
+    }
+
+    private static async Task ServeAsync(HttpContext context, CacheEntry entry, string result, DateTimeOffset now, bool clear = false)
+    {
+        var response = context.Response;
+        if (clear)
+        {
+            response.Clear();
+        }
+        response.StatusCode = entry.Status;
+        foreach (var (name, values) in entry.Headers)
+        {
+            response.Headers[name] = values;
+        }
+        response.Headers.Age = CacheabilityRules.Age(entry.StoredAt, now);
+        response.Headers[CachePolicies.ResultHeader] = result;
+        response.ContentLength = entry.Body.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await response.Body.WriteAsync(entry.Body, context.RequestAborted);
+        }
+    }
+
+    private static async Task<CacheEntry?> WaitAsync(Task<CacheEntry?> task, TimeSpan timeout, CancellationToken aborted)
+    {
+        try
+        {
+            return await task.WaitAsync(timeout, aborted);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The auth partition: everyone for public entries, the user for private ones (null: do not cache).</summary>
+    private static string? Partition(HttpContext context, CachePolicy policy) => policy.Scope switch
+    {
+        CacheScope.Public => "public",
+        _ => context.User.FindFirst("sub")?.Value is { Length: > 0 } subject ? "user:" + subject : null,
+    };
+}

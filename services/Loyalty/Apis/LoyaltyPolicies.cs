@@ -1,0 +1,8 @@
+namespace Portico.Loyalty.Apis;
+
+/// <summary>Names of the authorization policies of the Loyalty service.</summary>
+public static class LoyaltyPolicies
+{
+    /// <summary>Callers acting for the system (role <c>service</c> or <c>admin</c>): Accrue and Revert.</summary>
+    public const string Service = nameof(Service);
+}

@@ -47,4 +47,16 @@ public sealed class GatewaySystemTests(PorticoSystemFixture system)
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
+
+    [Fact]
+    public async Task Weather_AskedTwice_TheSecondAnswerComesFromTheGatewayCache()
+    {
+        using var first = await system.Gateway.GetAsync("/api/weather?city=Busan", TestContext.Current.CancellationToken);
+        using var second = await system.Gateway.GetAsync("/api/weather?city=Busan", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal("HIT", second.Headers.GetValues("Portico-Cache").Single());
+        Assert.Equal(await first.Content.ReadAsStringAsync(TestContext.Current.CancellationToken),
+            await second.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
 }

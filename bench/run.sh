@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# Load benchmark: Portico against nginx, haproxy and bare YARP, side by side in one run.
+#
+#   bash bench/run.sh                    full run (about 12 minutes on 2 cores)
+#   ROUNDS=1 DURATION=5 bash bench/run.sh      quick look
+#   PEERS="portico nginx" SCENARIOS="hello kb" bash bench/run.sh
+#
+# Installs wrk, nginx, haproxy and h2load when missing, builds the backend, bare YARP and the Portico
+# host in Release, starts them and nginx/haproxy (configs generated into a temp dir) on 127.0.0.1, and
+# runs interleaved rounds: every scenario against every peer, round after round, so machine noise hits
+# all peers alike. Prints one markdown table of medians (rps, p50, p99, peak RSS, rps ratio to nginx).
+# Everything it started is killed on exit. See docs/benchmarks.md for what the numbers mean.
+#
+# Settings (environment):
+#   ROUNDS=3         rounds of every scenario x peer; medians are over rounds
+#   DURATION=8       seconds each measured load run lasts (plus WARMUP seconds before it, not measured)
+#   WARMUP=2
+#   PEERS="direct portico yarp nginx haproxy"
+#   SCENARIOS="hello kb slow256 slow2000 h2"
+#   PIN=1            proxy on CPU 0; backend and load generator on CPU 1 (PIN=0: no pinning, nginx and
+#                    haproxy get one worker per core)
+#   ACCESS_LOG=1     Portico and nginx write an access log (Portico to its stdout, nginx to a buffered file);
+#                    0 turns both off
+#   PORTICO_ENV="DOTNET_ReadyToRun=0 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
+#                    environment of the Portico process: the deployment settings that
+#                    docs/benchmarks.md recommends (env-only runtime knobs; the rest is in Gateway.Host.csproj)
+#   OUT=artifacts/bench   where the table, raw results and logs go
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+PEERS=${PEERS:-"direct portico yarp nginx haproxy"}
+SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 h2"}
+PIN=${PIN:-1}
+ACCESS_LOG=${ACCESS_LOG:-1}
+PORTICO_ENV=${PORTICO_ENV-"DOTNET_ReadyToRun=0 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"}
+OUT=${OUT:-$root/artifacts/bench}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+# Ports: backend A/B (HTTP/1.1) and C (h2c, for "direct" h2); each peer has an HTTP/1.1 and an h2c port.
+BACKEND_A=19001 BACKEND_B=19002 BACKEND_H2=19003
+declare -A H1_PORT=([direct]=$BACKEND_A [portico]=19101 [yarp]=19201 [nginx]=19301 [haproxy]=19401)
+declare -A H2_PORT=([direct]=$BACKEND_H2 [portico]=19102 [yarp]=19202 [nginx]=19302 [haproxy]=19402)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------- install
+install_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || missing+=(nginx)
+  command -v haproxy >/dev/null || missing+=(haproxy)
+  command -v h2load >/dev/null || missing+=(nghttp2-client)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ------------------------------------------------------------------------------------------- processes
+tmp=$(mktemp -d /tmp/portico-bench.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  sleep 0.5
+  for pid in "${pids[@]}"; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$PIN" = 1 ]; then
+  PROXY_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1) WRK_THREADS=1 WORKERS=1
+else
+  PROXY_CPU=() LOAD_CPU=() WRK_THREADS=2 WORKERS=$(nproc)
+fi
+
+declare -A PID=()
+start() { # name, command...
+  local name=$1; shift
+  "$@" >"$OUT/logs/$name.log" 2>&1 &
+  PID[$name]=$!
+  pids+=($!)
+}
+
+wait_http() { # url
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  log "no answer from $1"; return 1
+}
+
+# Resident memory of a process and its children, in MB.
+rss_mb() {
+  local total=0 p kb
+  for p in $1 $(pgrep -P "$1" 2>/dev/null || true); do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  echo $((total / 1024))
+}
+
+# ------------------------------------------------------------------------------------------------ peers
+write_configs() {
+  local access_nginx="off"
+  [ "$ACCESS_LOG" = 1 ] && access_nginx="$tmp/nginx-access.log combined buffer=64k flush=1s"
+  cat >"$tmp/nginx.conf" <<EOF
+worker_processes $WORKERS;
+worker_rlimit_nofile 20000;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log warn;
+daemon off;
+events { worker_connections 10000; multi_accept on; }
+http {
+  access_log $access_nginx;
+  client_body_temp_path $tmp/nginx-body;
+  proxy_temp_path $tmp/nginx-proxy;
+  upstream backend {
+    server 127.0.0.1:$BACKEND_A;
+    server 127.0.0.1:$BACKEND_B;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:${H1_PORT[nginx]} reuseport backlog=4096;
+    listen 127.0.0.1:${H2_PORT[nginx]} http2 backlog=4096;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  cat >"$tmp/haproxy.cfg" <<EOF
+global
+  nbthread $WORKERS
+  maxconn 9000
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend h1
+  bind 127.0.0.1:${H1_PORT[haproxy]} backlog 4096
+  default_backend app
+frontend h2
+  bind 127.0.0.1:${H2_PORT[haproxy]} proto h2 backlog 4096
+  default_backend app
+backend app
+  balance roundrobin
+  server a 127.0.0.1:$BACKEND_A maxconn 5000
+  server b 127.0.0.1:$BACKEND_B maxconn 5000
+EOF
+  # Portico's routes in YARP's shape; health checks, passive health, metrics and request ids come from
+  # Portico's defaults (src/Gateway.Host/appsettings.json).
+  # The gateway watches its file's folder; keep it apart from the folders peers write logs into.
+  mkdir -p "$tmp/portico"
+  cat >"$tmp/portico/bench-gateway.json" <<EOF
+{
+  "ReverseProxy": {
+    "Routes": {
+      "hello": { "ClusterId": "backend", "Match": { "Path": "/hello", "Methods": [ "GET", "HEAD" ] } },
+      "kb": { "ClusterId": "backend", "Match": { "Path": "/kb", "Methods": [ "GET", "HEAD" ] } },
+      "slow": { "ClusterId": "backend", "Match": { "Path": "/slow", "Methods": [ "GET", "HEAD" ] } }
+    },
+    "Clusters": {
+      "backend": {
+        "LoadBalancingPolicy": "PowerOfTwoChoices",
+        "Destinations": {
+          "a": { "Address": "http://127.0.0.1:$BACKEND_A" },
+          "b": { "Address": "http://127.0.0.1:$BACKEND_B" }
+        }
+      }
+    }
+  }
+}
+EOF
+}
+
+start_all() {
+  mkdir -p "$OUT/logs"
+  local dotnet_env=(env DOTNET_NOLOGO=1 ASPNETCORE_ENVIRONMENT=Production)
+  start backend "${LOAD_CPU[@]}" "${dotnet_env[@]}" dotnet "$root/bench/Backend/bin/Release/net10.0/Portico.Bench.Backend.dll" \
+    --Kestrel:Endpoints:a:Url=http://127.0.0.1:$BACKEND_A --Kestrel:Endpoints:b:Url=http://127.0.0.1:$BACKEND_B \
+    --Kestrel:Endpoints:h2:Url=http://127.0.0.1:$BACKEND_H2 --Kestrel:Endpoints:h2:Protocols=Http2
+  wait_http "http://127.0.0.1:$BACKEND_A/hello"
+
+  local access_level=Information
+  [ "$ACCESS_LOG" = 1 ] || access_level=None
+  for peer in $PEERS; do
+    case $peer in
+      portico)
+        # shellcheck disable=SC2086 # PORTICO_ENV is a list of NAME=value words
+        start portico "${PROXY_CPU[@]}" "${dotnet_env[@]}" $PORTICO_ENV dotnet "$root/src/Gateway.Host/bin/Release/net10.0/Portico.Gateway.Host.dll" \
+          --contentRoot "$root/src/Gateway.Host/bin/Release/net10.0" \
+          --Portico:ConfigFile="$tmp/portico/bench-gateway.json" --Logging:LogLevel:Portico.AccessLog=$access_level \
+          --Kestrel:Endpoints:http:Url=http://127.0.0.1:${H1_PORT[portico]} \
+          --Kestrel:Endpoints:h2c:Url=http://127.0.0.1:${H2_PORT[portico]}
+        wait_http "http://127.0.0.1:${H1_PORT[portico]}/hello" ;;
+      yarp)
+        start yarp "${PROXY_CPU[@]}" "${dotnet_env[@]}" dotnet "$root/bench/YarpBaseline/bin/Release/net10.0/Portico.Bench.YarpBaseline.dll" \
+          --Bench:Backends=http://127.0.0.1:$BACKEND_A,http://127.0.0.1:$BACKEND_B \
+          --Kestrel:Endpoints:http:Url=http://127.0.0.1:${H1_PORT[yarp]} \
+          --Kestrel:Endpoints:h2c:Url=http://127.0.0.1:${H2_PORT[yarp]} --Kestrel:Endpoints:h2c:Protocols=Http2
+        wait_http "http://127.0.0.1:${H1_PORT[yarp]}/hello" ;;
+      nginx)
+        start nginx "${PROXY_CPU[@]}" nginx -c "$tmp/nginx.conf" -p "$tmp"
+        wait_http "http://127.0.0.1:${H1_PORT[nginx]}/hello" ;;
+      haproxy)
+        start haproxy "${PROXY_CPU[@]}" haproxy -db -f "$tmp/haproxy.cfg"
+        wait_http "http://127.0.0.1:${H1_PORT[haproxy]}/hello" ;;
+      direct) ;;
+      *) log "unknown peer $peer"; exit 2 ;;
+    esac
+  done
+}
+
+# ---------------------------------------------------------------------------------------------- scenarios
+# Each run appends one line to $results: round scenario peer rps p50_ms p99_ms rss_mb errors cpu_us_per_request
+results=$OUT/raw.tsv
+
+to_ms() { # wrk latency such as 812.00us, 1.23ms, 2.00s
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else print "nan" }'
+}
+
+# CPU time (user + system, in clock ticks) of a process and its children still running.
+cpu_ticks() {
+  local total=0 p t
+  for p in $1 $(pgrep -P "$1" 2>/dev/null || true); do
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    total=$((total + ${t:-0}))
+  done
+  echo $total
+}
+
+# CPU microseconds the peer spent per request: the proxy's cost, which machine noise moves far less than rps.
+cpu_us_per_request() { # ticks_before ticks_after requests
+  awk -v t=$(($2 - $1)) -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "nan"}'
+}
+
+# Samples the peer's RSS every half second while a load run lasts; prints the peak.
+sample_rss() { # pid, seconds
+  local peak=0 now end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do
+    now=$(rss_mb "$1"); [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.5
+  done
+  echo "$peak"
+}
+
+run_wrk() { # round scenario peer path connections
+  local round=$1 scenario=$2 peer=$3 path=$4 conns=$5
+  local url="http://127.0.0.1:${H1_PORT[$peer]}$path" pid=${PID[$peer]:-${PID[backend]}}
+  local threads=$WRK_THREADS
+  "${LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 10s "$url" >/dev/null 2>&1 || true
+  sample_rss "$pid" "$DURATION" >"$tmp/rss" &
+  local sampler=$! ticks
+  ticks=$(cpu_ticks "$pid")
+  "${LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$url" >"$tmp/wrk.out" 2>&1 || true
+  local cpu
+  cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$(awk '/requests in/ {print $1}' "$tmp/wrk.out")")
+  wait "$sampler" || true
+  local rps p50 p99 errors
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$tmp/wrk.out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$tmp/wrk.out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")")
+  errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$tmp/wrk.out")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$peer" "${rps:-0}" "$p50" "$p99" "$(cat "$tmp/rss")" "$errors" "$cpu" >>"$results"
+  log "round $round $scenario $peer: ${rps:-0} rps, p50 ${p50} ms, p99 ${p99} ms, rss $(cat "$tmp/rss") MB, cpu $cpu us/req, errors $errors"
+}
+
+run_h2load() { # round scenario peer path clients streams
+  local round=$1 scenario=$2 peer=$3 path=$4 clients=$5 streams=$6
+  local url="http://127.0.0.1:${H2_PORT[$peer]}$path" pid=${PID[$peer]:-${PID[backend]}}
+  "${LOAD_CPU[@]}" h2load -c"$clients" -m"$streams" -D"$WARMUP" "$url" >/dev/null 2>&1 || true
+  sample_rss "$pid" "$DURATION" >"$tmp/rss" &
+  local sampler=$! ticks
+  rm -f "$tmp/h2.log"
+  ticks=$(cpu_ticks "$pid")
+  "${LOAD_CPU[@]}" h2load -c"$clients" -m"$streams" -D"$DURATION" --log-file="$tmp/h2.log" "$url" >"$tmp/h2.out" 2>&1 || true
+  local cpu
+  cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$(awk '/^requests:/ {print $8}' "$tmp/h2.out")")
+  wait "$sampler" || true
+  local rps p50 p99 errors
+  rps=$(awk '/^finished in/ {gsub(/,/, ""); printf "%.0f", $4}' "$tmp/h2.out")
+  read -r p50 p99 < <(cut -f3 "$tmp/h2.log" 2>/dev/null | sort -n | awk '{a[NR] = $1} END {
+    if (NR == 0) { print "nan nan"; exit }
+    printf "%.3f %.3f\n", a[int(NR * 0.50) + (NR * 0.50 > int(NR * 0.50))] / 1000, a[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))] / 1000 }')
+  errors=$(awk '/^requests:/ {gsub(/,/, ""); print $10 + $12 + $14}' "$tmp/h2.out")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$peer" "${rps:-0}" "$p50" "$p99" "$(cat "$tmp/rss")" "${errors:-0}" "$cpu" >>"$results"
+  log "round $round $scenario $peer: ${rps:-0} rps, p50 ${p50} ms, p99 ${p99} ms, rss $(cat "$tmp/rss") MB, cpu $cpu us/req, errors ${errors:-0}"
+}
+
+run_scenario() { # round scenario peer
+  case $2 in
+    hello) run_wrk "$1" "$2" "$3" /hello 64 ;;
+    kb) run_wrk "$1" "$2" "$3" /kb 64 ;;
+    slow256) run_wrk "$1" "$2" "$3" "/slow?ms=50" 256 ;;
+    slow2000) run_wrk "$1" "$2" "$3" "/slow?ms=50" 2000 ;;
+    h2) run_h2load "$1" "$2" "$3" /hello 16 8 ;;
+    *) log "unknown scenario $2"; exit 2 ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------- report
+describe() {
+  case $1 in
+    hello) echo "/hello (100 B), 64 conns" ;;
+    kb) echo "/kb (4 KB), 64 conns" ;;
+    slow256) echo "/slow?ms=50, 256 conns" ;;
+    slow2000) echo "/slow?ms=50, 2000 conns" ;;
+    h2) echo "h2c /hello, 16 conns x 8 streams" ;;
+  esac
+}
+
+report() {
+  echo "| scenario | peer | rps | × nginx | p50 ms | p99 ms | peak RSS MB | CPU µs/req | errors |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  for scenario in $SCENARIOS; do
+    local nginx_rps
+    nginx_rps=$(awk -F'\t' -v s="$scenario" '$2 == s && $3 == "nginx" {print $4}' "$results" | sort -n |
+      awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2); else print 0}')
+    for peer in $PEERS; do
+      awk -F'\t' -v s="$scenario" -v p="$peer" -v d="$(describe "$scenario")" -v base="$nginx_rps" '
+        function median(arr, n,   i, j, t) {
+          for (i = 2; i <= n; i++) for (j = i; j > 1 && arr[j - 1] > arr[j]; j--) { t = arr[j]; arr[j] = arr[j - 1]; arr[j - 1] = t }
+          return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+        }
+        $2 == s && $3 == p { n++; rps[n] = $4; p50[n] = $5; p99[n] = $6; rss[n] = $7; err += $8; cpu[n] = $9 }
+        END {
+          if (!n) exit
+          r = median(rps, n)
+          ratio = base > 0 ? sprintf("%.2f", r / base) : "n/a"
+          printf "| %s | %s | %.0f | %s | %.2f | %.2f | %.0f | %.0f | %d |\n", d, p, r, ratio, median(p50, n), median(p99, n), median(rss, n), median(cpu, n), err
+        }' "$results"
+    done
+  done
+}
+
+# ------------------------------------------------------------------------------------------------- main
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+install_tools
+log "building Release"
+for project in bench/Backend bench/YarpBaseline src/Gateway.Host; do
+  dotnet build "$project" -c Release -nologo -v q >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+done
+write_configs
+: >"$results"
+start_all
+log "peers up: $PEERS; pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV] rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s"
+started=$SECONDS
+for round in $(seq 1 "$ROUNDS"); do
+  for scenario in $SCENARIOS; do
+    for peer in $PEERS; do
+      run_scenario "$round" "$scenario" "$peer"
+    done
+  done
+done
+log "load runs took $((SECONDS - started)) s"
+
+{
+  echo "Portico bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV], medians of $ROUNDS rounds x ${DURATION}s"
+  echo
+  report
+} | tee "$OUT/table.md"

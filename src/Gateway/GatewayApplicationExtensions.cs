@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Portico.Gateway.Admin;
+using Microsoft.AspNetCore.Routing;
 using Portico.Gateway.Caching;
+using Portico.Gateway.Composition;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Resilience;
 using Microsoft.Extensions.Options;
@@ -56,6 +58,7 @@ public static class GatewayApplicationExtensions
             pipeline.UsePassiveHealthChecks();
         });
 
+        ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<CompositionEndpointDataSource>());
         app.MapPorticoAdminApi();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
             "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask()).AllowAnonymous();

@@ -47,6 +47,7 @@ public static class GatewayHostingExtensions
             .AddPorticoSecurity()
             .AddPorticoRateLimiting()
             .AddPorticoResilience()
-            .AddPorticoCaching();
+            .AddPorticoCaching()
+            .AddPorticoCompositions();
     }
 }

@@ -19,11 +19,15 @@ internal sealed class GatewayConfigDocument
         MaxDepth = 32,
     };
 
-    private GatewayConfigDocument(IConfigurationRoot configuration, IReadOnlyList<string> errors)
+    private GatewayConfigDocument(IConfigurationRoot configuration, JsonElement root, IReadOnlyList<string> errors)
     {
         Configuration = configuration;
+        Root = root;
         Errors = errors;
     }
+
+    /// <summary>The file as JSON, for sections whose values are themselves JSON (templates).</summary>
+    public JsonElement Root { get; }
 
     /// <summary>The file as configuration keys (<c>ReverseProxy:Routes:products:ClusterId</c> …).</summary>
     public IConfigurationRoot Configuration { get; }
@@ -35,9 +39,11 @@ internal sealed class GatewayConfigDocument
     {
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         var errors = new List<string>();
+        var root = default(JsonElement);
         try
         {
             using var document = JsonDocument.Parse(json, ParseOptions);
+            root = document.RootElement.Clone();
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 errors.Add("The gateway file must contain a JSON object.");
@@ -54,7 +60,7 @@ internal sealed class GatewayConfigDocument
         }
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(data).Build();
-        return new GatewayConfigDocument(configuration, errors);
+        return new GatewayConfigDocument(configuration, root, errors);
     }
 
     private static void Flatten(JsonElement element, string? prefix, Dictionary<string, string?> data, List<string> errors)

@@ -58,6 +58,9 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
 
     public IProxyConfig GetConfig() => EnsureLoaded();
 
+    /// <summary>Fires when a new version of the file is accepted.</summary>
+    public IChangeToken GetChangeToken() => EnsureLoaded().ChangeToken;
+
     /// <summary>Loads the file the first time; throws <see cref="GatewayConfigurationException"/> listing every error.</summary>
     public void EnsureValid() => EnsureLoaded();
 
@@ -154,7 +157,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         var (routes, clusters) = GatewayConfigReader.Read(document.Configuration, _healthDefaults, errors);
         GatewayConfigValidator.Validate(routes, clusters, errors);
         ValidateWithYarp(routes, clusters, errors);
-        var context = new GatewayConfigContext(document.Configuration, routes, clusters, errors);
+        var context = new GatewayConfigContext(document.Configuration, document.Root, routes, clusters, errors);
         var sections = new Dictionary<Type, object>();
         foreach (var section in _sections)
         {

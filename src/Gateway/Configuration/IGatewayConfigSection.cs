@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Yarp.ReverseProxy.Configuration;
 
@@ -14,10 +15,13 @@ public interface IGatewayConfigSection
 }
 
 /// <summary>What a section sees of a candidate gateway file.</summary>
-public sealed class GatewayConfigContext(IConfiguration file, IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, ICollection<string> errors)
+public sealed class GatewayConfigContext(IConfiguration file, JsonElement json, IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, ICollection<string> errors)
 {
     /// <summary>The whole file as configuration keys.</summary>
     public IConfiguration File { get; } = file;
+
+    /// <summary>The whole file as JSON (undefined when it did not parse).</summary>
+    public JsonElement Json { get; } = json;
     public IReadOnlyList<RouteConfig> Routes { get; } = routes;
     public IReadOnlyList<ClusterConfig> Clusters { get; } = clusters;
 

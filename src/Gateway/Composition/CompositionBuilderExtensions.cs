@@ -1,0 +1,22 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Portico.Gateway.Composition;
+using Portico.Gateway.Configuration;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class CompositionBuilderExtensions
+{
+    /// <summary>
+    /// Adds compositions (<c>Portico:Compositions</c> in the gateway file): one endpoint per composition whose
+    /// steps call clusters in dependency order, in parallel where they can, with compensation on failure.
+    /// </summary>
+    public static IReverseProxyBuilder AddPorticoCompositions(this IReverseProxyBuilder builder)
+    {
+        var services = builder.Services;
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CompositionConfigSection>());
+        services.TryAddSingleton<CompositionTelemetry>();
+        services.TryAddSingleton<CompositionExecutor>();
+        services.TryAddSingleton<CompositionEndpointDataSource>();
+        return builder;
+    }
+}

@@ -1,0 +1,241 @@
+using System.Globalization;
+using System.Text.Json;
+using Portico.Gateway.Configuration;
+
+namespace Portico.Gateway.Composition;
+
+/// <summary>
+/// Reads <c>Portico:Compositions</c> straight from the gateway file's JSON (templates are JSON), compiles the
+/// templates, infers each step's dependencies from the steps its templates read, and rejects unknown
+/// clusters, unknown step references, cycles and compensations that read a step not yet run.
+/// </summary>
+internal sealed class CompositionConfigSection : IGatewayConfigSection
+{
+    private static readonly HashSet<string> Methods = new(StringComparer.OrdinalIgnoreCase) { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" };
+
+    public object Read(GatewayConfigContext context)
+    {
+        var plans = new List<CompositionPlan>();
+        if (context.Json.ValueKind != JsonValueKind.Object
+            || !TryGet(context.Json, "Portico", out var portico)
+            || !TryGet(portico, "Compositions", out var compositions))
+        {
+            return new CompositionSettings(plans);
+        }
+        var clusters = new HashSet<string>(context.Clusters.Select(c => c.ClusterId), StringComparer.OrdinalIgnoreCase);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var composition in compositions.EnumerateObject())
+        {
+            if (Read(composition.Name, composition.Value, clusters, context.Errors) is { } plan)
+            {
+                if (!seen.Add(plan.Method + " " + plan.Path))
+                {
+                    context.Errors.Add($"Composition '{plan.Name}': another composition already answers {plan.Method} {plan.Path}.");
+                }
+                plans.Add(plan);
+            }
+        }
+        return new CompositionSettings(plans);
+    }
+
+    private static CompositionPlan? Read(string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
+    {
+        var where = $"Composition '{name}'";
+        var errorsBefore = errors.Count;
+        var method = String(json, "Method") ?? "GET";
+        var path = String(json, "Path");
+        if (!Methods.Contains(method))
+        {
+            errors.Add($"{where}: unknown method '{method}'.");
+        }
+        if (path is null || !path.StartsWith('/'))
+        {
+            errors.Add($"{where}: Path must start with '/'.");
+        }
+
+        var steps = new Dictionary<string, (JsonElement Json, StepPlan Plan)>(StringComparer.OrdinalIgnoreCase);
+        if (TryGet(json, "Steps", out var stepsJson) && stepsJson.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var step in stepsJson.EnumerateObject())
+            {
+                steps[step.Name] = (step.Value, ReadStep(where, step.Name, step.Value, clusters, errors));
+            }
+        }
+        if (steps.Count == 0)
+        {
+            errors.Add($"{where}: needs at least one step.");
+        }
+
+        // Dependencies: explicit DependsOn plus every step a template reads.
+        var dependencies = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (stepName, (_, plan)) in steps)
+        {
+            var deps = new HashSet<string>(plan.DependsOn, StringComparer.OrdinalIgnoreCase);
+            foreach (var expression in plan.Call.Expressions.Where(e => e.Step is not null))
+            {
+                deps.Add(expression.Step!);
+            }
+            foreach (var dep in deps.Where(d => !steps.ContainsKey(d)))
+            {
+                errors.Add($"{where}: step '{stepName}' refers to unknown step '{dep}'.");
+            }
+            deps.IntersectWith(steps.Keys);
+            deps.Remove(stepName);
+            dependencies[stepName] = deps;
+        }
+        var order = TopologicalOrder(dependencies, out var cycle);
+        if (cycle is not null)
+        {
+            errors.Add($"{where}: steps depend on each other in a cycle ({string.Join(" -> ", cycle)}).");
+        }
+
+        foreach (var (stepName, (_, plan)) in steps)
+        {
+            if (plan.Compensate is null)
+            {
+                continue;
+            }
+            var allowed = Closure(stepName, dependencies);
+            foreach (var expression in plan.Compensate.Expressions.Where(e => e.Step is not null && !allowed.Contains(e.Step!)))
+            {
+                errors.Add($"{where}: the compensation of step '{stepName}' reads step '{expression.Step}', which is not '{stepName}' or one of its dependencies.");
+            }
+        }
+
+        JsonTemplate? response = null;
+        if (TryGet(json, "Response", out var responseJson))
+        {
+            response = JsonTemplate.Parse(responseJson, errors, $"{where} response");
+            foreach (var expression in response.Expressions.Where(e => e.Step is not null && !steps.ContainsKey(e.Step!)))
+            {
+                errors.Add($"{where}: the response refers to unknown step '{expression.Step}'.");
+            }
+        }
+
+        if (errors.Count > errorsBefore)
+        {
+            return null;
+        }
+        var ordered = order.Select(n => steps[n].Plan with { DependsOn = [.. dependencies[n]] }).ToList();
+        return new CompositionPlan(name, method.ToUpperInvariant(), path!, String(json, "AuthorizationPolicy"),
+            Time(json, "Timeout", TimeSpan.FromSeconds(10), where, errors), Long(json, "MaxRequestBodySize") ?? 64 * 1024, ordered, response);
+    }
+
+    private static StepPlan ReadStep(string composition, string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
+    {
+        var where = $"{composition} step '{name}'";
+        var cluster = String(json, "Cluster") ?? "";
+        if (!clusters.Contains(cluster))
+        {
+            errors.Add($"{where}: unknown cluster '{cluster}'.");
+        }
+        var call = ReadCall(json, where, errors);
+        var compensate = TryGet(json, "Compensate", out var c) ? ReadCall(c, where + " compensation", errors) : null;
+        var dependsOn = TryGet(json, "DependsOn", out var d) && d.ValueKind == JsonValueKind.Array
+            ? d.EnumerateArray().Select(x => x.GetString() ?? "").ToArray()
+            : [];
+        var required = !TryGet(json, "Required", out var r) || r.ValueKind != JsonValueKind.False;
+        return new StepPlan(name, cluster, call, Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors), required, dependsOn, compensate);
+    }
+
+    private static HttpCall ReadCall(JsonElement json, string where, ICollection<string> errors)
+    {
+        var method = String(json, "Method") ?? "GET";
+        if (!Methods.Contains(method))
+        {
+            errors.Add($"{where}: unknown method '{method}'.");
+        }
+        var path = String(json, "Path") ?? "";
+        if (!path.StartsWith('/'))
+        {
+            errors.Add($"{where}: Path must start with '/'.");
+        }
+        return new HttpCall(method.ToUpperInvariant(), StringTemplate.Parse(path, errors, where),
+            Pairs(json, "Query", where, errors), Pairs(json, "Headers", where, errors),
+            TryGet(json, "Body", out var body) ? JsonTemplate.Parse(body, errors, where) : null);
+    }
+
+    private static List<(string, StringTemplate)> Pairs(JsonElement json, string property, string where, ICollection<string> errors) =>
+        TryGet(json, property, out var pairs) && pairs.ValueKind == JsonValueKind.Object
+            ? pairs.EnumerateObject().Select(p => (p.Name, StringTemplate.Parse(p.Value.GetString() ?? "", errors, where))).ToList()
+            : [];
+
+    /// <summary>Kahn's algorithm; on a cycle, names the steps left in it.</summary>
+    private static List<string> TopologicalOrder(Dictionary<string, HashSet<string>> dependencies, out List<string>? cycle)
+    {
+        var remaining = dependencies.ToDictionary(d => d.Key, d => new HashSet<string>(d.Value, StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
+        var order = new List<string>();
+        while (remaining.Count > 0)
+        {
+            var ready = remaining.Where(r => r.Value.Count == 0).Select(r => r.Key).OrderBy(k => k, StringComparer.Ordinal).ToList();
+            if (ready.Count == 0)
+            {
+                cycle = [.. remaining.Keys.Order(StringComparer.Ordinal)];
+                return order;
+            }
+            foreach (var step in ready)
+            {
+                remaining.Remove(step);
+                order.Add(step);
+                foreach (var deps in remaining.Values)
+                {
+                    deps.Remove(step);
+                }
+            }
+        }
+        cycle = null;
+        return order;
+    }
+
+    private static HashSet<string> Closure(string step, Dictionary<string, HashSet<string>> dependencies)
+    {
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { step };
+        var stack = new Stack<string>([step]);
+        while (stack.TryPop(out var current))
+        {
+            foreach (var dep in dependencies.GetValueOrDefault(current) ?? [])
+            {
+                if (seen.Add(dep))
+                {
+                    stack.Push(dep);
+                }
+            }
+        }
+        return seen;
+    }
+
+    private static bool TryGet(JsonElement json, string name, out JsonElement value)
+    {
+        if (json.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in json.EnumerateObject())
+            {
+                if (p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    value = p.Value;
+                    return true;
+                }
+            }
+        }
+        value = default;
+        return false;
+    }
+
+    private static string? String(JsonElement json, string name) => TryGet(json, name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static long? Long(JsonElement json, string name) => TryGet(json, name, out var v) && v.TryGetInt64(out var n) ? n : null;
+
+    private static TimeSpan Time(JsonElement json, string name, TimeSpan fallback, string where, ICollection<string> errors)
+    {
+        if (String(json, name) is not { } text)
+        {
+            return fallback;
+        }
+        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero)
+        {
+            return value;
+        }
+        errors.Add($"{where}: {name} '{text}' is not a positive time span.");
+        return fallback;
+    }
+}

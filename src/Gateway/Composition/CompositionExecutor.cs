@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Portico.Gateway.Routing;
+using Yarp.ReverseProxy;
+
+namespace Portico.Gateway.Composition;
+
+/// <summary>
+/// Runs a composition: every step starts as soon as the steps it depends on have finished, so independent
+/// steps run in parallel. A required step failing makes the compensations of the steps that succeeded run
+/// in reverse order; an optional step failing leaves its part out and says so.
+/// </summary>
+internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, CompositionTelemetry telemetry, TimeProvider time, ILogger<CompositionExecutor> logger)
+{
+    private const int MaxResponseBytes = 4 * 1024 * 1024;
+    private const int CompensationAttempts = 3;
+    public const string PartialHeader = "Portico-Partial";
+
+    private enum Outcome
+    {
+        Succeeded,
+        Failed,
+        Skipped,
+    }
+
+    private sealed record StepOutcome(StepPlan Step, Outcome Outcome, int Status, string Reason, StepResult? Result, long CompletedAt);
+
+    public async Task ExecuteAsync(HttpContext context, CompositionPlan plan)
+    {
+        var started = time.GetTimestamp();
+        using var activity = CompositionTelemetry.Source.StartActivity("composition " + plan.Name);
+        activity?.SetTag("portico.composition", plan.Name);
+
+        JsonElement? body = null;
+        if (plan.ReadsRequestBody)
+        {
+            var (parsed, problem) = await ReadBodyAsync(context, plan);
+            if (problem is not null)
+            {
+                await problem;
+                return;
+            }
+            body = parsed;
+        }
+
+        var scope = new CompositionScope(context, body);
+        using var overall = new CancellationTokenSource(plan.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, overall.Token);
+        var tasks = new Dictionary<string, Task<StepOutcome>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var step in plan.Steps)
+        {
+            var dependencies = step.DependsOn.Select(d => tasks[d]).ToArray();
+            tasks[step.Name] = RunStepAsync(plan, step, dependencies, scope, linked.Token, overall);
+        }
+        var outcomes = await Task.WhenAll(tasks.Values);
+
+        var failed = outcomes.Where(o => o.Step.Required && o.Outcome != Outcome.Succeeded).OrderBy(o => o.Outcome).ThenBy(o => o.CompletedAt).FirstOrDefault();
+        if (failed is not null || context.RequestAborted.IsCancellationRequested)
+        {
+            var compensated = await CompensateAsync(plan, outcomes, scope, context.TraceIdentifier);
+            telemetry.Composition(plan.Name, "failed", time.GetElapsedTime(started));
+            if (!context.RequestAborted.IsCancellationRequested && failed is not null)
+            {
+                await WriteFailureAsync(context, plan, failed, compensated);
+            }
+            return;
+        }
+
+        var partial = outcomes.Where(o => o.Outcome != Outcome.Succeeded).Select(o => o.Step.Name).ToList();
+        telemetry.Composition(plan.Name, partial.Count == 0 ? "succeeded" : "partial", time.GetElapsedTime(started));
+        await WriteResponseAsync(context, plan, scope, outcomes, partial);
+    }
+
+    private async Task<StepOutcome> RunStepAsync(CompositionPlan plan, StepPlan step, Task<StepOutcome>[] dependencies, CompositionScope scope,
+        CancellationToken cancellationToken, CancellationTokenSource overall)
+    {
+        foreach (var dependency in await Task.WhenAll(dependencies))
+        {
+            if (dependency.Outcome != Outcome.Succeeded)
+            {
+                return new StepOutcome(step, Outcome.Skipped, StatusCodes.Status424FailedDependency, $"step '{dependency.Step.Name}' did not succeed", null, time.GetTimestamp());
+            }
+        }
+
+        var started = time.GetTimestamp();
+        using var activity = CompositionTelemetry.Source.StartActivity("step " + step.Name, ActivityKind.Client);
+        activity?.SetTag("portico.composition", plan.Name);
+        activity?.SetTag("portico.step", step.Name);
+        using var stepTimeout = new CancellationTokenSource(step.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stepTimeout.Token);
+        StepOutcome outcome;
+        try
+        {
+            var (status, result, reason) = await SendAsync(step.Cluster, step.Call, scope, linked.Token);
+            if (result is not null && status is >= 200 and < 300)
+            {
+                scope.Complete(step.Name, result);
+                outcome = new StepOutcome(step, Outcome.Succeeded, status, "", result, time.GetTimestamp());
+            }
+            else
+            {
+                outcome = new StepOutcome(step, Outcome.Failed, status, reason, result, time.GetTimestamp());
+            }
+        }
+        catch (OperationCanceledException) when (!scope.Context.RequestAborted.IsCancellationRequested)
+        {
+            var which = overall.IsCancellationRequested ? $"the composition's {plan.Timeout}" : $"its {step.Timeout}";
+            outcome = new StepOutcome(step, Outcome.Failed, StatusCodes.Status504GatewayTimeout, $"no answer within {which}", null, time.GetTimestamp());
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = new StepOutcome(step, Outcome.Failed, 499, "the client went away", null, time.GetTimestamp());
+        }
+        catch (HttpRequestException ex)
+        {
+            outcome = new StepOutcome(step, Outcome.Failed, StatusCodes.Status503ServiceUnavailable, $"cluster '{step.Cluster}' could not be reached ({ex.HttpRequestError})", null, time.GetTimestamp());
+        }
+        activity?.SetTag("http.response.status_code", outcome.Status);
+        if (outcome.Outcome != Outcome.Succeeded)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, outcome.Reason);
+        }
+        telemetry.Step(plan.Name, step.Name, outcome.Outcome.ToString(), time.GetElapsedTime(started));
+        return outcome;
+    }
+
+    /// <summary>Sends one call to a healthy destination of the cluster. Status 0 with a reason: nothing was sent.</summary>
+    private async Task<(int Status, StepResult? Result, string Reason)> SendAsync(string clusterId, HttpCall call, CompositionScope scope, CancellationToken cancellationToken)
+    {
+        if (!proxy.TryGetCluster(clusterId, out var cluster) || cluster.Model?.HttpClient is not { } client)
+        {
+            return (StatusCodes.Status503ServiceUnavailable, null, $"cluster '{clusterId}' is not loaded");
+        }
+        var destinations = cluster.DestinationsState.AvailableDestinations;
+        if (destinations.Count == 0)
+        {
+            return (StatusCodes.Status503ServiceUnavailable, null, $"no healthy destination in cluster '{clusterId}'");
+        }
+        if (call.Path.RenderPath(scope) is not { } path)
+        {
+            return (StatusCodes.Status400BadRequest, null, $"a value for the path '{call.Path.Expressions.First().Text}' is missing");
+        }
+
+        var destination = destinations[Random.Shared.Next(destinations.Count)];
+        var query = new StringBuilder();
+        foreach (var (name, template) in call.Query)
+        {
+            if (template.RenderText(scope) is { } value)
+            {
+                query.Append(query.Length == 0 ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(value));
+            }
+        }
+        var address = destination.Model.Config.Address.TrimEnd('/');
+        using var request = new HttpRequestMessage(new HttpMethod(call.Method), address + path + query) { Version = System.Net.HttpVersion.Version11 };
+        var incoming = scope.Context.Request.Headers;
+        if (incoming.Authorization.Count > 0)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", incoming.Authorization.ToString());
+        }
+        request.Headers.TryAddWithoutValidation("X-Request-Id", scope.Context.TraceIdentifier);
+        foreach (var (name, template) in call.Headers)
+        {
+            if (template.RenderText(scope, forHeader: true) is { Length: > 0 } value)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+        if (call.Body is { } body)
+        {
+            request.Content = new ByteArrayContent(body.Render(scope));
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
+        var bytes = await ReadLimitedAsync(response.Content, cancellationToken);
+        JsonElement? json = null;
+        if (bytes.Length > 0 && response.Content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(bytes);
+                json = document.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                // Not JSON after all: kept as text.
+            }
+        }
+        var headers = response.Headers.Concat(response.Content.Headers).ToDictionary(h => h.Key, h => string.Join(',', h.Value), StringComparer.OrdinalIgnoreCase);
+        var result = new StepResult((int)response.StatusCode, headers, json, Encoding.UTF8.GetString(bytes));
+        return ((int)response.StatusCode, result, $"cluster '{clusterId}' answered {(int)response.StatusCode}");
+    }
+
+    private async Task<List<string>> CompensateAsync(CompositionPlan plan, StepOutcome[] outcomes, CompositionScope scope, string requestId)
+    {
+        var done = new List<string>();
+        foreach (var outcome in outcomes.Where(o => o.Outcome == Outcome.Succeeded && o.Step.Compensate is not null).OrderByDescending(o => o.CompletedAt))
+        {
+            var step = outcome.Step;
+            var delay = TimeSpan.FromMilliseconds(100);
+            string reason = "";
+            for (var attempt = 1; attempt <= CompensationAttempts; attempt++)
+            {
+                using var timeout = new CancellationTokenSource(step.Timeout, time);
+                try
+                {
+                    // Not tied to the client: an undo must run even after the client has gone.
+                    var (status, _, why) = await SendAsync(step.Cluster, step.Compensate!, scope, timeout.Token);
+                    if (status is >= 200 and < 300)
+                    {
+                        done.Add(step.Name);
+                        reason = "";
+                        break;
+                    }
+                    reason = why;
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                    reason = ex.Message;
+                }
+                if (attempt < CompensationAttempts)
+                {
+                    await Task.Delay(delay, time);
+                    delay *= 2;
+                }
+            }
+            if (reason.Length > 0)
+            {
+                telemetry.CompensationFailed(plan.Name, step.Name);
+                var call = step.Compensate!;
+                Log.CompensationFailed(logger, plan.Name, step.Name, requestId, call.Method, call.Path.RenderPath(scope) ?? "(path unresolved)",
+                    call.Body is null ? "" : Encoding.UTF8.GetString(call.Body.Render(scope)), reason);
+            }
+        }
+        return done;
+    }
+
+    private static Task WriteFailureAsync(HttpContext context, CompositionPlan plan, StepOutcome failed, List<string> compensated)
+    {
+        var status = failed.Status switch
+        {
+            >= 400 and < 500 and not 424 and not 499 => failed.Status,
+            StatusCodes.Status504GatewayTimeout => StatusCodes.Status504GatewayTimeout,
+            StatusCodes.Status503ServiceUnavailable or 0 => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status502BadGateway,
+        };
+        var detail = $"Step '{failed.Step.Name}' of '{plan.Name}' failed: {failed.Reason}."
+            + (compensated.Count > 0 ? $" Undone: {string.Join(", ", compensated)}." : "");
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/problem+json";
+        var problem = new JsonObject
+        {
+            ["type"] = "https://portico.dev/problems/composition-step-failed",
+            ["title"] = "Composition step failed",
+            ["status"] = status,
+            ["detail"] = detail,
+            ["composition"] = plan.Name,
+            ["step"] = failed.Step.Name,
+            ["compensated"] = new JsonArray([.. compensated.Select(c => (JsonNode)c)]),
+            ["traceId"] = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier,
+        };
+        if (failed.Result?.Json is { } downstream && failed.Status is >= 400 and < 500)
+        {
+            problem["downstream"] = JsonNode.Parse(downstream.GetRawText());
+        }
+        return context.Response.WriteAsync(problem.ToJsonString(), context.RequestAborted);
+    }
+
+    private static async Task WriteResponseAsync(HttpContext context, CompositionPlan plan, CompositionScope scope, StepOutcome[] outcomes, List<string> partial)
+    {
+        byte[] bytes;
+        if (plan.Response is { } template)
+        {
+            bytes = template.Render(scope);
+        }
+        else
+        {
+            var merged = new JsonObject();
+            foreach (var outcome in outcomes.Where(o => o.Outcome == Outcome.Succeeded))
+            {
+                merged[outcome.Step.Name] = outcome.Result!.Json is { } json ? JsonNode.Parse(json.GetRawText()) : JsonValue.Create(outcome.Result.Text);
+            }
+            bytes = Encoding.UTF8.GetBytes(merged.ToJsonString());
+        }
+        if (partial.Count > 0)
+        {
+            context.Response.Headers[PartialHeader] = string.Join(',', partial);
+            if (JsonNode.Parse(bytes) is JsonObject withPartial)
+            {
+                withPartial["partial"] = new JsonArray([.. partial.Select(p => (JsonNode)p)]);
+                bytes = Encoding.UTF8.GetBytes(withPartial.ToJsonString());
+            }
+        }
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+    }
+
+    private static async Task<(JsonElement? Body, Task? Problem)> ReadBodyAsync(HttpContext context, CompositionPlan plan)
+    {
+        if (context.Request.ContentLength > plan.MaxRequestBodySize)
+        {
+            return (null, GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large",
+                $"This composition accepts at most {plan.MaxRequestBodySize} bytes.").AsTask());
+        }
+        try
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            if (buffer.Length > plan.MaxRequestBodySize)
+            {
+                return (null, GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large",
+                    $"This composition accepts at most {plan.MaxRequestBodySize} bytes.").AsTask());
+            }
+            if (buffer.Length == 0)
+            {
+                return (null, null);
+            }
+            using var document = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 32 });
+            return (document.RootElement.Clone(), null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid JSON body",
+                $"The request body is not valid JSON (line {ex.LineNumber + 1}).").AsTask());
+        }
+    }
+
+    private static async Task<byte[]> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxResponseBytes)
+            {
+                throw new HttpRequestException("The step's answer is larger than a composition accepts.");
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(400, LogLevel.Error, "Composition {Composition}: compensation of step {Step} still failed after retries; repair by hand. Request {RequestId}: {Method} {Path} body {Body}. Last error: {Reason}")]
+        public static partial void CompensationFailed(ILogger logger, string composition, string step, string requestId, string method, string path, string body, string reason);
+    }
+}

@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Portico.Gateway.Composition;
+
+/// <summary>A span per composition and per step; durations, outcomes and failed compensations as metrics.</summary>
+internal sealed class CompositionTelemetry
+{
+    public static readonly ActivitySource Source = new("Portico.Gateway.Composition");
+
+    private readonly Histogram<double> _composition;
+    private readonly Histogram<double> _step;
+    private readonly Counter<long> _compensationFailures;
+
+    public CompositionTelemetry(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create("Portico.Gateway");
+        _composition = meter.CreateHistogram<double>("portico.gateway.composition.duration", "s", "Composition run time by outcome.");
+        _step = meter.CreateHistogram<double>("portico.gateway.composition.step.duration", "s", "Step run time by outcome.");
+        _compensationFailures = meter.CreateCounter<long>("portico.gateway.composition.compensation_failures",
+            description: "Compensations that still failed after their retries and need repair by hand.");
+    }
+
+    public void Composition(string name, string outcome, TimeSpan elapsed) =>
+        _composition.Record(elapsed.TotalSeconds, new("composition", name), new("outcome", outcome));
+
+    public void Step(string composition, string step, string outcome, TimeSpan elapsed) =>
+        _step.Record(elapsed.TotalSeconds, new("composition", composition), new("step", step), new("outcome", outcome));
+
+    public void CompensationFailed(string composition, string step) =>
+        _compensationFailures.Add(1, new("composition", composition), new("step", step));
+}

@@ -143,7 +143,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, Compo
         }
         if (call.Path.RenderPath(scope) is not { } path)
         {
-            return (StatusCodes.Status400BadRequest, null, $"a value for the path '{call.Path.Expressions.First().Text}' is missing");
+            return (StatusCodes.Status400BadRequest, null, "a value for its path is missing or is a dot segment");
         }
 
         var destination = destinations[Random.Shared.Next(destinations.Count)];

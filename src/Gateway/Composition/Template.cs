@@ -70,8 +70,21 @@ internal sealed class StringTemplate
         return new StringTemplate([.. parts]);
     }
 
-    /// <summary>Renders for a URL path: every value becomes exactly one escaped segment, so none can add a segment, a query or a '..'.</summary>
-    public string? RenderPath(CompositionScope scope) => Render(scope, EscapeSegment);
+    /// <summary>
+    /// Renders for a URL path: every value becomes exactly one escaped segment, so none can add a segment or a
+    /// query. Null when a value is missing, or is '.' or '..' — no escaping survives URI normalisation for those.
+    /// </summary>
+    public string? RenderPath(CompositionScope scope)
+    {
+        foreach (var expression in Expressions)
+        {
+            if (scope.Resolve(expression) is { } value && CompositionScope.AsText(value) is "." or "..")
+            {
+                return null;
+            }
+        }
+        return Render(scope, Uri.EscapeDataString);
+    }
 
     /// <summary>Renders for a query value or a header; null when a reference has no value.</summary>
     public string? RenderText(CompositionScope scope, bool forHeader = false) =>
@@ -97,14 +110,6 @@ internal sealed class StringTemplate
         }
         return builder.ToString();
     }
-
-    // EscapeDataString leaves '.' alone, and a segment of dots alone would walk up the path.
-    private static string EscapeSegment(string value) => Uri.EscapeDataString(value) switch
-    {
-        "." => "%2E",
-        ".." => "%2E%2E",
-        var escaped => escaped,
-    };
 
     private static readonly SearchValues<char> Control = SearchValues.Create("\r\n\0");
 

@@ -166,17 +166,18 @@ backend app
   server a 127.0.0.1:$BACKEND_A maxconn 5000
   server b 127.0.0.1:$BACKEND_B maxconn 5000
 EOF
-  # Portico's routes in YARP's shape; health checks, passive health, metrics and request ids come from
-  # Portico's defaults (src/Gateway.Host/appsettings.json).
+  # Portico's routes in YARP's shape, open to anonymous callers (routes are secure by default); health
+  # checks, passive health, hardening headers, metrics, request ids and the access log come from Portico's
+  # defaults (src/Gateway.Host/appsettings.json). No cache, rate-limit or resilience policy is attached.
   # The gateway watches its file's folder; keep it apart from the folders peers write logs into.
   mkdir -p "$tmp/portico"
   cat >"$tmp/portico/bench-gateway.json" <<EOF
 {
   "ReverseProxy": {
     "Routes": {
-      "hello": { "ClusterId": "backend", "Match": { "Path": "/hello", "Methods": [ "GET", "HEAD" ] } },
-      "kb": { "ClusterId": "backend", "Match": { "Path": "/kb", "Methods": [ "GET", "HEAD" ] } },
-      "slow": { "ClusterId": "backend", "Match": { "Path": "/slow", "Methods": [ "GET", "HEAD" ] } }
+      "hello": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/hello", "Methods": [ "GET", "HEAD" ] } },
+      "kb": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/kb", "Methods": [ "GET", "HEAD" ] } },
+      "slow": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/slow", "Methods": [ "GET", "HEAD" ] } }
     },
     "Clusters": {
       "backend": {

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Portico.Ordering;
+using Portico.Ordering.Apis;
+using Portico.Ordering.Catalog;
+using Portico.Ordering.Infrastructure;
+using Portico.Ordering.Orders;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class OrderingServiceCollectionExtensions
+{
+    /// <summary>Where the resilience of calls to Catalog is configured (<c>HttpStandardResilienceOptions</c>).</summary>
+    public const string CatalogResilienceSection = "Ordering:CatalogResilience";
+
+    /// <summary>
+    /// Registers the Ordering service: <see cref="OrderingOptions"/> validated at start-up, its database (SQLite or
+    /// PostgreSQL from <c>ConnectionStrings:orderingdb</c>) with a readiness check and start-up creation, the typed
+    /// Catalog client, order placement, bearer-token authentication against Identity's key set with the
+    /// <see cref="OrderingPolicies.Customer"/> policy, <see cref="TimeProvider.System"/> (unless one is registered)
+    /// and problem+json error responses.
+    /// </summary>
+    public static TBuilder AddOrderingServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        var services = builder.Services;
+        services.AddProblemDetails();
+        // A request the server rejects while it is read (too large, cut short) is the client's fault, not a 500.
+        services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddOptions<OrderingOptions>().BindConfiguration(OrderingOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OrderingOptions>, OrderingOptionsValidator>());
+
+        // The connection string is read when the first context is made, so test hosts can override it.
+        services.AddDbContext<OrderingDbContext>(
+            (sp, options) => OrderingDatabase.Configure(options, OrderingDatabase.GetConnectionString(sp.GetRequiredService<IConfiguration>())),
+            contextLifetime: ServiceLifetime.Scoped,
+            optionsLifetime: ServiceLifetime.Singleton);
+        services.AddHealthChecks().AddDbContextCheck<OrderingDbContext>(OrderingDatabase.ConnectionStringName);
+        services.AddHostedService<OrderingDbInitializer>();
+
+        services.AddHttpClient<CatalogClient>(CatalogClient.HttpClientName, (sp, http) =>
+            http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<OrderingOptions>>().Value.CatalogUrl));
+        // The standard resilience handler every client gets (ServiceDefaults) is configured by name "<client>-standard":
+        // short defaults, since a user waits on these calls, then whatever Ordering:CatalogResilience says.
+        services.AddOptions<HttpStandardResilienceOptions>($"{CatalogClient.HttpClientName}-standard")
+            .Configure(o =>
+            {
+                o.Retry.MaxRetryAttempts = 2;
+                o.Retry.Delay = TimeSpan.FromMilliseconds(200);
+                o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(3);
+                o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(10);
+                o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
+            })
+            .BindConfiguration(CatalogResilienceSection);
+        services.AddScoped<OrderPlacement>();
+
+        builder.AddJwtAuthentication();
+        services.AddAuthorizationBuilder()
+            .AddPolicy(OrderingPolicies.Customer, policy => policy.RequireAuthenticatedUser().RequireClaim("sub"));
+        return builder;
+    }
+}

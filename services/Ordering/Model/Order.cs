@@ -1,0 +1,46 @@
+namespace Portico.Ordering.Model;
+
+/// <summary>A user's order: what they bought at the prices Catalog gave when they placed it. Amounts are whole KRW.</summary>
+public sealed class Order
+{
+    public Guid Id { get; set; }
+
+    /// <summary>The <c>sub</c> of the token that placed it; only that user sees it.</summary>
+    public required string UserId { get; set; }
+
+    public OrderStatus Status { get; set; }
+
+    /// <summary>Σ unit price × quantity over the lines, in KRW.</summary>
+    public long Total { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? CancelledAt { get; set; }
+
+    public List<OrderLine> Lines { get; set; } = [];
+}
+
+/// <summary>One product of an order, with the price it had when the order was placed.</summary>
+public sealed class OrderLine
+{
+    public Guid OrderId { get; set; }
+
+    /// <summary>Position in the order as the client sent it, from 0.</summary>
+    public int Position { get; set; }
+
+    public int ProductId { get; set; }
+
+    /// <summary>Catalog's name when the order was placed.</summary>
+    public required string ProductName { get; set; }
+
+    /// <summary>Catalog's price in KRW when the order was placed.</summary>
+    public long UnitPrice { get; set; }
+
+    public int Quantity { get; set; }
+}
+
+public enum OrderStatus
+{
+    Placed,
+    Cancelled,
+}

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Portico.Ordering.Apis;
+using Portico.Ordering.Catalog;
+using Portico.Ordering.Infrastructure;
+using Portico.Ordering.IntegrationEvents;
+using Portico.Ordering.Model;
+
+namespace Portico.Ordering.Orders;
+
+/// <summary>What became of a request to place an order.</summary>
+public abstract record PlacementResult
+{
+    private PlacementResult()
+    {
+    }
+
+    /// <summary>A new order; <paramref name="Body"/> is the JSON to answer with 201.</summary>
+    public sealed record Placed(Guid OrderId, string Body) : PlacementResult;
+
+    /// <summary>The key was used before for the same lines: the first answer, to send again.</summary>
+    public sealed record Replayed(Guid OrderId, int StatusCode, string Body) : PlacementResult;
+
+    /// <summary>The key was used before for other lines.</summary>
+    public sealed record KeyReused : PlacementResult;
+
+    /// <summary>Catalog does not know some products; errors are keyed by <c>items[i].productId</c>.</summary>
+    public sealed record UnknownProducts(Dictionary<string, string[]> Errors) : PlacementResult;
+
+    public sealed record CatalogUnavailable(string Reason) : PlacementResult;
+}
+
+/// <summary>
+/// Places orders: prices each line from Catalog, then stores the order, its lines, its <c>OrderPlaced</c> outbox
+/// row and (when the client sent one) its idempotency record in one transaction. A retry with the same key finds
+/// the record and gets the first answer again; two concurrent requests with one key cannot both be stored, because
+/// the record's key is (user, key): the loser's transaction rolls back and it answers as a retry.
+/// </summary>
+public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient catalog, TimeProvider timeProvider, ILogger<OrderPlacement> logger)
+{
+    public async Task<PlacementResult> PlaceAsync(string userId, string? idempotencyKey, OrderRequest request, CancellationToken cancellationToken)
+    {
+        var requestHash = request.Hash();
+        if (idempotencyKey is not null && await FindRecordAsync(userId, idempotencyKey, requestHash, cancellationToken) is { } earlier)
+        {
+            return earlier;
+        }
+
+        IReadOnlyDictionary<int, CatalogProduct?> products;
+        try
+        {
+            products = await catalog.GetProductsAsync(request.Lines.Select(l => l.ProductId), cancellationToken);
+        }
+        catch (CatalogUnavailableException e)
+        {
+            Log.CatalogUnavailable(logger, e);
+            return new PlacementResult.CatalogUnavailable(e.Message);
+        }
+
+        var unknown = request.Lines.Select((line, index) => (line, index)).Where(x => products[x.line.ProductId] is null)
+            .ToDictionary(x => $"items[{x.index}].productId", x => new[] { $"No product has id {x.line.ProductId}." }, StringComparer.Ordinal);
+        if (unknown.Count > 0)
+        {
+            return new PlacementResult.UnknownProducts(unknown);
+        }
+
+        var order = CreateOrder(userId, request, products);
+        var body = JsonSerializer.Serialize(OrderResponse.From(order), OrderResponse.SerializerOptions);
+        db.Orders.Add(order);
+        db.Outbox.Add(CreateOutboxMessage(order));
+        if (idempotencyKey is not null)
+        {
+            db.IdempotencyRecords.Add(new IdempotencyRecord
+            {
+                UserId = userId,
+                Key = idempotencyKey,
+                RequestHash = requestHash,
+                OrderId = order.Id,
+                StatusCode = StatusCodes.Status201Created,
+                ResponseBody = body,
+                CreatedAt = order.CreatedAt,
+            });
+        }
+
+        try
+        {
+            // One SaveChanges is one transaction: order, lines, outbox row and idempotency record together or not at all.
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException e) when (idempotencyKey is not null && OrderingDatabase.IsUniqueViolation(e))
+        {
+            // A concurrent request with the same key was stored first: answer as its retry.
+            db.ChangeTracker.Clear();
+            return await FindRecordAsync(userId, idempotencyKey, requestHash, cancellationToken)
+                ?? throw new InvalidOperationException("Unique violation without an idempotency record.", e);
+        }
+
+        Log.OrderPlaced(logger, order.Id, userId, order.Lines.Count, order.Total);
+        return new PlacementResult.Placed(order.Id, body);
+    }
+
+    private async Task<PlacementResult?> FindRecordAsync(string userId, string key, string requestHash, CancellationToken cancellationToken)
+    {
+        var record = await db.IdempotencyRecords.AsNoTracking().SingleOrDefaultAsync(r => r.UserId == userId && r.Key == key, cancellationToken);
+        if (record is null)
+        {
+            return null;
+        }
+        if (record.RequestHash != requestHash)
+        {
+            return new PlacementResult.KeyReused();
+        }
+        Log.Replayed(logger, record.OrderId, userId);
+        return new PlacementResult.Replayed(record.OrderId, record.StatusCode, record.ResponseBody);
+    }
+
+    private Order CreateOrder(string userId, OrderRequest request, IReadOnlyDictionary<int, CatalogProduct?> products)
+    {
+        // Whole milliseconds: what the database gives back later is then exactly what this first answer says.
+        var now = timeProvider.GetUtcNow();
+        now = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+        var order = new Order
+        {
+            Id = Guid.CreateVersion7(now),
+            UserId = userId,
+            Status = OrderStatus.Placed,
+            CreatedAt = now,
+        };
+        foreach (var (line, position) in request.Lines.Select((l, i) => (l, i)))
+        {
+            var product = products[line.ProductId]!;
+            order.Lines.Add(new OrderLine
+            {
+                OrderId = order.Id,
+                Position = position,
+                ProductId = product.Id,
+                ProductName = product.Name,
+                UnitPrice = product.Price,
+                Quantity = line.Quantity,
+            });
+        }
+        order.Total = order.Lines.Aggregate(0L, (sum, l) => checked(sum + (l.UnitPrice * l.Quantity)));
+        return order;
+    }
+
+    private static OutboxMessage CreateOutboxMessage(Order order)
+    {
+        var placed = new OrderPlacedIntegrationEvent(
+            order.Id, order.UserId, order.Total, [.. order.Lines.Select(l => new OrderPlacedLine(l.ProductId, l.Quantity, l.UnitPrice))], order.CreatedAt);
+        return new OutboxMessage
+        {
+            Id = Guid.CreateVersion7(order.CreatedAt),
+            Type = OrderPlacedIntegrationEvent.EventType,
+            Payload = JsonSerializer.Serialize(placed, OrderResponse.SerializerOptions),
+            CreatedAt = order.CreatedAt,
+        };
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Placed order {OrderId} for user {UserId}: {LineCount} lines, {Total} KRW")]
+        public static partial void OrderPlaced(ILogger logger, Guid orderId, string userId, int lineCount, long total);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Replayed the answer for order {OrderId} to a retry by user {UserId}")]
+        public static partial void Replayed(ILogger logger, Guid orderId, string userId);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Catalog could not price an order; answering 503")]
+        public static partial void CatalogUnavailable(ILogger logger, Exception exception);
+    }
+}

@@ -40,10 +40,17 @@ public static class OrderingServiceCollectionExtensions
         services.AddHealthChecks().AddDbContextCheck<OrderingDbContext>(OrderingDatabase.ConnectionStringName);
         services.AddHostedService<OrderingDbInitializer>();
 
+        // The handler every client gets from ServiceDefaults is shared by all clients' settings; this client gets its own
+        // standard handler instead, configured by the name "catalog-standard": short defaults, since a user waits on
+        // these calls, then whatever Ordering:CatalogResilience says.
+        // RemoveAllResilienceHandlers is marked experimental (EXTEXP0001); it is the documented way to replace a
+        // handler added by ConfigureHttpClientDefaults for one client.
+#pragma warning disable EXTEXP0001
         services.AddHttpClient<CatalogClient>(CatalogClient.HttpClientName, (sp, http) =>
-            http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<OrderingOptions>>().Value.CatalogUrl));
-        // The standard resilience handler every client gets (ServiceDefaults) is configured by name "<client>-standard":
-        // short defaults, since a user waits on these calls, then whatever Ordering:CatalogResilience says.
+                http.BaseAddress = new Uri(sp.GetRequiredService<IOptions<OrderingOptions>>().Value.CatalogUrl))
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler();
+#pragma warning restore EXTEXP0001
         services.AddOptions<HttpStandardResilienceOptions>($"{CatalogClient.HttpClientName}-standard")
             .Configure(o =>
             {

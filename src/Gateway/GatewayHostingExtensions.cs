@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Portico.Gateway.Admin;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
+using Portico.Gateway.Store;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Health;
 
@@ -41,6 +42,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<GatewayConfigProvider>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPassiveHealthCheckPolicy, ConnectionFailurePassivePolicy>());
         services.TryAddSingleton<RequestBodyLimit>();
+        services.TryAddSingleton<GatewayStore>();
+        services.AddHostedService(sp => sp.GetRequiredService<GatewayStore>());
 
         return services.AddReverseProxy()
             .AddServiceDiscoveryDestinationResolver()

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Store;
@@ -20,7 +21,7 @@ public sealed record CachingOptions
 /// <c>ConnectionStrings:store</c> is set) so instances share entries. A purge clears both and tells the other
 /// instances, over pub/sub, to clear their memory tier too.
 /// </summary>
-internal sealed partial class CacheTiers : IDisposable
+internal sealed partial class CacheTiers : IHostedService, IDisposable
 {
     private const string PurgeChannel = "portico:cache:purge";
     private static readonly TimeSpan IndexLifetime = TimeSpan.FromDays(1);
@@ -31,7 +32,6 @@ internal sealed partial class CacheTiers : IDisposable
     private readonly CacheMetrics _metrics;
     private readonly ILogger<CacheTiers> _logger;
     private readonly RedisChannel _channel = RedisChannel.Literal(PurgeChannel);
-    private int _subscribed;
 
     public CacheTiers(IOptions<CachingOptions> options, GatewayStore store, TimeProvider time, CacheMetrics metrics, ILogger<CacheTiers> logger)
     {
@@ -45,9 +45,13 @@ internal sealed partial class CacheTiers : IDisposable
 
     public long MemoryBytes => _memory.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
 
+    /// <summary>Listens for purges from other instances from the start, so none is missed.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => _store.IsConfigured ? SubscribeAsync() : Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async ValueTask<CacheEntry?> GetAsync(string key, CachePolicy policy)
     {
-        EnsureSubscribed();
         if (_memory.TryGetValue(key, out CacheEntry? entry))
         {
             return entry;
@@ -175,29 +179,20 @@ internal sealed partial class CacheTiers : IDisposable
         _memory.Set(key, entry, options);
     }
 
-    private void EnsureSubscribed()
+    private async Task SubscribeAsync()
     {
-        if (!_store.IsConfigured || Interlocked.Exchange(ref _subscribed, 1) == 1)
+        try
         {
-            return;
+            await _store.Subscriber.SubscribeAsync(_channel, (_, message) =>
+            {
+                var text = (string?)message ?? "";
+                PurgeMemory(text.StartsWith("route:", StringComparison.Ordinal) ? text[6..] : null, text.StartsWith("tag:", StringComparison.Ordinal) ? text[4..] : null);
+            });
         }
-        _ = SubscribeAsync();
-
-        async Task SubscribeAsync()
+        catch (RedisException ex)
         {
-            try
-            {
-                await _store.Subscriber.SubscribeAsync(_channel, (_, message) =>
-                {
-                    var text = (string?)message ?? "";
-                    PurgeMemory(text.StartsWith("route:", StringComparison.Ordinal) ? text[6..] : null, text.StartsWith("tag:", StringComparison.Ordinal) ? text[4..] : null);
-                });
-            }
-            catch (RedisException ex)
-            {
-                Volatile.Write(ref _subscribed, 0);
-                Log.StoreFailed(_logger, "subscribe", ex.Message);
-            }
+            // The multiplexer restores subscriptions it holds when it reconnects; one that never started is logged.
+            Log.StoreFailed(_logger, "subscribe", ex.Message);
         }
     }
 

@@ -20,6 +20,7 @@ public static class CachingBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CachingConfigSection>());
         services.TryAddSingleton<CacheMetrics>();
         services.TryAddSingleton<CacheTiers>();
+        services.AddHostedService(sp => sp.GetRequiredService<CacheTiers>());
         services.TryAddSingleton<CacheRefresher>();
         services.TryAddSingleton<CachingMiddleware>();
 

@@ -99,7 +99,20 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         var feature = fallback is null ? null : new CacheFallbackFeature();
         context.Features.Set(feature);
         var originalBody = response.Body;
-        var capture = HttpMethods.IsGet(context.Request.Method) ? new CaptureStream(originalBody, policy.MaxEntrySize) : null;
+        var authenticated = context.User.Identity?.IsAuthenticated == true;
+        CacheEntry? stored = null;
+        async ValueTask StoreAsync(byte[] body)
+        {
+            if (context.Features.Get<IForwarderErrorFeature>() is null && CreateEntry(response, body, route.Config.RouteId, policy, authenticated) is { } entry)
+            {
+                await tiers.SetAsync(key, entry, policy);
+                metrics.Stored(policyName, entry.Body.Length);
+                stored = entry;
+            }
+        }
+        var capture = HttpMethods.IsGet(context.Request.Method)
+            ? new CaptureStream(originalBody, policy.MaxEntrySize, () => response.ContentLength, StoreAsync)
+            : null;
         if (capture is not null)
         {
             response.Body = capture;
@@ -113,29 +126,28 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         {
             response.Body = originalBody;
             context.Features.Set<CacheFallbackFeature>(null);
-            capture?.Dispose();
         }
 
         var error = context.Features.Get<IForwarderErrorFeature>();
         if (fallback is not null && !response.HasStarted && (feature!.UpstreamFailed || error is not null || response.StatusCode >= 500))
         {
             context.Features.Set<IForwarderErrorFeature>(null);
+            capture?.Dispose();
             metrics.Result(policyName, "stale");
             await ServeAsync(context, fallback, "STALE", time.GetUtcNow(), clear: true);
             return null;
         }
         metrics.Result(policyName, "miss");
-        if (capture is null || !capture.Complete || error is not null || context.RequestAborted.IsCancellationRequested)
+        if (capture is null || capture.Delivered || !capture.Complete || error is not null || context.RequestAborted.IsCancellationRequested)
         {
-            return null;
+            capture?.Dispose();
+            return stored;
         }
-        var entry = CreateEntry(response, capture.Captured, route.Config.RouteId, policy, context.User.Identity?.IsAuthenticated == true);
-        if (entry is not null)
-        {
-            await tiers.SetAsync(key, entry, policy);
-            metrics.Stored(policyName, entry.Body.Length);
-        }
-        return entry;
+        // No declared length (chunked, or empty): stored now that the answer is complete.
+        var captured = capture.Captured;
+        capture.Dispose();
+        await StoreAsync(captured);
+        return stored;
     }
 
     /// <summary>An entry from a finished answer, or null when the answer must not be stored.</summary>

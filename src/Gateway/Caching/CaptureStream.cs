@@ -1,12 +1,19 @@
 namespace Portico.Gateway.Caching;
 
-/// <summary>Passes the response body through to the client and keeps a copy, up to a limit, for the cache.</summary>
-internal sealed class CaptureStream(Stream inner, int limit) : Stream
+/// <summary>
+/// Passes the response body through to the client and keeps a copy, up to a limit, for the cache. When the
+/// answer declared its length, <paramref name="beforeLastWrite"/> runs with the whole body just before the
+/// last bytes go out, so the entry exists before the client can see a complete answer and ask again.
+/// </summary>
+internal sealed class CaptureStream(Stream inner, int limit, Func<long?> declaredLength, Func<byte[], ValueTask> beforeLastWrite) : Stream
 {
     private readonly MemoryStream _copy = new();
 
     /// <summary>False once the body grew past the limit: the copy is incomplete and must not be stored.</summary>
     public bool Complete { get; private set; } = true;
+
+    /// <summary>The body was handed to <c>beforeLastWrite</c> already.</summary>
+    public bool Delivered { get; private set; }
 
     public byte[] Captured => _copy.ToArray();
 
@@ -27,10 +34,15 @@ internal sealed class CaptureStream(Stream inner, int limit) : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Keep(buffer.Span);
-        return inner.WriteAsync(buffer, cancellationToken);
+        if (Complete && !Delivered && _copy.Length > 0 && declaredLength() == _copy.Length)
+        {
+            Delivered = true;
+            await beforeLastWrite(_copy.ToArray());
+        }
+        await inner.WriteAsync(buffer, cancellationToken);
     }
 
     public override void Flush() => inner.Flush();

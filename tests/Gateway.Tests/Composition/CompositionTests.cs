@@ -154,8 +154,10 @@ public sealed class CompositionTests(ITestOutputHelper output)
     public async Task ClientAbort_CancelsTheCallsInFlight()
     {
         var sawCancellation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/long", async (CancellationToken ct) =>
         {
+            arrived.TrySetResult();
             try
             {
                 await Task.Delay(10_000, ct);
@@ -173,10 +175,13 @@ public sealed class CompositionTests(ITestOutputHelper output)
         """;
         await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address, compositions));
 
-        using var abort = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gateway.Client.GetAsync("/long", abort.Token));
+        using var abort = new CancellationTokenSource();
+        var call = gateway.Client.GetAsync("/long", abort.Token);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await abort.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
 
-        var finished = await Task.WhenAny(sawCancellation.Task, Task.Delay(5000, Ct));
+        var finished = await Task.WhenAny(sawCancellation.Task, Task.Delay(10_000, Ct));
         Assert.Same(sawCancellation.Task, finished);
     }
 

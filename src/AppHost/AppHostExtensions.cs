@@ -4,6 +4,10 @@ namespace Portico.AppHost;
 
 internal static class AppHostExtensions
 {
+    /// <summary>The address a process behind a proxied endpoint must listen on: loopback and the target port.</summary>
+    public static ReferenceExpression LoopbackUrl(this EndpointReference endpoint) =>
+        ReferenceExpression.Create($"http://127.0.0.1:{endpoint.Property(EndpointProperty.TargetPort)}");
+
     /// <summary>A service on a port of its own, reported healthy once its readiness endpoint answers.</summary>
     public static IResourceBuilder<ProjectResource> AddService<TProject>(this IDistributedApplicationBuilder builder, string name)
         where TProject : IProjectMetadata, new() =>

@@ -21,6 +21,25 @@ var weather = builder.AddService<Projects.Weather>("weather");
 var identity = builder.AddService<Projects.Identity>("identity")
     .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}");
 
+// Ordering prices orders from Catalog (both instances, through service discovery) and owns its database.
+var ordering = builder.AddService<Projects.Ordering>("ordering")
+    .WithEnvironment("ConnectionStrings__orderingdb", $"Data Source={Path.Combine(settings.DataDirectory, "ordering.db")}")
+    .WithEnvironment("services__catalog__http__0", catalogA.GetEndpoint("http"))
+    .WithEnvironment("services__catalog__http__1", catalogB.GetEndpoint("http"))
+    .WithReference(identity).WaitFor(catalogA).WaitFor(catalogB).WaitFor(identity);
+
+// Loyalty speaks gRPC on an HTTP/2-only endpoint, and HTTP/1.1 for health and metrics on another.
+var loyalty = builder.AddProject<Projects.Loyalty>("loyalty", launchProfileName: null)
+    .WithHttpEndpoint(name: "http")
+    .WithHttpEndpoint(name: "grpc")
+    .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
+    .WithEnvironment("ConnectionStrings__loyaltydb", $"Data Source={Path.Combine(settings.DataDirectory, "loyalty.db")}")
+    .WithHttpHealthCheck("/health/ready", endpointName: "http")
+    .WithReference(identity).WaitFor(identity);
+loyalty
+    .WithEnvironment("Kestrel__Endpoints__http__Url", loyalty.GetEndpoint("http").LoopbackUrl())
+    .WithEnvironment("Kestrel__Endpoints__grpc__Url", loyalty.GetEndpoint("grpc").LoopbackUrl());
+
 builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
     .WithHttpEndpoint(port: settings.GatewayH2cPort, name: "h2c", isProxied: false)
@@ -31,6 +50,8 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithReference(catalogA).WaitFor(catalogA)
     .WithReference(catalogB).WaitFor(catalogB)
     .WithReference(weather).WaitFor(weather)
-    .WithReference(identity).WaitFor(identity);
+    .WithReference(identity).WaitFor(identity)
+    .WithReference(ordering).WaitFor(ordering)
+    .WithReference(loyalty).WaitFor(loyalty);
 
 builder.Build().Run();

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Aspire.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -19,13 +20,29 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
 
     public HttpClient Gateway { get; private set; } = null!;
 
+    /// <summary>The gateway's h2c (HTTP/2 without TLS) address, for gRPC clients.</summary>
+    public Uri GatewayH2c { get; } = new($"http://127.0.0.1:{Ports.GetFreeTcpPort()}");
+
+    /// <summary>Registers a user through the gateway and returns an access token.</summary>
+    public async Task<string> SignUpAsync(CancellationToken cancellationToken)
+    {
+        var email = $"user-{Guid.NewGuid():N}@example.test";
+        const string password = "correct horse battery staple";
+        using var register = await Gateway.PostAsJsonAsync("/api/auth/register", new { email, password, name = "Test User" }, cancellationToken);
+        register.EnsureSuccessStatusCode();
+        using var token = await Gateway.PostAsJsonAsync("/api/auth/token", new { email, password }, cancellationToken);
+        token.EnsureSuccessStatusCode();
+        using var body = System.Text.Json.JsonDocument.Parse(await token.Content.ReadAsStringAsync(cancellationToken));
+        return body.RootElement.GetProperty("access_token").GetString()!;
+    }
+
     public async ValueTask InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
         [
             $"Portico:GatewayPort={Ports.GetFreeTcpPort()}",
-            $"Portico:GatewayH2cPort={Ports.GetFreeTcpPort()}",
+            $"Portico:GatewayH2cPort={GatewayH2c.Port}",
             $"Portico:StorePort={Ports.GetFreeTcpPort()}",
             $"Portico:DataDirectory={_dataDirectory}",
         ], cts.Token);

@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Portico.Contracts.Loyalty.V1;
+
+namespace Portico.SystemTests;
+
+public sealed class ShopSystemTests(PorticoSystemFixture system)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Order_ThroughTheGateway_IsPricedByCatalog_AndReadableByItsOwner()
+    {
+        var token = await system.SignUpAsync(Ct);
+        using var product = JsonDocument.Parse(await system.Gateway.GetStringAsync("/api/products/3", Ct));
+        var price = product.RootElement.GetProperty("price").GetInt64();
+
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/api/orders") { Content = JsonContent.Create(new { items = new[] { new { productId = 3, quantity = 2 } } }) };
+        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var created = await system.Gateway.SendAsync(create, Ct);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var order = JsonDocument.Parse(await created.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(price * 2, order.RootElement.GetProperty("total").GetInt64());
+
+        using var read = new HttpRequestMessage(HttpMethod.Get, created.Headers.Location);
+        read.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var readBack = await system.Gateway.SendAsync(read, Ct);
+        Assert.Equal(HttpStatusCode.OK, readBack.StatusCode);
+
+        using var anonymous = await system.Gateway.PostAsJsonAsync("/api/orders", new { items = new[] { new { productId = 3, quantity = 1 } } }, Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+    }
+
+    [Fact]
+    public async Task GrpcClient_CallsLoyalty_ThroughTheGatewaysH2cPort()
+    {
+        var token = await system.SignUpAsync(Ct);
+        using var channel = GrpcChannel.ForAddress(system.GatewayH2c);
+        var client = new Loyalty.LoyaltyClient(channel);
+        var headers = new Metadata { { "Authorization", "Bearer " + token } };
+
+        var balance = await client.GetBalanceAsync(new GetBalanceRequest(), headers, cancellationToken: Ct);
+        Assert.Equal(0, balance.Points);
+
+        // A user may not accrue points for itself: the rule travels through the gateway intact.
+        var denied = await Assert.ThrowsAsync<RpcException>(() => client.AccrueAsync(
+            new AccrueRequest { UserId = balance.UserId, OrderId = "o-1", Amount = 100000 }, headers, cancellationToken: Ct).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+
+        var anonymous = await Assert.ThrowsAsync<RpcException>(() => client.GetBalanceAsync(new GetBalanceRequest(), cancellationToken: Ct).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
+    }
+}

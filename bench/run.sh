@@ -21,9 +21,11 @@
 #                    haproxy get one worker per core)
 #   ACCESS_LOG=1     Portico and nginx write an access log (Portico to its stdout, nginx to a buffered file);
 #                    0 turns both off
-#   PORTICO_ENV="DOTNET_ReadyToRun=0 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
+#   PORTICO_ENV="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
 #                    environment of the Portico process: the deployment settings that
 #                    docs/benchmarks.md recommends (env-only runtime knobs; the rest is in Gateway.Host.csproj)
+#   JIT_WARMUP=40   seconds of unmeasured load on each .NET peer before round 1, so that tiered compilation
+#                    has promoted the hot path (nginx and haproxy need none, and get none)
 #   OUT=artifacts/bench   where the table, raw results and logs go
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +38,8 @@ PEERS=${PEERS:-"direct portico yarp nginx haproxy"}
 SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 h2"}
 PIN=${PIN:-1}
 ACCESS_LOG=${ACCESS_LOG:-1}
-PORTICO_ENV=${PORTICO_ENV-"DOTNET_ReadyToRun=0 DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"}
+PORTICO_ENV=${PORTICO_ENV-"DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"}
+JIT_WARMUP=${JIT_WARMUP:-40}
 OUT=${OUT:-$root/artifacts/bench}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -368,6 +371,15 @@ write_configs
 : >"$results"
 start_all
 log "peers up: $PEERS; pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV] rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s"
+for peer in $PEERS; do
+  case $peer in
+    portico | yarp)
+      log "JIT warm-up: ${JIT_WARMUP}s of load on $peer"
+      "${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c64 -d"$((JIT_WARMUP / 2))s" "http://127.0.0.1:${H1_PORT[$peer]}/hello" >/dev/null 2>&1 || true
+      "${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c64 -d"$((JIT_WARMUP / 4))s" "http://127.0.0.1:${H1_PORT[$peer]}/kb" >/dev/null 2>&1 || true
+      "${LOAD_CPU[@]}" h2load -c16 -m8 -D"$((JIT_WARMUP / 4))" "http://127.0.0.1:${H2_PORT[$peer]}/hello" >/dev/null 2>&1 || true ;;
+  esac
+done
 started=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
   for scenario in $SCENARIOS; do

@@ -54,4 +54,15 @@ public sealed class ShopSystemTests(PorticoSystemFixture system)
         var anonymous = await Assert.ThrowsAsync<RpcException>(() => client.GetBalanceAsync(new GetBalanceRequest(), cancellationToken: Ct).ResponseAsync);
         Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
     }
+
+    [Fact]
+    public async Task Home_IsComposedOfWeatherAndFeaturedProducts()
+    {
+        using var home = JsonDocument.Parse(await system.Gateway.GetStringAsync("/api/home?city=Jeju", Ct));
+
+        Assert.Equal("Jeju", home.RootElement.GetProperty("weather").GetProperty("city").GetString());
+        var featured = home.RootElement.GetProperty("featured").GetProperty("items");
+        Assert.True(featured.GetArrayLength() > 0);
+        Assert.All(featured.EnumerateArray(), p => Assert.True(p.GetProperty("featured").GetBoolean()));
+    }
 }

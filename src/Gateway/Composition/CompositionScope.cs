@@ -19,8 +19,10 @@ internal sealed class CompositionScope(HttpContext context, JsonElement? request
 
     public bool TryGetStep(string step, out StepResult result) => _steps.TryGetValue(step, out result!);
 
-    /// <summary>A <see cref="JsonElement"/>, a string, or null when the reference has no value.</summary>
-    public object? Resolve(TemplateExpression e) => e.Root switch
+    /// <summary>A <see cref="JsonElement"/>, a string, or null when the reference has no value (and no default).</summary>
+    public object? Resolve(TemplateExpression e) => Lookup(e) ?? e.Default;
+
+    private object? Lookup(TemplateExpression e) => e.Root switch
     {
         "request" => e.Path[0] switch
         {

@@ -7,12 +7,23 @@ namespace Portico.Gateway.Composition;
 
 /// <summary>
 /// A reference such as <c>request.body.items</c>, <c>request.route.id</c>, <c>request.query.city</c>,
-/// <c>request.headers.Idempotency-Key</c>, <c>user.sub</c>, <c>steps.order.body.id</c> or <c>steps.order.status</c>.
+/// <c>request.headers.Idempotency-Key</c>, <c>user.sub</c>, <c>steps.order.body.id</c> or <c>steps.order.status</c>,
+/// optionally with a default for when it has no value: <c>request.query.city ?? 'Seoul'</c>.
 /// </summary>
-internal sealed record TemplateExpression(string Text, string Root, string? Step, string[] Path)
+internal sealed record TemplateExpression(string Text, string Root, string? Step, string[] Path, string? Default = null)
 {
     public static TemplateExpression Parse(string text, ICollection<string> errors, string where)
     {
+        var fallback = text.IndexOf("??", StringComparison.Ordinal);
+        if (fallback >= 0)
+        {
+            var literal = text[(fallback + 2)..].Trim();
+            if (literal.Length < 2 || literal[0] != '\'' || literal[^1] != '\'')
+            {
+                errors.Add($"{where}: the default in '{{{{{text}}}}}' must be a quoted literal such as 'Seoul'.");
+            }
+            return Parse(text[..fallback].Trim(), errors, where) with { Text = text, Default = literal.Trim('\'') };
+        }
         var parts = text.Split('.', StringSplitOptions.TrimEntries);
         switch (parts[0])
         {

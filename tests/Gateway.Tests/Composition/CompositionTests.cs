@@ -271,4 +271,21 @@ public sealed class CompositionTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, (await gateway.Client.SendAsync(request, Ct)).StatusCode);
         Assert.Equal(1, backend.RequestCount);
     }
+
+    [Theory]
+    [InlineData("/home", "Seoul")]
+    [InlineData("/home?city=Busan", "Busan")]
+    public async Task QueryReference_WithADefault_UsesTheDefaultOnlyWhenAbsent(string path, string expected)
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/weather", (string city) => Results.Json(new { city })));
+        const string compositions = """
+        { "home": { "Path": "/home", "AuthorizationPolicy": "anonymous", "Steps": {
+            "weather": { "Cluster": "svc", "Path": "/weather", "Query": { "city": "{{request.query.city ?? 'Seoul'}}" } } } } }
+        """;
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address, compositions));
+
+        using var body = JsonDocument.Parse(await gateway.Client.GetStringAsync(path, Ct));
+
+        Assert.Equal(expected, body.RootElement.GetProperty("weather").GetProperty("city").GetString());
+    }
 }

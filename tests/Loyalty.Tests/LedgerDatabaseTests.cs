@@ -2,6 +2,7 @@ extern alias LoyaltyService;
 
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Portico.Data;
 using LoyaltyService::Portico.Loyalty.Infrastructure;
 using LoyaltyService::Portico.Loyalty.Ledger;
 
@@ -19,7 +20,7 @@ public sealed class LedgerDatabaseTests
     [InlineData("Server=db.internal;Port=5432;Database=loyalty", true)]
     public void IsPostgres_FollowsTheConnectionString(string connectionString, bool expected)
     {
-        Assert.Equal(expected, LoyaltyDatabase.IsPostgres(connectionString));
+        Assert.Equal(expected, ServiceDatabase.IsPostgres(connectionString));
     }
 
     [Fact]

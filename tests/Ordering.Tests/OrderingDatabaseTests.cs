@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Portico.Data;
 using Portico.Ordering.Infrastructure;
 
 namespace Portico.Ordering.Tests;
@@ -13,7 +14,7 @@ public sealed class OrderingDatabaseTests
     [InlineData("Server=db.internal;Port=5432;Database=ordering", true)]
     public void IsPostgres_FollowsTheConnectionString(string connectionString, bool expected)
     {
-        Assert.Equal(expected, OrderingDatabase.IsPostgres(connectionString));
+        Assert.Equal(expected, ServiceDatabase.IsPostgres(connectionString));
     }
 
     [Fact]

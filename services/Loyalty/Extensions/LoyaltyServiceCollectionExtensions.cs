@@ -22,12 +22,7 @@ public static class LoyaltyServiceCollectionExtensions
         services.AddProblemDetails();
         services.TryAddSingleton(TimeProvider.System);
 
-        // The connection string is read when the first context is made, so test hosts can override it.
-        services.AddDbContext<LoyaltyDbContext>(
-            (sp, options) => LoyaltyDatabase.Configure(options, LoyaltyDatabase.GetConnectionString(sp.GetRequiredService<IConfiguration>())),
-            contextLifetime: ServiceLifetime.Scoped,
-            optionsLifetime: ServiceLifetime.Singleton);
-        services.AddHostedService<LoyaltyDbInitializer>();
+        builder.AddServiceDatabase<LoyaltyDbContext>(LoyaltyDatabase.ConnectionStringName, LoyaltyDatabase.DefaultConnectionString);
         services.AddSingleton<SqliteWriteGate>();
         services.AddScoped<PointsLedger>();
 

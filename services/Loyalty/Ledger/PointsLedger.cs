@@ -1,6 +1,5 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
+using Portico.Data;
 using Portico.Loyalty.Infrastructure;
 
 namespace Portico.Loyalty.Ledger;
@@ -55,7 +54,7 @@ public sealed partial class PointsLedger(LoyaltyDbContext db, SqliteWriteGate ga
                 return new LedgerChange(LedgerOutcome.Written, points, account.Balance);
             }, cancellationToken);
         }
-        catch (DbUpdateException e) when (IsUniqueViolation(e))
+        catch (DbUpdateException e) when (ServiceDatabase.IsUniqueViolation(e))
         {
             // Written meanwhile by a writer that did not wait for us: another instance, or (PostgreSQL) a
             // request naming another user, which locked another account row.
@@ -91,7 +90,7 @@ public sealed partial class PointsLedger(LoyaltyDbContext db, SqliteWriteGate ga
                 return new LedgerChange(LedgerOutcome.Written, accrual.Points, account.Balance);
             }, cancellationToken);
         }
-        catch (DbUpdateException e) when (IsUniqueViolation(e))
+        catch (DbUpdateException e) when (ServiceDatabase.IsUniqueViolation(e))
         {
             db.ChangeTracker.Clear();
             var reversal = await FindAsync(orderId, LedgerEntryKind.Reversal, cancellationToken) ?? throw new InvalidOperationException("Unique violation without a conflicting reversal.", e);
@@ -180,13 +179,6 @@ public sealed partial class PointsLedger(LoyaltyDbContext db, SqliteWriteGate ga
         accrual.UserId == userId && accrual.Amount == amount
             ? new LedgerChange(LedgerOutcome.Replayed, accrual.Points, accrual.BalanceAfter)
             : new LedgerChange(LedgerOutcome.Conflict, accrual.Points, accrual.BalanceAfter);
-
-    private static bool IsUniqueViolation(DbUpdateException e) => e.InnerException switch
-    {
-        SqliteException sqlite => sqlite.SqliteExtendedErrorCode is 2067 or 1555, // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
-        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UniqueViolation,
-        _ => false,
-    };
 
     private static partial class Log
     {

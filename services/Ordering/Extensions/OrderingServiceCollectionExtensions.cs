@@ -32,13 +32,8 @@ public static class OrderingServiceCollectionExtensions
         services.AddOptions<OrderingOptions>().BindConfiguration(OrderingOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OrderingOptions>, OrderingOptionsValidator>());
 
-        // The connection string is read when the first context is made, so test hosts can override it.
-        services.AddDbContext<OrderingDbContext>(
-            (sp, options) => OrderingDatabase.Configure(options, OrderingDatabase.GetConnectionString(sp.GetRequiredService<IConfiguration>())),
-            contextLifetime: ServiceLifetime.Scoped,
-            optionsLifetime: ServiceLifetime.Singleton);
+        builder.AddServiceDatabase<OrderingDbContext>(OrderingDatabase.ConnectionStringName, OrderingDatabase.DefaultConnectionString);
         services.AddHealthChecks().AddDbContextCheck<OrderingDbContext>(OrderingDatabase.ConnectionStringName);
-        services.AddHostedService<OrderingDbInitializer>();
 
         // The handler every client gets from ServiceDefaults is shared by all clients' settings; this client gets its own
         // standard handler instead, configured by the name "catalog-standard": short defaults, since a user waits on

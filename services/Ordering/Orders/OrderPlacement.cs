@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Portico.Data;
 using Portico.Ordering.Apis;
 using Portico.Ordering.Catalog;
 using Portico.Ordering.Infrastructure;
@@ -87,7 +88,7 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
             // One SaveChanges is one transaction: order, lines, outbox row and idempotency record together or not at all.
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException e) when (idempotencyKey is not null && OrderingDatabase.IsUniqueViolation(e))
+        catch (DbUpdateException e) when (idempotencyKey is not null && ServiceDatabase.IsUniqueViolation(e))
         {
             // A concurrent request with the same key was stored first: answer as its retry.
             db.ChangeTracker.Clear();

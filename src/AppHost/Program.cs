@@ -45,6 +45,8 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithHttpEndpoint(port: settings.GatewayH2cPort, name: "h2c", isProxied: false)
     .WithEnvironment("Kestrel__Endpoints__http__Url", settings.GatewayUrl)
     .WithEnvironment("Kestrel__Endpoints__h2c__Url", settings.GatewayH2cUrl)
+    // Socket completions run inline: the gateway never blocks on a request path (docs/benchmarks.md).
+    .WithEnvironment("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1")
     .WithHttpHealthCheck("/health/ready", endpointName: "http")
     .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store)
     .WithReference(catalogA).WaitFor(catalogA)

@@ -7,8 +7,12 @@ namespace Portico.Gateway.Resilience;
 /// </summary>
 public sealed record ResiliencePolicy
 {
-    /// <summary>Upper bound for the whole request, all attempts and backoff included. Null: none.</summary>
-    public TimeSpan? Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Upper bound for the whole request, all attempts and backoff included. Null (the default): none beyond
+    /// YARP's activity timeout (100 s of silence), because a timer per request is a measurable share of the
+    /// proxy's cost (docs/benchmarks.md); set it on the policies of routes that need a bound.
+    /// </summary>
+    public TimeSpan? Timeout { get; init; }
 
     /// <summary>Time an attempt may take until the destination starts answering. Null: none.</summary>
     public TimeSpan? AttemptTimeout { get; init; }

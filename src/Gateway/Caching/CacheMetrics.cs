@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Caching;
 
@@ -12,7 +13,7 @@ internal sealed class CacheMetrics
 
     public CacheMetrics(IMeterFactory meterFactory)
     {
-        _meter = meterFactory.Create("Portico.Gateway");
+        _meter = meterFactory.Create(GatewayMeter.Name);
         _results = _meter.CreateCounter<long>("portico.gateway.cache.requests", description: "Cacheable requests by result: hit, miss, stale, coalesced, bypass.");
         _stored = _meter.CreateCounter<long>("portico.gateway.cache.stored_bytes", "By", "Bytes of answers stored.");
         _evictions = _meter.CreateCounter<long>("portico.gateway.cache.evictions", description: "Entries dropped from the memory tier for room.");

@@ -16,18 +16,12 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
 {
     private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
 
-    /// <summary>How many refreshes have been started (for tests and the admin API).</summary>
-    public int Started => Volatile.Read(ref _started);
-
-    private int _started;
-
     public void RefreshOnce(string key, HttpContext original, RouteModel route, CachePolicy policy, string policyName)
     {
         if (!_refreshing.TryAdd(key, 0))
         {
             return;
         }
-        Interlocked.Increment(ref _started);
         var request = Snapshot(original, policy);
         _ = Task.Run(async () =>
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Composition;
 
@@ -14,7 +15,7 @@ internal sealed class CompositionTelemetry
 
     public CompositionTelemetry(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create("Portico.Gateway");
+        var meter = meterFactory.Create(GatewayMeter.Name);
         _composition = meter.CreateHistogram<double>("portico.gateway.composition.duration", "s", "Composition run time by outcome.");
         _step = meter.CreateHistogram<double>("portico.gateway.composition.step.duration", "s", "Step run time by outcome.");
         _compensationFailures = meter.CreateCounter<long>("portico.gateway.composition.compensation_failures",

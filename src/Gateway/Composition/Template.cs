@@ -184,8 +184,6 @@ internal sealed class JsonTemplate
         return buffer.WrittenSpan.ToArray();
     }
 
-    public void Write(Utf8JsonWriter writer, CompositionScope scope) => Write(writer, _template, scope);
-
     private void Write(Utf8JsonWriter writer, JsonElement element, CompositionScope scope)
     {
         switch (element.ValueKind)

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -49,9 +48,6 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
 
     /// <summary>Full path of the gateway file.</summary>
     public string Path { get; }
-
-    /// <summary>The gateway file as configuration, for features that read their own sections from it.</summary>
-    public IConfiguration Configuration => EnsureLoaded().Configuration;
 
     /// <summary>What <typeparamref name="T"/>'s section read from the version in force.</summary>
     public T GetSection<T>() where T : class => (T)EnsureLoaded().Sections[typeof(T)];
@@ -164,7 +160,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
             var value = section.Read(context);
             sections[value.GetType()] = value;
         }
-        return errors.Count == 0 ? (new Snapshot(routes, clusters, document.Configuration, sections), errors) : (null, errors);
+        return errors.Count == 0 ? (new Snapshot(routes, clusters, sections), errors) : (null, errors);
     }
 
     private void ValidateWithYarp(List<RouteConfig> routes, List<ClusterConfig> clusters, List<string> errors)
@@ -200,18 +196,16 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
     {
         private readonly CancellationTokenSource _changed = new();
 
-        public Snapshot(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, IConfiguration configuration, IReadOnlyDictionary<Type, object> sections)
+        public Snapshot(IReadOnlyList<RouteConfig> routes, IReadOnlyList<ClusterConfig> clusters, IReadOnlyDictionary<Type, object> sections)
         {
             Sections = sections;
             Routes = routes;
             Clusters = clusters;
-            Configuration = configuration;
             ChangeToken = new CancellationChangeToken(_changed.Token);
         }
 
         public IReadOnlyList<RouteConfig> Routes { get; }
         public IReadOnlyList<ClusterConfig> Clusters { get; }
-        public IConfiguration Configuration { get; }
         public IReadOnlyDictionary<Type, object> Sections { get; }
         public IChangeToken ChangeToken { get; }
 

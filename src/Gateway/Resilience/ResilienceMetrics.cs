@@ -1,12 +1,11 @@
 using System.Diagnostics.Metrics;
+using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Resilience;
 
 /// <summary>Counters of the <c>Portico.Gateway</c> meter for what resilience does.</summary>
 internal sealed class ResilienceMetrics
 {
-    public const string MeterName = "Portico.Gateway";
-
     private readonly Counter<long> _retries;
     private readonly Counter<long> _budgetExhausted;
     private readonly Counter<long> _breakerTransitions;
@@ -14,7 +13,7 @@ internal sealed class ResilienceMetrics
 
     public ResilienceMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = meterFactory.Create(GatewayMeter.Name);
         _retries = meter.CreateCounter<long>("portico.gateway.retries", description: "Attempts sent again to another destination.");
         _budgetExhausted = meter.CreateCounter<long>("portico.gateway.retry_budget_exhausted", description: "Retries refused because the cluster's retry budget was spent.");
         _breakerTransitions = meter.CreateCounter<long>("portico.gateway.circuit_breaker.transitions", description: "Circuit breaker state changes.");

@@ -16,7 +16,9 @@
 #   DURATION=8       seconds each measured load run lasts (plus WARMUP seconds before it, not measured)
 #   WARMUP=2
 #   PEERS="direct portico yarp nginx haproxy"
-#   SCENARIOS="hello kb slow256 slow2000 h2"
+#   SCENARIOS="hello kb slow256 slow2000 h2 auth nores cache fanout hello1 fanout1"
+#                    the last six measure Portico's features against /hello (and the cache against nginx's
+#                    proxy_cache); a second table gives the issues' targets as ratios
 #   PIN=1            proxy on CPU 0; backend and load generator on CPU 1 (PIN=0: no pinning, nginx and
 #                    haproxy get one worker per core)
 #   ACCESS_LOG=1     Portico and nginx write an access log (Portico to its stdout, nginx to a buffered file);
@@ -35,7 +37,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 PEERS=${PEERS:-"direct portico yarp nginx haproxy"}
-SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 h2"}
+SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 h2 auth nores cache fanout hello1 fanout1"}
 PIN=${PIN:-1}
 ACCESS_LOG=${ACCESS_LOG:-1}
 PORTICO_ENV=${PORTICO_ENV-"DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"}
@@ -67,6 +69,7 @@ install_tools() {
 
 # ------------------------------------------------------------------------------------------- processes
 tmp=$(mktemp -d /tmp/portico-bench.XXXXXX)
+chmod 755 "$tmp" # nginx workers run as an unprivileged user and write its cache here
 pids=()
 cleanup() {
   local pid
@@ -130,6 +133,7 @@ http {
   access_log $access_nginx;
   client_body_temp_path $tmp/nginx-body;
   proxy_temp_path $tmp/nginx-proxy;
+  proxy_cache_path $tmp/nginx-cache keys_zone=bench:10m max_size=64m inactive=10m;
   upstream backend {
     server 127.0.0.1:$BACKEND_A;
     server 127.0.0.1:$BACKEND_B;
@@ -143,6 +147,16 @@ http {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+    }
+    location /cached/ {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      proxy_cache_valid 200 60s;
+      proxy_cache_lock on;
+      proxy_cache_use_stale error timeout updating;
+      add_header X-Cache \$upstream_cache_status;
     }
   }
 }
@@ -170,8 +184,10 @@ backend app
   server b 127.0.0.1:$BACKEND_B maxconn 5000
 EOF
   # Portico's routes in YARP's shape, open to anonymous callers (routes are secure by default); health
-  # checks, passive health, hardening headers, metrics, request ids and the access log come from Portico's
-  # defaults (src/Gateway.Host/appsettings.json). No cache, rate-limit or resilience policy is attached.
+  # checks, passive health, hardening headers, metrics, request ids, the access log and the default
+  # resilience policy come from Portico's defaults (src/Gateway.Host/appsettings.json). The feature routes
+  # differ from /hello in one thing each: /auth/hello needs a token, /nores/hello has no resilience policy,
+  # /cached/hello has a cache policy, and /fanout is a composition of three /hello calls.
   # The gateway watches its file's folder; keep it apart from the folders peers write logs into.
   mkdir -p "$tmp/portico"
   cat >"$tmp/portico/bench-gateway.json" <<EOF
@@ -180,7 +196,10 @@ EOF
     "Routes": {
       "hello": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/hello", "Methods": [ "GET", "HEAD" ] } },
       "kb": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/kb", "Methods": [ "GET", "HEAD" ] } },
-      "slow": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/slow", "Methods": [ "GET", "HEAD" ] } }
+      "slow": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/slow", "Methods": [ "GET", "HEAD" ] } },
+      "auth": { "ClusterId": "backend", "Match": { "Path": "/auth/hello", "Methods": [ "GET", "HEAD" ] } },
+      "nores": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Metadata": { "Portico.Resilience": "none" }, "Match": { "Path": "/nores/hello", "Methods": [ "GET", "HEAD" ] } },
+      "cached": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Metadata": { "Portico.Cache": "bench" }, "Match": { "Path": "/cached/hello", "Methods": [ "GET", "HEAD" ] } }
     },
     "Clusters": {
       "backend": {
@@ -188,6 +207,19 @@ EOF
         "Destinations": {
           "a": { "Address": "http://127.0.0.1:$BACKEND_A" },
           "b": { "Address": "http://127.0.0.1:$BACKEND_B" }
+        }
+      }
+    }
+  },
+  "Portico": {
+    "Caching": { "Policies": { "bench": { "Ttl": "00:01:00" } } },
+    "Compositions": {
+      "fanout": {
+        "Method": "GET", "Path": "/fanout", "AuthorizationPolicy": "anonymous",
+        "Steps": {
+          "a": { "Cluster": "backend", "Path": "/hello" },
+          "b": { "Cluster": "backend", "Path": "/hello" },
+          "c": { "Cluster": "backend", "Path": "/hello" }
         }
       }
     }
@@ -213,6 +245,7 @@ start_all() {
         start portico "${PROXY_CPU[@]}" "${dotnet_env[@]}" $PORTICO_ENV dotnet "$root/src/Gateway.Host/bin/Release/net10.0/Portico.Gateway.Host.dll" \
           --contentRoot "$root/src/Gateway.Host/bin/Release/net10.0" \
           --Portico:ConfigFile="$tmp/portico/bench-gateway.json" --Logging:LogLevel:Portico.AccessLog=$access_level \
+          --Portico:Jwt:JwksUrl=http://127.0.0.1:$BACKEND_A/bench/jwks --ConnectionStrings:store= --Portico:RateLimiting:Policies:auth:Shared=false \
           --Kestrel:Endpoints:http:Url=http://127.0.0.1:${H1_PORT[portico]} \
           --Kestrel:Endpoints:h2c:Url=http://127.0.0.1:${H2_PORT[portico]}
         wait_http "http://127.0.0.1:${H1_PORT[portico]}/hello" ;;
@@ -271,15 +304,17 @@ sample_rss() { # pid, seconds
   echo "$peak"
 }
 
-run_wrk() { # round scenario peer path connections
+run_wrk() { # round scenario peer path connections [wrk options...]
   local round=$1 scenario=$2 peer=$3 path=$4 conns=$5
+  shift 5
+  local extra=("$@")
   local url="http://127.0.0.1:${H1_PORT[$peer]}$path" pid=${PID[$peer]:-${PID[backend]}}
   local threads=$WRK_THREADS
-  "${LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 10s "$url" >/dev/null 2>&1 || true
+  "${LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 10s "${extra[@]}" "$url" >/dev/null 2>&1 || true
   sample_rss "$pid" "$DURATION" >"$tmp/rss" &
   local sampler=$! ticks
   ticks=$(cpu_ticks "$pid")
-  "${LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$url" >"$tmp/wrk.out" 2>&1 || true
+  "${LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s --latency "${extra[@]}" "$url" >"$tmp/wrk.out" 2>&1 || true
   local cpu
   cpu=$(cpu_us_per_request "$ticks" "$(cpu_ticks "$pid")" "$(awk '/requests in/ {print $1}' "$tmp/wrk.out")")
   wait "$sampler" || true
@@ -314,9 +349,25 @@ run_h2load() { # round scenario peer path clients streams
   log "round $round $scenario $peer: ${rps:-0} rps, p50 ${p50} ms, p99 ${p99} ms, rss $(cat "$tmp/rss") MB, cpu $cpu us/req, errors ${errors:-0}"
 }
 
+# Feature scenarios run only on the peers that have the feature; the others skip them.
+supports() { # scenario peer
+  case $1 in
+    auth | nores | fanout | fanout1) [ "$2" = portico ] ;;
+    cache) [ "$2" = portico ] || [ "$2" = nginx ] ;;
+    *) true ;;
+  esac
+}
+
 run_scenario() { # round scenario peer
+  supports "$2" "$3" || return 0
   case $2 in
     hello) run_wrk "$1" "$2" "$3" /hello 64 ;;
+    auth) run_wrk "$1" "$2" "$3" /auth/hello 64 -H "Authorization: Bearer $TOKEN" ;;
+    nores) run_wrk "$1" "$2" "$3" /nores/hello 64 ;;
+    cache) run_wrk "$1" "$2" "$3" /cached/hello 64 ;;
+    fanout) run_wrk "$1" "$2" "$3" /fanout 64 ;;
+    hello1) run_wrk "$1" "$2" "$3" /hello 1 ;;
+    fanout1) run_wrk "$1" "$2" "$3" /fanout 1 ;;
     kb) run_wrk "$1" "$2" "$3" /kb 64 ;;
     slow256) run_wrk "$1" "$2" "$3" "/slow?ms=50" 256 ;;
     slow2000) run_wrk "$1" "$2" "$3" "/slow?ms=50" 2000 ;;
@@ -333,7 +384,37 @@ describe() {
     slow256) echo "/slow?ms=50, 256 conns" ;;
     slow2000) echo "/slow?ms=50, 2000 conns" ;;
     h2) echo "h2c /hello, 16 conns x 8 streams" ;;
+    auth) echo "/auth/hello with a bearer token, 64 conns" ;;
+    nores) echo "/nores/hello, resilience policy none, 64 conns" ;;
+    cache) echo "/cached/hello, cache hit, 64 conns" ;;
+    fanout) echo "/fanout (3 x /hello composed), 64 conns" ;;
+    hello1) echo "/hello, 1 conn" ;;
+    fanout1) echo "/fanout, 1 conn" ;;
   esac
+}
+
+median_of() { # scenario peer column (4 rps, 5 p50, 6 p99)
+  awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$2 == s && $3 == p {print $c}' "$results" | sort -g |
+    awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'
+}
+
+# The issues' feature targets, each a ratio (or difference) of two medians from this run.
+feature_report() {
+  local has=" $SCENARIOS "
+  line() { # label value target
+    [ -n "$2" ] && printf '| %s | %s | %s |\n' "$1" "$2" "$3"
+  }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}'; }
+  echo "| feature check (same run, medians) | value | target |"
+  echo "|---|---:|---:|"
+  [[ $has == *" auth "* ]] && line "authenticated / anonymous rps (Portico)" "$(ratio "$(median_of auth portico 4)" "$(median_of hello portico 4)")" "≥ 0.90"
+  [[ $has == *" nores "* ]] && line "default resilience policy / none rps (Portico)" "$(ratio "$(median_of hello portico 4)" "$(median_of nores portico 4)")" "≥ 0.95"
+  [[ $has == *" cache "* ]] && line "cache hit rps, Portico / nginx proxy_cache" "$(ratio "$(median_of cache portico 4)" "$(median_of cache nginx 4)")" "≥ 1.0"
+  [[ $has == *" fanout "* ]] && line "3-step fan-out rps / plain proxy rps (Portico)" "$(ratio "$(median_of fanout portico 4)" "$(median_of hello portico 4)")" "reported"
+  if [[ $has == *" fanout1 "* && $has == *" hello1 "* ]]; then
+    line "fan-out p50 − proxied /hello p50, 1 conn (ms)" "$(awk -v a="$(median_of fanout1 portico 5)" -v b="$(median_of hello1 portico 5)" 'BEGIN {if (a != "" && b != "") printf "%.3f", a - b}')" "≤ 1 ms"
+    line "fan-out p50 − direct /hello p50, 1 conn (ms)" "$(awk -v a="$(median_of fanout1 portico 5)" -v b="$(median_of hello1 direct 5)" 'BEGIN {if (a != "" && b != "") printf "%.3f", a - b}')" "(all gateway cost)"
+  fi
 }
 
 report() {
@@ -370,6 +451,7 @@ done
 write_configs
 : >"$results"
 start_all
+TOKEN=$(curl -fsS "http://127.0.0.1:$BACKEND_A/bench/token")
 log "peers up: $PEERS; pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV] rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s"
 for peer in $PEERS; do
   case $peer in
@@ -377,7 +459,12 @@ for peer in $PEERS; do
       log "JIT warm-up: ${JIT_WARMUP}s of load on $peer"
       "${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c64 -d"$((JIT_WARMUP / 2))s" "http://127.0.0.1:${H1_PORT[$peer]}/hello" >/dev/null 2>&1 || true
       "${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c64 -d"$((JIT_WARMUP / 4))s" "http://127.0.0.1:${H1_PORT[$peer]}/kb" >/dev/null 2>&1 || true
-      "${LOAD_CPU[@]}" h2load -c16 -m8 -D"$((JIT_WARMUP / 4))" "http://127.0.0.1:${H2_PORT[$peer]}/hello" >/dev/null 2>&1 || true ;;
+      "${LOAD_CPU[@]}" h2load -c16 -m8 -D"$((JIT_WARMUP / 4))" "http://127.0.0.1:${H2_PORT[$peer]}/hello" >/dev/null 2>&1 || true
+      if [ "$peer" = portico ]; then
+        for path in /auth/hello /nores/hello /cached/hello /fanout; do
+          "${LOAD_CPU[@]}" wrk -t"$WRK_THREADS" -c64 -d"$((JIT_WARMUP / 8))s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${H1_PORT[$peer]}$path" >/dev/null 2>&1 || true
+        done
+      fi ;;
   esac
 done
 started=$SECONDS
@@ -394,4 +481,6 @@ log "load runs took $((SECONDS - started)) s"
   echo "Portico bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV], medians of $ROUNDS rounds x ${DURATION}s"
   echo
   report
+  echo
+  feature_report
 } | tee "$OUT/table.md"

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 
 // A tiny upstream for the load benchmarks. Listens on every --urls address (run.sh gives it two ports so the
@@ -12,6 +13,25 @@ var hello = Encoding.UTF8.GetBytes("""{"message":"Hello from the Portico bench b
 var kb = BuildKilobytes(4096);
 
 app.MapGet("/hello", context => WriteJsonAsync(context, hello));
+// The same answer under the paths of bench/run.sh's feature routes (token required, no resilience policy,
+// cached), so each feature is measured against plain /hello on identical upstream work.
+app.MapGet("/auth/hello", context => WriteJsonAsync(context, hello));
+app.MapGet("/nores/hello", context => WriteJsonAsync(context, hello));
+app.MapGet("/cached/hello", context =>
+{
+    context.Response.Headers.CacheControl = "public, max-age=60";
+    return WriteJsonAsync(context, hello);
+});
+
+// A stand-in identity for the authenticated scenario: one ES256 key, its JWKS, and a token for it.
+var signingKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+var jwks = BuildJwks(signingKey);
+app.MapGet("/bench/jwks", context => WriteJsonAsync(context, jwks));
+app.MapGet("/bench/token", context =>
+{
+    context.Response.ContentType = "text/plain";
+    return context.Response.WriteAsync(CreateToken(signingKey, TimeSpan.FromHours(2)));
+});
 app.MapGet("/kb", context => WriteJsonAsync(context, kb));
 app.MapGet("/slow", async context =>
 {
@@ -46,3 +66,23 @@ static byte[] BuildKilobytes(int size)
     json.Append('x', size - json.Length - 2).Append("\"}");
     return Encoding.UTF8.GetBytes(json.ToString());
 }
+
+static byte[] BuildJwks(ECDsa key)
+{
+    var p = key.ExportParameters(includePrivateParameters: false);
+    return Encoding.UTF8.GetBytes(
+        $$"""{"keys":[{"kty":"EC","crv":"P-256","use":"sig","alg":"ES256","kid":"bench","x":"{{Base64Url(p.Q.X!)}}","y":"{{Base64Url(p.Q.Y!)}}"}]}""");
+}
+
+// Claims as Identity issues them (issuer, audience, lifetime, subject, role); the signature is IEEE P1363 r||s.
+static string CreateToken(ECDsa key, TimeSpan lifetime)
+{
+    var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    var header = Base64Url("""{"alg":"ES256","typ":"JWT","kid":"bench"}"""u8.ToArray());
+    var payload = Base64Url(Encoding.UTF8.GetBytes(
+        $$"""{"iss":"portico-identity","aud":"portico","sub":"bench-user","email":"bench@example.test","name":"Bench","role":"user","iat":{{now}},"nbf":{{now}},"exp":{{now + (long)lifetime.TotalSeconds}}}"""));
+    var signature = key.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256);
+    return header + "." + payload + "." + Base64Url(signature);
+}
+
+static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

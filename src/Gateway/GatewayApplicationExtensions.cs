@@ -29,8 +29,7 @@ public static class GatewayApplicationExtensions
         }
         app.UseRouting();
         app.UseCors();
-        app.UseAuthentication();
-        app.UseAuthorization();
+        app.UseIdentity();
         app.UseRateLimiter();
         return app;
     }

@@ -12,16 +12,30 @@ internal static class CacheKey
     /// </summary>
     public static string Build(string routeId, HttpRequest request, CachePolicy policy, string partition)
     {
-        var key = new StringBuilder(128);
+        // Built on every cached request, hits included: one builder per thread, and the query is parsed only
+        // when there is one.
+        var key = t_builder ??= new StringBuilder(256);
+        key.Clear();
         Append(key, routeId);
         Append(key, "GET");
         Append(key, request.Path.Value ?? "/");
-        foreach (var (name, values) in request.Query.OrderBy(q => q.Key, StringComparer.Ordinal))
+        if (request.QueryString.HasValue)
         {
-            Append(key, "q:" + name);
-            foreach (var value in values)
+            var query = request.Query;
+            var names = new string[query.Count];
+            var i = 0;
+            foreach (var (name, _) in query)
             {
-                Append(key, value ?? "");
+                names[i++] = name;
+            }
+            Array.Sort(names, StringComparer.Ordinal);
+            foreach (var name in names)
+            {
+                Append(key, "q:" + name);
+                foreach (var value in query[name])
+                {
+                    Append(key, value ?? "");
+                }
             }
         }
         foreach (var header in policy.VaryByHeaders)
@@ -30,8 +44,16 @@ internal static class CacheKey
             Append(key, request.Headers[header].ToString());
         }
         Append(key, partition);
-        return key.ToString();
+        var built = key.ToString();
+        if (key.Capacity > 4096)
+        {
+            t_builder = null; // do not keep a huge builder alive for the thread
+        }
+        return built;
     }
+
+    [ThreadStatic]
+    private static StringBuilder? t_builder;
 
     /// <summary>A fixed-length name for the shared store.</summary>
     public static string StoreKey(string key) => "portico:cache:e:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));

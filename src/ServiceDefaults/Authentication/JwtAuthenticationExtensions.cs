@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
@@ -17,19 +18,22 @@ public static class JwtAuthenticationExtensions
     /// <summary>
     /// Bearer-token authentication against Identity's JWKS (<c>Portico:Jwt</c>): issuer, audience, lifetime
     /// with a small skew, an asymmetric algorithm allow-list, the token from the Authorization header only.
-    /// Rejections are 401/403 problem+json.
+    /// Rejections are 401/403 problem+json. A token that validated is remembered for a while (<see cref="CachingTokenHandler"/>).
     /// </summary>
     public static TBuilder AddJwtAuthentication<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         var services = builder.Services;
         services.AddOptions<JwtOptions>().BindConfiguration(JwtOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddHttpClient(JwksHttpClientName);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<JwtOptions>, IHttpClientFactory>((bearer, jwtOptions, httpClients) =>
+            .Configure<IOptions<JwtOptions>, IHttpClientFactory, TimeProvider>((bearer, jwtOptions, httpClients, time) =>
             {
                 var jwt = jwtOptions.Value;
+                bearer.TokenHandlers.Clear();
+                bearer.TokenHandlers.Add(new CachingTokenHandler(time) { MapInboundClaims = false });
                 bearer.MapInboundClaims = false;
                 bearer.RequireHttpsMetadata = false;
                 bearer.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(

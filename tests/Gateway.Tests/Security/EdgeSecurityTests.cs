@@ -188,6 +188,43 @@ public sealed class EdgeSecurityTests(ITestOutputHelper output)
         return $"{header}.{parts[1]}.";
     }
 
+    [Fact]
+    public async Task AnonymousRoute_CalledWithAToken_StillForwardsTheCallersIdentity()
+    {
+        var (backend, gateway) = await StartAsync();
+        await using var _ = backend;
+        await using var __ = gateway;
+
+        // Without a token the gateway skips authentication on an anonymous route; with one it must not.
+        using var response = await GetAsync(gateway, "/public/whoami", gateway.Tokens.CreateToken("user-7"));
+        using var seen = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("user-7", seen.RootElement.GetProperty("userId").GetString());
+
+        // An invalid token on an anonymous route identifies nobody: served anonymously.
+        using var invalid = await GetAsync(gateway, "/public/whoami", Tamper(gateway.Tokens.CreateToken("user-1")));
+        using var seenInvalid = JsonDocument.Parse(await invalid.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("", seenInvalid.RootElement.GetProperty("userId").GetString());
+    }
+
+    [Fact]
+    public async Task RememberedToken_IsHonouredAgain_ButATamperedCopyIsStillRejected()
+    {
+        var (backend, gateway) = await StartAsync();
+        await using var _ = backend;
+        await using var __ = gateway;
+        var token = gateway.Tokens.CreateToken("user-1");
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var ok = await GetAsync(gateway, "/orders/whoami", token);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+        using var tampered = await GetAsync(gateway, "/orders/whoami", Tamper(token));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, tampered.StatusCode);
+        Assert.Equal(3, backend.RequestCount);
+    }
+
     private static string Tamper(string token)
     {
         var parts = token.Split('.');

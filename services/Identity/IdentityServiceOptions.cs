@@ -30,6 +30,12 @@ public sealed record IdentityServiceOptions
     public AdminAccountOptions Admin { get; init; } = new();
 
     public IdentityDatabaseOptions Database { get; init; } = new();
+
+    /// <summary>
+    /// Services that may obtain tokens of their own with the <c>client_credentials</c> grant, keyed by
+    /// client id (<c>Identity:Clients:{clientId}</c>). None by default.
+    /// </summary>
+    public IReadOnlyDictionary<string, ServiceClientOptions> Clients { get; init; } = new Dictionary<string, ServiceClientOptions>(StringComparer.Ordinal);
 }
 
 /// <summary>Signing key rotation (<c>Identity:SigningKeys</c>).</summary>
@@ -70,6 +76,36 @@ public sealed record AdminAccountOptions
     /// generated and logged once. An existing account keeps its password.
     /// </summary>
     public string? Password { get; init; }
+}
+
+/// <summary>A service client of the <c>client_credentials</c> grant (<c>Identity:Clients:{clientId}</c>).</summary>
+public sealed record ServiceClientOptions
+{
+    /// <summary>The role a client holds when <see cref="Roles"/> is not configured.</summary>
+    public const string DefaultRole = "service";
+
+    /// <summary>
+    /// The shared secret the client presents (<c>Identity:Clients:{clientId}:Secret</c>), at least 32 characters.
+    /// Supply it from the environment or a secret store, never from a committed file.
+    /// </summary>
+    public string Secret { get; init; } = "";
+
+    /// <summary>
+    /// The <c>role</c> claims of the client's tokens (<c>Identity:Clients:{clientId}:Roles</c>); unset means
+    /// <c>["service"]</c>. Null rather than that list by default, because the configuration binder would add the
+    /// configured roles to a default list instead of replacing it.
+    /// </summary>
+    public IReadOnlyList<string>? Roles { get; init; }
+
+    /// <summary>The configured roles, or <see cref="DefaultRole"/> alone.</summary>
+    public IReadOnlyList<string> EffectiveRoles => Roles ?? [DefaultRole];
+
+    // Keeps the secret out of ToString(), and so out of any log or exception that prints the record.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("Secret = ***, Roles = [").AppendJoin(", ", EffectiveRoles).Append(']');
+        return true;
+    }
 }
 
 /// <summary>Which EF Core provider serves <c>ConnectionStrings:identitydb</c> (<c>Identity:Database</c>).</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Portico.Identity.Accounts;
+using Portico.Identity.Clients;
 
 namespace Portico.Identity;
 
@@ -63,7 +64,40 @@ internal sealed class IdentityServiceOptionsValidator : IValidateOptions<Identit
             errors.Add($"{Section}:Database:Provider must be Auto, Sqlite or Postgres.");
         }
 
+        foreach (var (clientId, client) in options.Clients ?? new Dictionary<string, ServiceClientOptions>())
+        {
+            ValidateClient(errors, clientId, client);
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateClient(List<string> errors, string clientId, ServiceClientOptions? client)
+    {
+        var key = $"{Section}:Clients:{clientId}";
+        if (ServiceClientRules.CheckClientId(clientId) is { } idError)
+        {
+            errors.Add($"{key}: {idError}");
+        }
+        // The configured secret itself is never echoed.
+        if (ServiceClientRules.CheckSecret(client?.Secret) is { } secretError)
+        {
+            errors.Add($"{key}:{nameof(client.Secret)}: {secretError}");
+        }
+        if (client?.Roles is { } roles)
+        {
+            if (roles.Count == 0)
+            {
+                errors.Add($"{key}:{nameof(client.Roles)} must list at least one role when set.");
+            }
+            for (var i = 0; i < roles.Count; i++)
+            {
+                if (ServiceClientRules.CheckRole(roles[i]) is { } roleError)
+                {
+                    errors.Add($"{key}:{nameof(client.Roles)}:{i}: {roleError}");
+                }
+            }
+        }
     }
 
     private static void RequireRange(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)

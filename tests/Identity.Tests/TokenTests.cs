@@ -209,7 +209,7 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
     [InlineData("""{"email": "a@example.com"}""", "password")]
     [InlineData("""{"email": 1, "password": "violet-Harbor-7-lantern"}""", "email")]
     [InlineData("""{"email": "a@example.com", "password": ["x"]}""", "password")]
-    [InlineData("""{"grant_type": "client_credentials"}""", "grant_type")]
+    [InlineData("""{"grant_type": "authorization_code"}""", "grant_type")]
     [InlineData("""{"grant_type": 7, "email": "a@example.com", "password": "x"}""", "grant_type")]
     [InlineData("""{"grant_type": "refresh_token"}""", "refresh_token")]
     [InlineData("""{"grant_type": "refresh_token", "refresh_token": {"token": "x"}}""", "refresh_token")]
@@ -222,6 +222,15 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
         using var response = await _client.PostJsonAsync("api/auth/token", json);
 
         await response.ReadValidationProblemAsync(field);
+    }
+
+    [Fact]
+    public async Task Token_ClientCredentialsWithNoClientsConfigured_Returns401()
+    {
+        using var response = await _client.ClientTokenAsync("gateway", new string('s', 40));
+
+        var problem = await response.ReadProblemAsync(HttpStatusCode.Unauthorized);
+        Assert.Equal("Invalid client credentials", problem.Title);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.Net.Http.Headers;
 using Portico.Identity.Accounts;
+using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
 using Portico.Identity.Keys;
 using Portico.Identity.Tokens;
@@ -102,8 +103,12 @@ public static class IdentityApi
     }
 
     /// <summary>
-    /// The token endpoint. Without <c>grant_type</c> (or with <c>password</c>) it takes <c>email</c> and
-    /// <c>password</c>; with <c>refresh_token</c> it takes <c>refresh_token</c>.
+    /// The token endpoint; a JSON object of string fields in, <c>{access_token, token_type, expires_in,
+    /// refresh_token}</c> out. Without <c>grant_type</c> (or with <c>password</c>) it takes <c>email</c> and
+    /// <c>password</c>; with <c>refresh_token</c> it takes <c>refresh_token</c>; with <c>client_credentials</c> it
+    /// takes the <c>client_id</c> and <c>client_secret</c> of a service client configured under
+    /// <c>Identity:Clients</c>, and answers without a <c>refresh_token</c>. A field another grant uses is a 400;
+    /// wrong credentials are a 401 that does not say which part was wrong.
     /// </summary>
     internal static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> IssueTokenAsync(
         HttpRequest request,
@@ -124,6 +129,8 @@ public static class IdentityApi
                 var email = body.RequiredString(IdentityFields.Email);
                 var password = body.RequiredString(IdentityFields.Password);
                 RejectField(body, IdentityFields.RefreshToken, "the password grant");
+                RejectField(body, IdentityFields.ClientId, "the password grant");
+                RejectField(body, IdentityFields.ClientSecret, "the password grant");
                 CheckLength(body, IdentityFields.Email, email, AccountRules.MaxEmailLength);
                 CheckLength(body, IdentityFields.Password, password, AccountRules.MaxPasswordLength);
                 if (!body.HasErrors && email is not null && password is not null)
@@ -136,6 +143,8 @@ public static class IdentityApi
                 var refreshToken = body.RequiredString(IdentityFields.RefreshToken);
                 RejectField(body, IdentityFields.Email, "the refresh_token grant");
                 RejectField(body, IdentityFields.Password, "the refresh_token grant");
+                RejectField(body, IdentityFields.ClientId, "the refresh_token grant");
+                RejectField(body, IdentityFields.ClientSecret, "the refresh_token grant");
                 CheckLength(body, IdentityFields.RefreshToken, refreshToken, RefreshTokenService.MaxTokenLength);
                 if (!body.HasErrors && refreshToken is not null)
                 {
@@ -143,8 +152,23 @@ public static class IdentityApi
                 }
                 break;
 
+            case GrantTypes.ClientCredentials:
+                var clientId = body.RequiredString(IdentityFields.ClientId);
+                var clientSecret = body.RequiredString(IdentityFields.ClientSecret);
+                RejectField(body, IdentityFields.Email, "the client_credentials grant");
+                RejectField(body, IdentityFields.Password, "the client_credentials grant");
+                RejectField(body, IdentityFields.RefreshToken, "the client_credentials grant");
+                CheckLength(body, IdentityFields.ClientId, clientId, ServiceClientRules.MaxClientIdLength);
+                CheckLength(body, IdentityFields.ClientSecret, clientSecret, ServiceClientRules.MaxSecretLength);
+                if (!body.HasErrors && clientId is not null && clientSecret is not null)
+                {
+                    outcome = await tokens.ClientCredentialsGrantAsync(clientId, clientSecret, cancellationToken);
+                }
+                break;
+
             default:
-                body.Check(IdentityFields.GrantType, $"grant_type must be \"{GrantTypes.Password}\" or \"{GrantTypes.RefreshToken}\" when present.");
+                body.Check(IdentityFields.GrantType,
+                    $"grant_type must be \"{GrantTypes.Password}\", \"{GrantTypes.RefreshToken}\" or \"{GrantTypes.ClientCredentials}\" when present.");
                 break;
         }
         if (outcome is null)
@@ -170,6 +194,11 @@ public static class IdentityApi
                     statusCode: StatusCodes.Status401Unauthorized,
                     title: "Invalid refresh token",
                     detail: "The refresh token is unknown, expired, already used or revoked. Log in again.");
+            case TokenOutcomeKind.InvalidClient:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status401Unauthorized,
+                    title: "Invalid client credentials",
+                    detail: "The client_id or client_secret is incorrect.");
             default:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status401Unauthorized,
@@ -178,13 +207,25 @@ public static class IdentityApi
         }
     }
 
-    /// <summary>Who the bearer of the access token is, read fresh from the database.</summary>
+    /// <summary>
+    /// Who the bearer of the access token is, read fresh from the database. A service client's token is
+    /// valid but names no account: that is a 403, not a reason to log in again.
+    /// </summary>
     internal static async Task<Results<Ok<CurrentUserResponse>, ProblemHttpResult>> GetCurrentUserAsync(
         ClaimsPrincipal principal,
         IdentityDbContext db,
         CancellationToken cancellationToken)
     {
-        var user = Guid.TryParse(principal.FindFirstValue(JwtRegisteredClaimNames.Sub), out var id)
+        var subject = principal.FindFirstValue(JwtRegisteredClaimNames.Sub);
+        if (subject?.StartsWith(ServiceClient.SubjectPrefix, StringComparison.Ordinal) == true)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Not a user",
+                detail: "The token was issued to a service client, which has no account to describe.");
+        }
+
+        var user = Guid.TryParse(subject, out var id)
             ? await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id, cancellationToken)
             : null;
         return user is null

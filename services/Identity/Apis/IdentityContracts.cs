@@ -14,9 +14,11 @@ internal static class IdentityFields
     public const string Name = "name";
     public const string GrantType = "grant_type";
     public const string RefreshToken = "refresh_token";
+    public const string ClientId = "client_id";
+    public const string ClientSecret = "client_secret";
 
     public static readonly string[] Register = [Email, Password, Name];
-    public static readonly string[] Token = [GrantType, Email, Password, RefreshToken];
+    public static readonly string[] Token = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret];
 }
 
 /// <summary>Values of <c>grant_type</c> accepted by <c>POST /api/auth/token</c>.</summary>
@@ -24,4 +26,5 @@ internal static class GrantTypes
 {
     public const string Password = "password";
     public const string RefreshToken = "refresh_token";
+    public const string ClientCredentials = "client_credentials";
 }

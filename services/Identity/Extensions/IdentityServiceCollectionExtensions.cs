@@ -8,6 +8,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Portico.Identity;
 using Portico.Identity.Accounts;
+using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
 using Portico.Identity.Keys;
 using Portico.Identity.Lockout;
@@ -26,9 +27,9 @@ public static class IdentityServiceCollectionExtensions
     /// <summary>
     /// Registers the Identity service: <see cref="IdentityServiceOptions"/> from the <c>Identity</c> section
     /// validated at start-up, the database (SQLite or PostgreSQL) with its readiness check and start-up
-    /// creation, password hashing, lockout, the signing key ring, token issuing, JWT bearer validation of the
-    /// service's own tokens, <see cref="TimeProvider.System"/> (unless one is registered already) and
-    /// problem+json error responses.
+    /// creation, password hashing, lockout, the configured service clients, the signing key ring, token issuing,
+    /// JWT bearer validation of the service's own tokens, <see cref="TimeProvider.System"/> (unless one is
+    /// registered already) and problem+json error responses.
     /// </summary>
     public static TBuilder AddIdentityServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -66,6 +67,7 @@ public static class IdentityServiceCollectionExtensions
         services.AddScoped<LoginLockout>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<SigningKeyConfigurationManager>();
+        services.AddSingleton<ServiceClientAuthenticator>();
         services.AddSingleton<AccessTokenIssuer>();
         services.AddScoped<RefreshTokenService>();
         services.AddScoped<TokenService>();

@@ -2,13 +2,16 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Portico.Identity.Accounts;
+using Portico.Identity.Clients;
 using Portico.Identity.Keys;
 
 namespace Portico.Identity.Tokens;
 
 /// <summary>
 /// Writes access tokens: compact JWS signed ES256 with the active key (header <c>kid</c>), claims
-/// <c>sub</c>, <c>email</c>, <c>name</c>, <c>role</c>, <c>iss</c>, <c>aud</c>, <c>iat</c>, <c>nbf</c>, <c>exp</c>, <c>jti</c>.
+/// <c>sub</c>, <c>name</c>, <c>role</c> (an array when there are several), <c>iss</c>, <c>aud</c>, <c>iat</c>,
+/// <c>nbf</c>, <c>exp</c>, <c>jti</c>, and <c>email</c> for users. A user's <c>sub</c> is the account id; a
+/// service client's is <c>client:{clientId}</c>.
 /// </summary>
 internal sealed class AccessTokenIssuer(SigningKeyStore keys, TimeProvider timeProvider, IOptions<IdentityServiceOptions> options)
 {
@@ -16,11 +19,27 @@ internal sealed class AccessTokenIssuer(SigningKeyStore keys, TimeProvider timeP
 
     public TimeSpan Lifetime => options.Value.AccessTokenLifetime;
 
-    public async Task<string> IssueAsync(User user, CancellationToken cancellationToken)
+    public Task<string> IssueAsync(User user, CancellationToken cancellationToken) =>
+        IssueAsync(user.Id.ToString(), user.Name, user.Email, user.Role, cancellationToken);
+
+    public Task<string> IssueAsync(ServiceClient client, CancellationToken cancellationToken) =>
+        IssueAsync(client.Subject, client.Id, email: null, client.Roles.Count == 1 ? client.Roles[0] : client.Roles, cancellationToken);
+
+    /// <summary>Signs a token; <paramref name="role"/> is one string or a list (a JSON array), and a null <paramref name="email"/> is left out.</summary>
+    private async Task<string> IssueAsync(string subject, string name, string? email, object role, CancellationToken cancellationToken)
     {
         var keySet = await keys.GetKeySetAsync(cancellationToken);
         var settings = options.Value;
         var now = timeProvider.GetUtcNow().UtcDateTime;
+
+        var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [JwtRegisteredClaimNames.Sub] = subject };
+        if (email is not null)
+        {
+            claims[JwtRegisteredClaimNames.Email] = email;
+        }
+        claims[JwtRegisteredClaimNames.Name] = name;
+        claims[IdentityClaimNames.Role] = role;
+        claims[JwtRegisteredClaimNames.Jti] = Guid.NewGuid().ToString("N");
 
         return _handler.CreateToken(new SecurityTokenDescriptor
         {
@@ -29,14 +48,7 @@ internal sealed class AccessTokenIssuer(SigningKeyStore keys, TimeProvider timeP
             IssuedAt = now,
             NotBefore = now,
             Expires = now + settings.AccessTokenLifetime,
-            Claims = new Dictionary<string, object>(StringComparer.Ordinal)
-            {
-                [JwtRegisteredClaimNames.Sub] = user.Id.ToString(),
-                [JwtRegisteredClaimNames.Email] = user.Email,
-                [JwtRegisteredClaimNames.Name] = user.Name,
-                [IdentityClaimNames.Role] = user.Role,
-                [JwtRegisteredClaimNames.Jti] = Guid.NewGuid().ToString("N"),
-            },
+            Claims = claims,
             SigningCredentials = new SigningCredentials(keySet.Active.Key, SigningKeyStore.Algorithm),
         });
     }

@@ -1,18 +1,20 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Portico.Identity.Accounts;
+using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
 using Portico.Identity.Lockout;
 
 namespace Portico.Identity.Tokens;
 
-/// <summary>The two grants of <c>POST /api/auth/token</c>: email and password, and refresh token.</summary>
+/// <summary>The grants of <c>POST /api/auth/token</c>: email and password, refresh token, and client credentials.</summary>
 internal sealed class TokenService(
     IdentityDbContext db,
     AccountPasswords passwords,
     LoginLockout lockout,
     AccessTokenIssuer accessTokens,
-    RefreshTokenService refreshTokens)
+    RefreshTokenService refreshTokens,
+    ServiceClientAuthenticator clients)
 {
     public const string BearerTokenType = "Bearer";
 
@@ -46,7 +48,7 @@ internal sealed class TokenService(
         }
 
         var refreshToken = await refreshTokens.StartFamilyAsync(user, cancellationToken);
-        return TokenOutcome.Issued(await CreateResponseAsync(user, refreshToken, cancellationToken));
+        return TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(user, cancellationToken), refreshToken));
     }
 
     /// <summary>Exchanges a refresh token for a new access token and the refresh token that replaces it.</summary>
@@ -55,14 +57,20 @@ internal sealed class TokenService(
         var rotated = await refreshTokens.RotateAsync(refreshToken, cancellationToken);
         return rotated is null
             ? TokenOutcome.InvalidRefreshToken
-            : TokenOutcome.Issued(await CreateResponseAsync(rotated.User, rotated.RefreshToken, cancellationToken));
+            : TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(rotated.User, cancellationToken), rotated.RefreshToken));
     }
 
-    private async Task<TokenResponse> CreateResponseAsync(User user, string refreshToken, CancellationToken cancellationToken) => new(
-        await accessTokens.IssueAsync(user, cancellationToken),
-        BearerTokenType,
-        (int)accessTokens.Lifetime.TotalSeconds,
-        refreshToken);
+    /// <summary>
+    /// Gives a configured service client an access token of its own, and no refresh token: it can always
+    /// present its secret again. An unknown id and a wrong secret come to the same outcome.
+    /// </summary>
+    public async Task<TokenOutcome> ClientCredentialsGrantAsync(string clientId, string clientSecret, CancellationToken cancellationToken) =>
+        clients.Authenticate(clientId, clientSecret) is { } client
+            ? TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(client, cancellationToken), refreshToken: null))
+            : TokenOutcome.InvalidClient;
+
+    private TokenResponse CreateResponse(string accessToken, string? refreshToken) =>
+        new(accessToken, BearerTokenType, (int)accessTokens.Lifetime.TotalSeconds, refreshToken);
 }
 
 /// <summary>What a token request came to.</summary>
@@ -71,6 +79,8 @@ internal sealed record TokenOutcome(TokenOutcomeKind Kind, TokenResponse? Respon
     public static readonly TokenOutcome InvalidCredentials = new(TokenOutcomeKind.InvalidCredentials);
 
     public static readonly TokenOutcome InvalidRefreshToken = new(TokenOutcomeKind.InvalidRefreshToken);
+
+    public static readonly TokenOutcome InvalidClient = new(TokenOutcomeKind.InvalidClient);
 
     public static TokenOutcome Issued(TokenResponse response) => new(TokenOutcomeKind.Issued, response);
 
@@ -83,4 +93,5 @@ internal enum TokenOutcomeKind
     InvalidCredentials,
     LockedOut,
     InvalidRefreshToken,
+    InvalidClient,
 }

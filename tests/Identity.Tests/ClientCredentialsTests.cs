@@ -1,0 +1,234 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Portico.Identity.Tests;
+
+/// <summary>One Identity service with two configured service clients: <c>gateway</c> (default roles) and <c>reports</c> (two roles).</summary>
+public sealed class ServiceClientFixture : IAsyncLifetime
+{
+    public const string GatewaySecret = "gateway-Secret-0123456789-abcdefghij";
+    public const string ReportsSecret = "reports-Secret-9876543210-klmnopqrst";
+
+    public IdentityApp App { get; } = new(IdentityApp.NewDatabasePath(), new Dictionary<string, string?>
+    {
+        ["Identity:Clients:gateway:Secret"] = GatewaySecret,
+        ["Identity:Clients:reports:Secret"] = ReportsSecret,
+        ["Identity:Clients:reports:Roles:0"] = "reports-reader",
+        ["Identity:Clients:reports:Roles:1"] = "orders-writer",
+    });
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        Client = App.CreateHttpClient();
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.DisposeAsync();
+        IdentityApp.DeleteDatabase(App.DatabasePath);
+    }
+}
+
+/// <summary>The <c>client_credentials</c> grant: service clients from configuration get access tokens of their own.</summary>
+public sealed class ClientCredentialsTests(ServiceClientFixture fixture) : IClassFixture<ServiceClientFixture>
+{
+    private const string GatewaySecret = ServiceClientFixture.GatewaySecret;
+
+    private readonly HttpClient _client = fixture.Client;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task ClientCredentials_RightSecret_ReturnsBearerAccessTokenAndNoRefreshToken()
+    {
+        using var response = await _client.ClientTokenAsync("gateway", GatewaySecret);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!.AsObject();
+        Assert.Equal(["access_token", "token_type", "expires_in"], body.Select(p => p.Key));
+        Assert.Equal("Bearer", (string?)body["token_type"]);
+        Assert.Equal(900, (int)body["expires_in"]!);
+        Assert.Equal(3, ((string)body["access_token"]!).Split('.').Length);
+    }
+
+    [Fact]
+    public async Task ClientCredentials_AccessToken_NamesTheClientAndValidatesAgainstTheServedJwks()
+    {
+        var accessToken = await ClientTokenOkAsync("gateway", GatewaySecret);
+
+        var header = IdentityClient.DecodeJwtPart(accessToken, 0);
+        Assert.Equal("ES256", (string?)header["alg"]);
+        Assert.Contains((string?)header["kid"], await _client.GetPublishedKeyIdsAsync());
+
+        var claims = IdentityClient.DecodeJwtPart(accessToken, 1);
+        Assert.Equal("client:gateway", (string?)claims["sub"]);
+        Assert.Equal("gateway", (string?)claims["name"]);
+        Assert.Equal("service", (string?)claims["role"]);
+        Assert.False(claims.ContainsKey("email"));
+        Assert.Equal("portico-identity", (string?)claims["iss"]);
+        Assert.Equal("portico", (string?)claims["aud"]);
+        Assert.False(string.IsNullOrEmpty((string?)claims["jti"]));
+        Assert.Equal(900, (long)claims["exp"]! - (long)claims["iat"]!);
+
+        var jwks = new JsonWebKeySet(await _client.GetJwksAsync());
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(accessToken, TokenTests.ValidationParameters(jwks.GetSigningKeys()));
+        Assert.True(result.IsValid, result.Exception?.Message);
+        Assert.Equal("client:gateway", result.Claims["sub"]);
+    }
+
+    [Fact]
+    public async Task ClientCredentials_ConfiguredRoles_ReplaceTheDefaultRole()
+    {
+        var accessToken = await ClientTokenOkAsync("reports", ServiceClientFixture.ReportsSecret);
+
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(
+            accessToken, TokenTests.ValidationParameters(new JsonWebKeySet(await _client.GetJwksAsync()).GetSigningKeys()));
+        Assert.True(result.IsValid, result.Exception?.Message);
+        Assert.Equal(["reports-reader", "orders-writer"], result.ClaimsIdentity.FindAll("role").Select(c => c.Value));
+    }
+
+    [Fact]
+    public async Task ClientCredentials_WrongSecretUnknownClientAndAnotherClientsSecret_GiveTheSameStatusHeadersAndBody()
+    {
+        using var wrongSecret = await _client.ClientTokenAsync("gateway", GatewaySecret + "x");
+        using var unknownClient = await _client.ClientTokenAsync("nobody", GatewaySecret);
+        using var otherSecret = await _client.ClientTokenAsync("gateway", ServiceClientFixture.ReportsSecret);
+        using var otherCase = await _client.ClientTokenAsync("Gateway", GatewaySecret);
+
+        var expectedBody = await BodyWithoutTraceIdAsync(wrongSecret);
+        foreach (var response in new[] { wrongSecret, unknownClient, otherSecret, otherCase })
+        {
+            var problem = await response.ReadProblemAsync(HttpStatusCode.Unauthorized);
+            Assert.Equal("Invalid client credentials", problem.Title);
+            Assert.Equal(HeaderNames(wrongSecret), HeaderNames(response));
+            Assert.Equal(expectedBody, await BodyWithoutTraceIdAsync(response));
+        }
+    }
+
+    [Fact]
+    public async Task ClientCredentials_Secrets_AreNeverLogged()
+    {
+        (await _client.ClientTokenAsync("gateway", GatewaySecret)).Dispose();
+        (await _client.ClientTokenAsync("gateway", "a-wrong-secret-that-is-long-enough-1")).Dispose();
+
+        Assert.Contains(fixture.App.Logs.GetSnapshot(), r => r.Message.Contains("gateway presented a wrong secret", StringComparison.Ordinal));
+        Assert.DoesNotContain(fixture.App.Logs.GetSnapshot(), r =>
+            r.Message.Contains(GatewaySecret, StringComparison.Ordinal) || r.Message.Contains("a-wrong-secret", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway"}""", "client_secret")]
+    [InlineData("""{"grant_type": "client_credentials", "client_secret": "gateway-Secret-0123456789-abcdefghij"}""", "client_id")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": 12345}""", "client_secret")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": null}""", "client_secret")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": ["gateway"], "client_secret": "x"}""", "client_id")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "", "client_secret": "x"}""", "client_id")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "email": "a@example.com"}""", "email")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "password": "x"}""", "password")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "refresh_token": "x"}""", "refresh_token")]
+    [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "scope": "admin"}""", "scope")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_id": "gateway"}""", "client_id")]
+    [InlineData("""{"grant_type": "refresh_token", "refresh_token": "x", "client_secret": "y"}""", "client_secret")]
+    public async Task ClientCredentials_BadBody_Returns400ProblemNamingTheField(string json, string field)
+    {
+        using var response = await _client.PostJsonAsync("api/auth/token", json);
+
+        await response.ReadValidationProblemAsync(field);
+    }
+
+    [Fact]
+    public async Task ClientCredentials_OversizedSecret_Returns400NotACredentialCheck()
+    {
+        using var response = await _client.ClientTokenAsync("gateway", new string('s', 513));
+
+        await response.ReadValidationProblemAsync("client_secret");
+    }
+
+    [Fact]
+    public async Task Me_WithClientToken_Returns403ProblemNotA500()
+    {
+        var accessToken = await ClientTokenOkAsync("gateway", GatewaySecret);
+
+        using var response = await _client.GetMeAsync(accessToken);
+
+        var problem = await response.ReadProblemAsync(HttpStatusCode.Forbidden);
+        Assert.Equal("Not a user", problem.Title);
+    }
+
+    private async Task<string> ClientTokenOkAsync(string clientId, string clientSecret)
+    {
+        using var response = await _client.ClientTokenAsync(clientId, clientSecret);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (string)JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["access_token"]!;
+    }
+
+    private static List<string> HeaderNames(HttpResponseMessage response) =>
+        response.Headers.Concat(response.Content.Headers).Select(h => h.Key).Where(k => k != "Date").Order(StringComparer.Ordinal).ToList();
+
+    private static async Task<string> BodyWithoutTraceIdAsync(HttpResponseMessage response)
+    {
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!.AsObject();
+        body.Remove("traceId");
+        return body.ToJsonString();
+    }
+}
+
+/// <summary>Start-up validation of <c>Identity:Clients</c>.</summary>
+public sealed class ServiceClientSettingsTests : IDisposable
+{
+    private readonly string _databasePath = IdentityApp.NewDatabasePath();
+
+    public void Dispose() => IdentityApp.DeleteDatabase(_databasePath);
+
+    [Fact]
+    public async Task Start_ShortSecretAndBadRoles_FailsListingEveryProblemWithoutEchoingTheSecret()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Clients:gateway:Secret"] = "short-Secret-31-chars-long-abcd",
+            ["Identity:Clients:reports:Roles:0"] = "reader,writer",
+            ["Identity:Clients:bad id!:Secret"] = "another-Secret-long-enough-0123456789",
+        });
+
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
+
+        Assert.Contains("Identity:Clients:gateway:Secret: Secret must be at least 32 characters.", error.Failures);
+        Assert.Contains("Identity:Clients:reports:Secret: Secret is required.", error.Failures);
+        Assert.Contains(error.Failures, f => f.StartsWith("Identity:Clients:reports:Roles:0:", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Identity:Clients:bad id!:", StringComparison.Ordinal));
+        Assert.Equal(4, error.Failures.Count());
+        Assert.DoesNotContain("short-Secret", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("another-Secret", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ServiceClientOptions_ToString_LeavesTheSecretOut()
+    {
+        var options = new ServiceClientOptions { Secret = "printed-Secret-0123456789-abcdefghij" };
+
+        Assert.Equal("ServiceClientOptions { Secret = ***, Roles = [service] }", options.ToString());
+    }
+
+    [Fact]
+    public async Task Start_SecretOf32Characters_IsAccepted()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Clients:gateway:Secret"] = new string('k', 32),
+        });
+        using var client = app.CreateHttpClient();
+
+        using var response = await client.ClientTokenAsync("gateway", new string('k', 32));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}

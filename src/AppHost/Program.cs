@@ -17,9 +17,12 @@ var catalogB = builder.AddService<Projects.Catalog>("catalog-b").WithEnvironment
     .WaitFor(catalogA); // the first instance creates and seeds the file
 var weather = builder.AddService<Projects.Weather>("weather");
 
-// Identity issues the tokens; the gateway and the services check them against its key set.
+// Identity issues the tokens; the gateway and the services check them against its key set. The gateway signs
+// in as a service client (client_credentials) with a secret generated for this run and known to both only.
+var gatewaySecret = builder.AddParameter("gateway-client-secret", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true);
 var identity = builder.AddService<Projects.Identity>("identity")
-    .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}");
+    .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}")
+    .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret);
 
 // Ordering prices orders from Catalog (both instances, through service discovery) and owns its database.
 var ordering = builder.AddService<Projects.Ordering>("ordering")
@@ -49,6 +52,7 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithEnvironment("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1")
     .WithHttpHealthCheck("/health/ready", endpointName: "http")
     .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store)
+    .WithEnvironment("Portico__ServiceIdentity__ClientSecret", gatewaySecret)
     .WithReference(catalogA).WaitFor(catalogA)
     .WithReference(catalogB).WaitFor(catalogB)
     .WithReference(weather).WaitFor(weather)

@@ -2,7 +2,8 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddJwtAuthentication();
-builder.AddPorticoGateway();
+builder.AddPorticoGateway()
+    .AddGrpcContracts(Portico.Contracts.Loyalty.V1.LoyaltyReflection.Descriptor);
 
 var app = builder.Build();
 

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Security;
 using Portico.Gateway.Telemetry;
+using Portico.Gateway.Transcoding;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -58,6 +59,7 @@ public static class GatewayApplicationExtensions
         });
 
         ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<CompositionEndpointDataSource>());
+        ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<TranscodingEndpointDataSource>());
         app.MapPorticoAdminApi();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
             "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask()).AllowAnonymous();

@@ -51,6 +51,7 @@ public static class GatewayHostingExtensions
             .AddPorticoRateLimiting()
             .AddPorticoResilience()
             .AddPorticoCaching()
+            .AddPorticoTranscoding()
             .AddPorticoCompositions();
     }
 }

@@ -42,7 +42,8 @@ public sealed class GatewayTestHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Builds the gateway; throws what start-up throws when the gateway file is invalid.</summary>
-    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null)
+    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null,
+        params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts)
     {
         var tokens = new TestTokenIssuer();
         var jwks = await TestBackend.StartAsync("identity", app => app.MapGet("/.well-known/jwks.json", () => Results.Text(tokens.JwksJson, "application/json")));
@@ -67,7 +68,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
         }
         builder.AddServiceDefaults();
         builder.AddJwtAuthentication();
-        builder.AddPorticoGateway();
+        builder.AddPorticoGateway().AddGrpcContracts(grpcContracts);
 
         var app = builder.Build();
         try

@@ -56,6 +56,32 @@ public sealed class ShopSystemTests(PorticoSystemFixture system)
     }
 
     [Fact]
+    public async Task Purchase_CreatesTheOrder_AndAccruesPoints_WhichTheRestBalanceShows()
+    {
+        var token = await system.SignUpAsync(Ct);
+        using var product = JsonDocument.Parse(await system.Gateway.GetStringAsync("/api/products/3", Ct));
+        var price = product.RootElement.GetProperty("price").GetInt64();
+
+        using var purchase = new HttpRequestMessage(HttpMethod.Post, "/api/purchases") { Content = JsonContent.Create(new { items = new[] { new { productId = 3, quantity = 2 } } }) };
+        purchase.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var purchased = await system.Gateway.SendAsync(purchase, Ct);
+        var body = await purchased.Content.ReadAsStringAsync(Ct);
+        Assert.True(purchased.StatusCode == HttpStatusCode.OK, body);
+        using var result = JsonDocument.Parse(body);
+        Assert.Equal(price * 2, result.RootElement.GetProperty("order").GetProperty("total").GetInt64());
+        var earned = long.Parse(result.RootElement.GetProperty("points").GetProperty("pointsEarned").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(price * 2 / 100, earned);
+
+        // The same ledger through REST: the gateway transcodes GET /api/points/balance to Loyalty's GetBalance.
+        using var balance = new HttpRequestMessage(HttpMethod.Get, "/api/points/balance");
+        balance.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var balanceResponse = await system.Gateway.SendAsync(balance, Ct);
+        Assert.Equal(HttpStatusCode.OK, balanceResponse.StatusCode);
+        using var points = JsonDocument.Parse(await balanceResponse.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(earned.ToString(System.Globalization.CultureInfo.InvariantCulture), points.RootElement.GetProperty("points").GetString());
+    }
+
+    [Fact]
     public async Task Home_IsComposedOfWeatherAndFeaturedProducts()
     {
         using var home = JsonDocument.Parse(await system.Gateway.GetStringAsync("/api/home?city=Jeju", Ct));

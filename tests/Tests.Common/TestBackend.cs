@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -40,11 +41,15 @@ public sealed class TestBackend : IAsyncDisposable
     /// Starts a backend named <paramref name="name"/>. It always answers <c>/health/ready</c> and
     /// <c>/health/live</c> with 200; <paramref name="map"/> adds the endpoints a test needs.
     /// </summary>
-    public static async Task<TestBackend> StartAsync(string name, Action<IEndpointRouteBuilder>? map = null, CancellationToken cancellationToken = default)
+    public static async Task<TestBackend> StartAsync(string name, Action<IEndpointRouteBuilder>? map = null, CancellationToken cancellationToken = default) =>
+        await StartAsync(name, map, HttpProtocols.Http1, cancellationToken);
+
+    /// <summary>As above, speaking <paramref name="protocols"/>: <c>Http2</c> gives h2c with prior knowledge, as gRPC services do.</summary>
+    public static async Task<TestBackend> StartAsync(string name, Action<IEndpointRouteBuilder>? map, HttpProtocols protocols, CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.Protocols = protocols));
         builder.Services.AddRoutingCore();
         var app = builder.Build();
         var backend = new TestBackend(app, name);

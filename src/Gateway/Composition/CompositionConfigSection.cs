@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.Transcoding;
 
 namespace Portico.Gateway.Composition;
 
@@ -9,7 +10,7 @@ namespace Portico.Gateway.Composition;
 /// templates, infers each step's dependencies from the steps its templates read, and rejects unknown
 /// clusters, unknown step references, cycles and compensations that read a step not yet run.
 /// </summary>
-internal sealed class CompositionConfigSection : IGatewayConfigSection
+internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatewayConfigSection
 {
     private static readonly HashSet<string> Methods = new(StringComparer.OrdinalIgnoreCase) { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" };
 
@@ -38,7 +39,7 @@ internal sealed class CompositionConfigSection : IGatewayConfigSection
         return new CompositionSettings(plans);
     }
 
-    private static CompositionPlan? Read(string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
+    private CompositionPlan? Read(string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
     {
         var where = $"Composition '{name}'";
         var errorsBefore = errors.Count;
@@ -121,7 +122,7 @@ internal sealed class CompositionConfigSection : IGatewayConfigSection
             Time(json, "Timeout", TimeSpan.FromSeconds(10), where, errors), Long(json, "MaxRequestBodySize") ?? 64 * 1024, ordered, response);
     }
 
-    private static StepPlan ReadStep(string composition, string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
+    private StepPlan ReadStep(string composition, string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
     {
         var where = $"{composition} step '{name}'";
         var cluster = String(json, "Cluster") ?? "";
@@ -138,8 +139,30 @@ internal sealed class CompositionConfigSection : IGatewayConfigSection
         return new StepPlan(name, cluster, call, Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors), required, dependsOn, compensate);
     }
 
-    private static HttpCall ReadCall(JsonElement json, string where, ICollection<string> errors)
+    private HttpCall ReadCall(JsonElement json, string where, ICollection<string> errors)
     {
+        var identity = String(json, "Identity") ?? "caller";
+        if (identity is not ("caller" or "service"))
+        {
+            errors.Add($"{where}: Identity must be \"caller\" (the client's token, the default) or \"service\" (the gateway's own), not '{identity}'.");
+        }
+        if (String(json, "Grpc") is { } grpc)
+        {
+            if (!contracts.TryGetUnaryMethod(grpc, out var grpcMethod))
+            {
+                errors.Add($"{where}: unknown unary gRPC method '{grpc}' (package.Service/Method, its contract registered with AddGrpcContracts).");
+            }
+            if (TryGet(json, "Path", out _) || TryGet(json, "Query", out _) || TryGet(json, "Method", out _))
+            {
+                errors.Add($"{where}: a gRPC call takes a Body only, no Method, Path or Query.");
+            }
+            return new HttpCall("POST", StringTemplate.Parse("/" + grpc, errors, where), [], Pairs(json, "Headers", where, errors),
+                TryGet(json, "Body", out var message) ? JsonTemplate.Parse(message, errors, where) : null)
+            {
+                Grpc = grpcMethod,
+                AsService = identity == "service",
+            };
+        }
         var method = String(json, "Method") ?? "GET";
         if (!Methods.Contains(method))
         {
@@ -152,7 +175,10 @@ internal sealed class CompositionConfigSection : IGatewayConfigSection
         }
         return new HttpCall(method.ToUpperInvariant(), StringTemplate.Parse(path, errors, where),
             Pairs(json, "Query", where, errors), Pairs(json, "Headers", where, errors),
-            TryGet(json, "Body", out var body) ? JsonTemplate.Parse(body, errors, where) : null);
+            TryGet(json, "Body", out var body) ? JsonTemplate.Parse(body, errors, where) : null)
+        {
+            AsService = identity == "service",
+        };
     }
 
     private static List<(string, StringTemplate)> Pairs(JsonElement json, string property, string where, ICollection<string> errors) =>

@@ -5,7 +5,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Google.Protobuf.Reflection;
 using Portico.Gateway.Routing;
+using Portico.Gateway.Security;
+using Portico.Gateway.Transcoding;
 using Yarp.ReverseProxy;
 
 namespace Portico.Gateway.Composition;
@@ -15,9 +18,9 @@ namespace Portico.Gateway.Composition;
 /// steps run in parallel. A required step failing makes the compensations of the steps that succeeded run
 /// in reverse order; an optional step failing leaves its part out and says so.
 /// </summary>
-internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, CompositionTelemetry telemetry, TimeProvider time, ILogger<CompositionExecutor> logger)
+internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcCaller grpc, ServiceTokenSource serviceTokens, CompositionTelemetry telemetry,
+    TimeProvider time, ILogger<CompositionExecutor> logger)
 {
-    private const int MaxResponseBytes = 4 * 1024 * 1024;
     private const int CompensationAttempts = 3;
     public const string PartialHeader = "Portico-Partial";
 
@@ -132,6 +135,20 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, Compo
     /// <summary>Sends one call to a healthy destination of the cluster. Status 0 with a reason: nothing was sent.</summary>
     private async Task<(int Status, StepResult? Result, string Reason)> SendAsync(string clusterId, HttpCall call, CompositionScope scope, CancellationToken cancellationToken)
     {
+        var incoming = scope.Context.Request.Headers;
+        string? authorization = incoming.Authorization.Count > 0 ? incoming.Authorization.ToString() : null;
+        if (call.AsService)
+        {
+            (authorization, var why) = await serviceTokens.GetAsync(cancellationToken);
+            if (authorization is null)
+            {
+                return (StatusCodes.Status503ServiceUnavailable, null, why);
+            }
+        }
+        if (call.Grpc is { } method)
+        {
+            return await SendGrpcAsync(clusterId, call, method, authorization, scope, cancellationToken);
+        }
         if (!proxy.TryGetCluster(clusterId, out var cluster) || cluster.Model?.HttpClient is not { } client)
         {
             return (StatusCodes.Status503ServiceUnavailable, null, $"cluster '{clusterId}' is not loaded");
@@ -157,10 +174,9 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, Compo
         }
         var address = destination.Model.Config.Address.TrimEnd('/');
         using var request = new HttpRequestMessage(new HttpMethod(call.Method), address + path + query) { Version = System.Net.HttpVersion.Version11 };
-        var incoming = scope.Context.Request.Headers;
-        if (incoming.Authorization.Count > 0)
+        if (authorization is not null)
         {
-            request.Headers.TryAddWithoutValidation("Authorization", incoming.Authorization.ToString());
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
         request.Headers.TryAddWithoutValidation("X-Request-Id", scope.Context.TraceIdentifier);
         foreach (var (name, template) in call.Headers)
@@ -177,7 +193,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, Compo
         }
 
         using var response = await client.SendAsync(request, cancellationToken);
-        var bytes = await ReadLimitedAsync(response.Content, cancellationToken);
+        var bytes = await UpstreamContent.ReadLimitedAsync(response.Content, cancellationToken);
         JsonElement? json = null;
         if (bytes.Length > 0 && response.Content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase))
         {
@@ -194,6 +210,24 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, Compo
         var headers = response.Headers.Concat(response.Content.Headers).ToDictionary(h => h.Key, h => string.Join(',', h.Value), StringComparer.OrdinalIgnoreCase);
         var result = new StepResult((int)response.StatusCode, headers, json, Encoding.UTF8.GetString(bytes));
         return ((int)response.StatusCode, result, $"cluster '{clusterId}' answered {(int)response.StatusCode}");
+    }
+
+    /// <summary>A gRPC step: the rendered body becomes the request message; the reply (or the error) becomes JSON.</summary>
+    private async Task<(int Status, StepResult? Result, string Reason)> SendGrpcAsync(string clusterId, HttpCall call, MethodDescriptor method,
+        string? authorization, CompositionScope scope, CancellationToken cancellationToken)
+    {
+        var json = call.Body is null ? "{}" : Encoding.UTF8.GetString(call.Body.Render(scope));
+        if (GrpcJson.TryParse(json, method.InputType, out var error) is not { } request)
+        {
+            return (StatusCodes.Status400BadRequest, null, "its request " + error);
+        }
+        var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Context.TraceIdentifier, cancellationToken);
+        var text = reply.IsOk
+            ? GrpcJson.Format(reply.Message!)
+            : new JsonObject { ["grpcStatus"] = GrpcCaller.StatusName(reply.GrpcStatus), ["detail"] = reply.Detail }.ToJsonString();
+        using var document = JsonDocument.Parse(text);
+        var result = new StepResult(reply.HttpStatus, new Dictionary<string, string>(), document.RootElement.Clone(), text);
+        return (reply.HttpStatus, result, reply.IsOk ? "" : $"{method.FullName} answered {GrpcCaller.StatusName(reply.GrpcStatus)}: {reply.Detail}");
     }
 
     private async Task<List<string>> CompensateAsync(CompositionPlan plan, StepOutcome[] outcomes, CompositionScope scope, string requestId)
@@ -330,23 +364,6 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, Compo
             return (null, GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid JSON body",
                 $"The request body is not valid JSON (line {ex.LineNumber + 1}).").AsTask());
         }
-    }
-
-    private static async Task<byte[]> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxResponseBytes)
-            {
-                throw new HttpRequestException("The step's answer is larger than a composition accepts.");
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        return buffer.ToArray();
     }
 
     private static partial class Log

@@ -1,6 +1,11 @@
+using Google.Protobuf.Reflection;
+
 namespace Portico.Gateway.Composition;
 
-/// <summary>One HTTP call of a step (or of its compensation), with its templates compiled.</summary>
+/// <summary>
+/// One call of a step (or of its compensation), with its templates compiled: HTTP, or a unary gRPC method whose
+/// request is the rendered JSON body. It carries the caller's token, or the gateway's own when <see cref="AsService"/>.
+/// </summary>
 internal sealed record HttpCall(
     string Method,
     StringTemplate Path,
@@ -8,6 +13,10 @@ internal sealed record HttpCall(
     IReadOnlyList<(string Name, StringTemplate Value)> Headers,
     JsonTemplate? Body)
 {
+    public MethodDescriptor? Grpc { get; init; }
+
+    public bool AsService { get; init; }
+
     public IEnumerable<TemplateExpression> Expressions =>
         Path.Expressions.Concat(Query.SelectMany(q => q.Value.Expressions)).Concat(Headers.SelectMany(h => h.Value.Expressions))
             .Concat(Body?.Expressions ?? []);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Security;
 using Yarp.ReverseProxy.Transforms;
@@ -18,6 +19,9 @@ public static class SecurityBuilderExtensions
     {
         var services = builder.Services;
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
+        services.AddOptions<ServiceIdentityOptions>().BindConfiguration(ServiceIdentityOptions.SectionName);
+        services.AddHttpClient(ServiceTokenSource.HttpClientName);
+        services.TryAddSingleton<ServiceTokenSource>();
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(GatewayAuthorizationPolicies.User, p => p.RequireAuthenticatedUser())

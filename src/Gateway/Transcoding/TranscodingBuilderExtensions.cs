@@ -1,0 +1,33 @@
+using Google.Protobuf.Reflection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Portico.Gateway.Configuration;
+using Portico.Gateway.Transcoding;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class TranscodingBuilderExtensions
+{
+    /// <summary>
+    /// Registers gRPC contracts the gateway may call — their generated file descriptors — for REST→gRPC
+    /// transcoding (<c>Portico:Transcoding:Services</c> in the gateway file) and for composition steps that
+    /// name a gRPC method (<c>"Grpc": "package.Service/Method"</c>).
+    /// </summary>
+    public static IReverseProxyBuilder AddGrpcContracts(this IReverseProxyBuilder builder, params FileDescriptor[] files)
+    {
+        foreach (var file in files)
+        {
+            builder.Services.AddSingleton(new GrpcContractSource(file));
+        }
+        return builder;
+    }
+
+    internal static IReverseProxyBuilder AddPorticoTranscoding(this IReverseProxyBuilder builder)
+    {
+        var services = builder.Services;
+        services.TryAddSingleton<GrpcContracts>();
+        services.TryAddSingleton<GrpcCaller>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, TranscodingConfigSection>());
+        services.TryAddSingleton<TranscodingEndpointDataSource>();
+        return builder;
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
+using Portico.Gateway.Configuration;
+using Portico.Gateway.Routing;
+
+namespace Portico.Gateway.Transcoding;
+
+/// <summary>
+/// REST in front of gRPC: one endpoint per transcoded method, rebuilt with each accepted gateway file. The
+/// request message is built from the JSON body (rule <c>body: "*"</c>), then the path variables and query
+/// parameters, each checked against the message type; the reply goes back as JSON, a gRPC error as
+/// problem+json with the matching HTTP status (and the service's field violations under <c>errors</c>).
+/// Authorization is a route's: none means a signed-in user, <c>anonymous</c> opens it.
+/// </summary>
+internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config, GrpcCaller caller) : EndpointDataSource
+{
+    private const int MaxBodyBytes = 64 * 1024;
+
+    private readonly Lock _lock = new();
+    private TranscodingSettings? _builtFrom;
+    private IReadOnlyList<Endpoint> _endpoints = [];
+
+    public override IReadOnlyList<Endpoint> Endpoints
+    {
+        get
+        {
+            var settings = config.GetSection<TranscodingSettings>();
+            lock (_lock)
+            {
+                if (!ReferenceEquals(settings, _builtFrom))
+                {
+                    _endpoints = [.. settings.Routes.Select(Build)];
+                    _builtFrom = settings;
+                }
+                return _endpoints;
+            }
+        }
+    }
+
+    public override IChangeToken GetChangeToken() => config.GetChangeToken();
+
+    private RouteEndpoint Build(TranscodedRoute route)
+    {
+        var builder = new RouteEndpointBuilder(context => HandleAsync(context, route), RoutePatternFactory.Parse(route.Path), order: 0)
+        {
+            DisplayName = $"transcoded {route.Method.FullName}",
+        };
+        builder.Metadata.Add(new HttpMethodMetadata([route.HttpMethod]));
+        if (string.Equals(route.AuthorizationPolicy, "anonymous", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Metadata.Add(new AllowAnonymousAttribute());
+        }
+        else if (route.AuthorizationPolicy is { Length: > 0 } policy)
+        {
+            builder.Metadata.Add(new AuthorizeAttribute(policy));
+        }
+        return (RouteEndpoint)builder.Build();
+    }
+
+    private async Task HandleAsync(HttpContext context, TranscodedRoute route)
+    {
+        var input = route.Method.InputType;
+        IMessage request;
+        if (route.Body is not null)
+        {
+            if (context.Request.ContentLength > MaxBodyBytes)
+            {
+                await GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Body too large", $"The body may have at most {MaxBodyBytes} bytes.");
+                return;
+            }
+            var json = await ReadBodyAsync(context);
+            if (json is null)
+            {
+                await GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Body too large", $"The body may have at most {MaxBodyBytes} bytes.");
+                return;
+            }
+            if (GrpcJson.TryParse(json.Length == 0 ? "{}" : json, input, out var error) is not { } parsed)
+            {
+                await GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid body", "The JSON body is not valid: " + error);
+                return;
+            }
+            request = parsed;
+        }
+        else
+        {
+            request = input.Parser.ParseFrom(ByteString.Empty);
+        }
+
+        // Path variables win over query parameters of the same name, and both over the body.
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (route.Body is null)
+        {
+            foreach (var (name, value) in context.Request.Query)
+            {
+                if (value.Count != 1)
+                {
+                    await GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid query", $"Query parameter '{name}' must be given once.");
+                    return;
+                }
+                values[name] = value[0] ?? "";
+            }
+        }
+        foreach (var field in route.PathFields)
+        {
+            values[field] = context.GetRouteValue(field)?.ToString() ?? "";
+        }
+        if (values.Count > 0)
+        {
+            if (GrpcJson.FieldsFromText(input, values, out var error) is not { } text || GrpcJson.TryParse(text, input, out error) is not { } overlay)
+            {
+                await GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid parameter", error!);
+                return;
+            }
+            request.MergeFrom(overlay.ToByteString());
+        }
+
+        var authorization = context.Request.Headers.Authorization.Count > 0 ? context.Request.Headers.Authorization.ToString() : null;
+        var reply = await caller.CallAsync(route.Cluster, route.Method, request, authorization, context.TraceIdentifier, context.RequestAborted);
+        if (reply.IsOk)
+        {
+            context.Response.ContentType = "application/json; charset=utf-8";
+            await context.Response.WriteAsync(GrpcJson.Format(reply.Message!), context.RequestAborted);
+            return;
+        }
+        context.Response.StatusCode = reply.HttpStatus;
+        var problem = new ProblemDetails { Status = reply.HttpStatus, Title = "gRPC " + GrpcCaller.StatusName(reply.GrpcStatus), Detail = reply.Detail };
+        if (reply.FieldErrors is { } errors)
+        {
+            problem.Extensions["errors"] = errors;
+        }
+        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
+    }
+
+    /// <summary>The body as text, or null when it is longer than the limit.</summary>
+    private static async Task<string?> ReadBodyAsync(HttpContext context)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

@@ -90,5 +90,29 @@ public sealed class ShopSystemTests(PorticoSystemFixture system)
         var featured = home.RootElement.GetProperty("featured").GetProperty("items");
         Assert.True(featured.GetArrayLength() > 0);
         Assert.All(featured.EnumerateArray(), p => Assert.True(p.GetProperty("featured").GetBoolean()));
+        // Anonymous: no balance, and nothing reported missing either.
+        Assert.False(home.RootElement.TryGetProperty("balance", out _));
+        Assert.False(home.RootElement.TryGetProperty("partial", out _));
+    }
+
+    [Fact]
+    public async Task Home_ForASignedInCaller_AlsoCarriesThePointsBalance_FetchedOverGrpc()
+    {
+        var token = await system.SignUpAsync(Ct);
+        // The balance step has a 2 s budget; on a cold, busy machine the first HTTP/2 connection to Loyalty may
+        // take longer, so open it first with a call that has no such budget.
+        using var warm = new HttpRequestMessage(HttpMethod.Get, "/api/points/balance");
+        warm.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        (await system.Gateway.SendAsync(warm, Ct)).Dispose();
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/home");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await system.Gateway.SendAsync(request, Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        using var home = JsonDocument.Parse(body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(home.RootElement.TryGetProperty("balance", out _), body);
+        Assert.Equal("0", home.RootElement.GetProperty("balance").GetProperty("points").GetString());
     }
 }

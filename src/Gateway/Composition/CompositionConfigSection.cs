@@ -136,7 +136,13 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatew
             ? d.EnumerateArray().Select(x => x.GetString() ?? "").ToArray()
             : [];
         var required = !TryGet(json, "Required", out var r) || r.ValueKind != JsonValueKind.False;
-        return new StepPlan(name, cluster, call, Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors), required, dependsOn, compensate);
+        var when = String(json, "When") ?? "always";
+        if (when is not ("always" or "signed-in"))
+        {
+            errors.Add($"{where}: When must be \"always\" (the default) or \"signed-in\", not '{when}'.");
+        }
+        return new StepPlan(name, cluster, call, Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors), required, dependsOn, compensate,
+            SignedInOnly: when == "signed-in");
     }
 
     private HttpCall ReadCall(JsonElement json, string where, ICollection<string> errors)

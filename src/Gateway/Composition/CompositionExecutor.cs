@@ -29,6 +29,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         Succeeded,
         Failed,
         Skipped,
+        NotApplicable, // a signed-in-only step for an anonymous caller: left out without being missing
     }
 
     private sealed record StepOutcome(StepPlan Step, Outcome Outcome, int Status, string Reason, StepResult? Result, long CompletedAt);
@@ -62,7 +63,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         }
         var outcomes = await Task.WhenAll(tasks.Values);
 
-        var failed = outcomes.Where(o => o.Step.Required && o.Outcome != Outcome.Succeeded).OrderBy(o => o.Outcome).ThenBy(o => o.CompletedAt).FirstOrDefault();
+        var failed = outcomes.Where(o => o.Step.Required && o.Outcome is Outcome.Failed or Outcome.Skipped).OrderBy(o => o.Outcome).ThenBy(o => o.CompletedAt).FirstOrDefault();
         if (failed is not null || context.RequestAborted.IsCancellationRequested)
         {
             var compensated = await CompensateAsync(plan, outcomes, scope, context.TraceIdentifier);
@@ -74,7 +75,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
             return;
         }
 
-        var partial = outcomes.Where(o => o.Outcome != Outcome.Succeeded).Select(o => o.Step.Name).ToList();
+        var partial = outcomes.Where(o => o.Outcome is Outcome.Failed or Outcome.Skipped).Select(o => o.Step.Name).ToList();
         telemetry.Composition(plan.Name, partial.Count == 0 ? "succeeded" : "partial", time.GetElapsedTime(started));
         await WriteResponseAsync(context, plan, scope, outcomes, partial);
     }
@@ -82,8 +83,16 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
     private async Task<StepOutcome> RunStepAsync(CompositionPlan plan, StepPlan step, Task<StepOutcome>[] dependencies, CompositionScope scope,
         CancellationToken cancellationToken, CancellationTokenSource overall)
     {
+        if (step.SignedInOnly && scope.Context.User.Identity?.IsAuthenticated != true)
+        {
+            return new StepOutcome(step, Outcome.NotApplicable, StatusCodes.Status200OK, "the caller is not signed in", null, time.GetTimestamp());
+        }
         foreach (var dependency in await Task.WhenAll(dependencies))
         {
+            if (dependency.Outcome == Outcome.NotApplicable)
+            {
+                return dependency with { Step = step };
+            }
             if (dependency.Outcome != Outcome.Succeeded)
             {
                 return new StepOutcome(step, Outcome.Skipped, StatusCodes.Status424FailedDependency, $"step '{dependency.Step.Name}' did not succeed", null, time.GetTimestamp());

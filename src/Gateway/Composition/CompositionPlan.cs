@@ -22,7 +22,9 @@ internal sealed record HttpCall(
             .Concat(Body?.Expressions ?? []);
 }
 
-internal sealed record StepPlan(string Name, string Cluster, HttpCall Call, TimeSpan Timeout, bool Required, IReadOnlyList<string> DependsOn, HttpCall? Compensate);
+/// <summary>A step; <see cref="SignedInOnly"/> steps run only for a signed-in caller and are simply absent otherwise.</summary>
+internal sealed record StepPlan(string Name, string Cluster, HttpCall Call, TimeSpan Timeout, bool Required, IReadOnlyList<string> DependsOn, HttpCall? Compensate,
+    bool SignedInOnly = false);
 
 /// <summary>A validated composition: steps in an order where every step comes after what it depends on.</summary>
 internal sealed record CompositionPlan(

@@ -1,39 +1,60 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
+using Portico.ServiceDefaults.Authentication;
 
 namespace Portico.Gateway.Security;
 
 /// <summary>
-/// Authentication and authorization, skipped for a request to an anonymous endpoint that carries no token:
-/// there is no identity to find and no policy to check, yet the two steps would create a request service
-/// scope, an authentication handler and an items dictionary for it (about 2.5 KB per request, measured).
-/// An anonymous endpoint called with a token still authenticates, so identity forwarding and per-user rate
-/// limits see the caller.
+/// Authentication and authorization, each done only when there is something to do. A request to an anonymous
+/// endpoint without a token skips both: there is no identity to find and no policy to check, yet the two steps
+/// would create a request service scope, a handler and an items dictionary (about 2.5 KB per request,
+/// measured). A token that already validated and is still fresh (<see cref="CachingTokenHandler"/>) becomes
+/// the caller's identity at once, without the JWT handler (about 6 KB per request); authorization still runs.
+/// Anything else takes the full path, which is also where a first sight of a token is validated and remembered.
 /// </summary>
 internal static class IdentityPipeline
 {
+    private const string BearerPrefix = "Bearer ";
+
     public static void UseIdentity(this IApplicationBuilder app)
     {
-        var secured = app.New();
-        secured.UseAuthentication();
-        secured.UseAuthorization();
+        var tokens = app.ApplicationServices.GetService<CachingTokenHandler>(); // null without AddJwtAuthentication
+        var full = app.New();
+        full.UseAuthentication();
+        full.UseAuthorization();
+        var authorizeOnly = app.New();
+        authorizeOnly.UseAuthorization();
         // WebApplication puts both middlewares in front of routing itself unless its own properties say they
-        // were added; they were, to this branch, whose properties are a copy.
-        foreach (var (key, value) in secured.Properties)
+        // were added; they were, to these branches, whose properties are copies.
+        foreach (var (key, value) in full.Properties)
         {
             app.Properties.TryAdd(key, value);
         }
         app.Use(next =>
         {
-            secured.Run(next);
-            var branch = secured.Build();
-            return context => IsAnonymousWithoutToken(context) ? next(context) : branch(context);
+            full.Run(next);
+            authorizeOnly.Run(next);
+            var authenticateAndAuthorize = full.Build();
+            var authorize = authorizeOnly.Build();
+            return context =>
+            {
+                var header = context.Request.Headers[HeaderNames.Authorization];
+                if (header.Count == 0)
+                {
+                    return context.GetEndpoint()?.Metadata.GetMetadata<IAllowAnonymous>() is not null ? next(context) : authenticateAndAuthorize(context);
+                }
+                if (header.Count == 1 && header[0] is { } value && value.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase)
+                    && tokens is not null && tokens.TryGetValidated(value[BearerPrefix.Length..].Trim(), out var identity))
+                {
+                    context.User = new ClaimsPrincipal(identity);
+                    return authorize(context);
+                }
+                return authenticateAndAuthorize(context);
+            };
         });
     }
-
-    private static bool IsAnonymousWithoutToken(HttpContext context) =>
-        !context.Request.Headers.ContainsKey(HeaderNames.Authorization)
-        && context.GetEndpoint()?.Metadata.GetMetadata<IAllowAnonymous>() is not null;
 }

@@ -26,14 +26,15 @@ public static class JwtAuthenticationExtensions
         services.AddOptions<JwtOptions>().BindConfiguration(JwtOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddHttpClient(JwksHttpClientName);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new CachingTokenHandler(sp.GetRequiredService<TimeProvider>()) { MapInboundClaims = false });
         services.AddProblemDetails();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<JwtOptions>, IHttpClientFactory, TimeProvider>((bearer, jwtOptions, httpClients, time) =>
+            .Configure<IOptions<JwtOptions>, IHttpClientFactory, CachingTokenHandler>((bearer, jwtOptions, httpClients, tokenHandler) =>
             {
                 var jwt = jwtOptions.Value;
                 bearer.TokenHandlers.Clear();
-                bearer.TokenHandlers.Add(new CachingTokenHandler(time) { MapInboundClaims = false });
+                bearer.TokenHandlers.Add(tokenHandler);
                 bearer.MapInboundClaims = false;
                 bearer.RequireHttpsMetadata = false;
                 bearer.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(

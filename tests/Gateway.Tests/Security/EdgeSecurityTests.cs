@@ -220,8 +220,11 @@ public sealed class EdgeSecurityTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         }
         using var tampered = await GetAsync(gateway, "/orders/whoami", Tamper(token));
+        // A remembered token skips the JWT handler, never authorization: a user is still no admin.
+        using var admin = await GetAsync(gateway, "/admin/things", token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, tampered.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, admin.StatusCode);
         Assert.Equal(3, backend.RequestCount);
     }
 

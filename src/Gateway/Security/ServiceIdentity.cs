@@ -29,12 +29,12 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
     public const string HttpClientName = "portico-service-identity";
 
     private readonly SemaphoreSlim _fetch = new(1, 1);
-    private (string Token, DateTimeOffset RenewAt)? _current;
+    private CachedToken? _current; // a reference, so readers never see half of an update
 
     /// <summary>An <c>Authorization</c> header value, or null with the reason when none can be had.</summary>
     public async Task<(string? Authorization, string Reason)> GetAsync(CancellationToken cancellationToken)
     {
-        if (_current is { } current && time.GetUtcNow() < current.RenewAt)
+        if (Volatile.Read(ref _current) is { } current && time.GetUtcNow() < current.RenewAt)
         {
             return ("Bearer " + current.Token, "");
         }
@@ -46,7 +46,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
         await _fetch.WaitAsync(cancellationToken);
         try
         {
-            if (_current is { } fresh && time.GetUtcNow() < fresh.RenewAt)
+            if (Volatile.Read(ref _current) is { } fresh && time.GetUtcNow() < fresh.RenewAt)
             {
                 return ("Bearer " + fresh.Token, "");
             }
@@ -63,7 +63,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
                 return (null, "Identity answered without an access token");
             }
             var lifetime = TimeSpan.FromSeconds(Math.Max(0, token.ExpiresIn - 60));
-            _current = (accessToken, time.GetUtcNow() + lifetime);
+            Volatile.Write(ref _current, new CachedToken(accessToken, time.GetUtcNow() + lifetime));
             return ("Bearer " + accessToken, "");
         }
         catch (HttpRequestException ex)
@@ -75,6 +75,8 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
             _fetch.Release();
         }
     }
+
+    private sealed record CachedToken(string Token, DateTimeOffset RenewAt);
 
     private sealed record TokenRequest(
         [property: JsonPropertyName("grant_type")] string GrantType,

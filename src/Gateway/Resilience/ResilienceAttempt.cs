@@ -22,8 +22,24 @@ internal sealed class ResilienceAttempt(ClusterResilience state, CancellationTok
     /// <summary>The destination's breaker was open, so this attempt sent nothing.</summary>
     public bool RejectedByBreaker { get; set; }
 
-    /// <summary>Destinations tried so far, so a retry goes elsewhere.</summary>
-    public List<DestinationState> Tried { get; } = new(2);
+    private DestinationState? _first;
+    private List<DestinationState>? _more; // only when a request is retried
+
+    /// <summary>Remembers a destination as tried, so a retry goes elsewhere.</summary>
+    public void AddTried(DestinationState destination)
+    {
+        if (_first is null)
+        {
+            _first = destination;
+        }
+        else
+        {
+            (_more ??= new List<DestinationState>(2)).Add(destination);
+        }
+    }
+
+    public bool WasTried(DestinationState destination) =>
+        ReferenceEquals(_first, destination) || (_more is not null && _more.Contains(destination));
 
     /// <summary>Timers to stop once the response starts: timeouts cover the wait for an answer, not its streaming.</summary>
     public CancellationTokenSource? AttemptTimer { get; set; }

@@ -37,41 +37,32 @@ internal sealed class ResilienceMiddleware(
         return Task.CompletedTask;
     };
 
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    public Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var proxy = context.GetReverseProxyFeature();
         var settings = config.GetSection<ResilienceSettings>();
         if (!settings.PolicyByRoute.TryGetValue(proxy.Route.Config.RouteId, out var policyName) || proxy.Route.Cluster is not { } cluster)
         {
-            await next();
-            return;
+            return next();
         }
         var state = states.Get(policyName, settings.Policies[policyName], cluster);
+        // No extra async frame per request unless there is a bulkhead to hold a lease across the call.
+        return state.Bulkhead is { } bulkhead ? InvokeWithBulkheadAsync(context, next, proxy, state, bulkhead) : RunAttemptsAsync(context, next, proxy, state);
+    }
 
-        RateLimitLease? lease = null;
-        if (state.Bulkhead is { } bulkhead)
+    private async Task InvokeWithBulkheadAsync(HttpContext context, Func<Task> next, IReverseProxyFeature proxy, ClusterResilience state, ConcurrencyLimiter bulkhead)
+    {
+        using var lease = await AcquireAsync(bulkhead, state.Policy.Concurrency!, context.RequestAborted);
+        if (!lease.IsAcquired)
         {
-            lease = await AcquireAsync(bulkhead, state.Policy.Concurrency!, context.RequestAborted);
-            if (!lease.IsAcquired)
-            {
-                lease.Dispose();
-                metrics.Shed(state.ClusterId);
-                ResilienceLog.Shed(logger, state.ClusterId);
-                context.Response.Headers.RetryAfter = "1";
-                await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Service busy",
-                    $"Cluster '{state.ClusterId}' is at its concurrency limit; try again shortly.");
-                return;
-            }
+            metrics.Shed(state.ClusterId);
+            ResilienceLog.Shed(logger, state.ClusterId);
+            context.Response.Headers.RetryAfter = "1";
+            await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Service busy",
+                $"Cluster '{state.ClusterId}' is at its concurrency limit; try again shortly.");
+            return;
         }
-
-        try
-        {
-            await RunAttemptsAsync(context, next, proxy, state);
-        }
-        finally
-        {
-            lease?.Dispose();
-        }
+        await RunAttemptsAsync(context, next, proxy, state);
     }
 
     private async Task RunAttemptsAsync(HttpContext context, Func<Task> next, IReverseProxyFeature proxy, ClusterResilience state)
@@ -130,7 +121,7 @@ internal sealed class ResilienceMiddleware(
                 }
                 if (proxy.ProxiedDestination is { } proxied)
                 {
-                    attempt.Tried.Add(proxied);
+                    attempt.AddTried(proxied);
                 }
 
                 if (context.Response.HasStarted || clientAborted.IsCancellationRequested)
@@ -284,7 +275,7 @@ internal sealed class ResilienceMiddleware(
         var untried = 0;
         foreach (var destination in available)
         {
-            if (!attempt.Tried.Contains(destination) && ++untried > 1)
+            if (!attempt.WasTried(destination) && ++untried > 1)
             {
                 return true;
             }
@@ -298,7 +289,7 @@ internal sealed class ResilienceMiddleware(
         var candidates = new List<DestinationState>(available.Count);
         foreach (var destination in available)
         {
-            if (!attempt.Tried.Contains(destination))
+            if (!attempt.WasTried(destination))
             {
                 candidates.Add(destination);
             }

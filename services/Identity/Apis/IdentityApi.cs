@@ -128,9 +128,7 @@ public static class IdentityApi
             case null or GrantTypes.Password:
                 var email = body.RequiredString(IdentityFields.Email);
                 var password = body.RequiredString(IdentityFields.Password);
-                RejectField(body, IdentityFields.RefreshToken, "the password grant");
-                RejectField(body, IdentityFields.ClientId, "the password grant");
-                RejectField(body, IdentityFields.ClientSecret, "the password grant");
+                RejectOtherGrantsFields(body, "the password grant", IdentityFields.Email, IdentityFields.Password);
                 CheckLength(body, IdentityFields.Email, email, AccountRules.MaxEmailLength);
                 CheckLength(body, IdentityFields.Password, password, AccountRules.MaxPasswordLength);
                 if (!body.HasErrors && email is not null && password is not null)
@@ -141,10 +139,7 @@ public static class IdentityApi
 
             case GrantTypes.RefreshToken:
                 var refreshToken = body.RequiredString(IdentityFields.RefreshToken);
-                RejectField(body, IdentityFields.Email, "the refresh_token grant");
-                RejectField(body, IdentityFields.Password, "the refresh_token grant");
-                RejectField(body, IdentityFields.ClientId, "the refresh_token grant");
-                RejectField(body, IdentityFields.ClientSecret, "the refresh_token grant");
+                RejectOtherGrantsFields(body, "the refresh_token grant", IdentityFields.RefreshToken);
                 CheckLength(body, IdentityFields.RefreshToken, refreshToken, RefreshTokenService.MaxTokenLength);
                 if (!body.HasErrors && refreshToken is not null)
                 {
@@ -155,9 +150,7 @@ public static class IdentityApi
             case GrantTypes.ClientCredentials:
                 var clientId = body.RequiredString(IdentityFields.ClientId);
                 var clientSecret = body.RequiredString(IdentityFields.ClientSecret);
-                RejectField(body, IdentityFields.Email, "the client_credentials grant");
-                RejectField(body, IdentityFields.Password, "the client_credentials grant");
-                RejectField(body, IdentityFields.RefreshToken, "the client_credentials grant");
+                RejectOtherGrantsFields(body, "the client_credentials grant", IdentityFields.ClientId, IdentityFields.ClientSecret);
                 CheckLength(body, IdentityFields.ClientId, clientId, ServiceClientRules.MaxClientIdLength);
                 CheckLength(body, IdentityFields.ClientSecret, clientSecret, ServiceClientRules.MaxSecretLength);
                 if (!body.HasErrors && clientId is not null && clientSecret is not null)
@@ -264,11 +257,18 @@ public static class IdentityApi
         }
     }
 
-    private static void RejectField(JsonFields body, string field, string grant)
+    private static readonly string[] GrantFields =
+        [IdentityFields.Email, IdentityFields.Password, IdentityFields.RefreshToken, IdentityFields.ClientId, IdentityFields.ClientSecret];
+
+    /// <summary>A field that belongs to another grant is a mistake worth naming, not something to ignore.</summary>
+    private static void RejectOtherGrantsFields(JsonFields body, string grant, params string[] own)
     {
-        if (body.OptionalString(field) is not null)
+        foreach (var field in GrantFields)
         {
-            body.Check(field, $"{field} is not used by {grant}.");
+            if (!own.Contains(field) && body.OptionalString(field) is not null)
+            {
+                body.Check(field, $"{field} is not used by {grant}.");
+            }
         }
     }
 }

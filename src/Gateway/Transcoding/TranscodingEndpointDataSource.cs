@@ -1,12 +1,10 @@
 using System.Text;
 using Google.Protobuf;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Primitives;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
 
@@ -19,32 +17,12 @@ namespace Portico.Gateway.Transcoding;
 /// problem+json with the matching HTTP status (and the service's field violations under <c>errors</c>).
 /// Authorization is a route's: none means a signed-in user, <c>anonymous</c> opens it.
 /// </summary>
-internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config, GrpcCaller caller) : EndpointDataSource
+internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config, GrpcCaller caller)
+    : GatewayEndpointDataSource<TranscodingSettings>(config)
 {
     private const int MaxBodyBytes = 64 * 1024;
 
-    private readonly Lock _lock = new();
-    private TranscodingSettings? _builtFrom;
-    private IReadOnlyList<Endpoint> _endpoints = [];
-
-    public override IReadOnlyList<Endpoint> Endpoints
-    {
-        get
-        {
-            var settings = config.GetSection<TranscodingSettings>();
-            lock (_lock)
-            {
-                if (!ReferenceEquals(settings, _builtFrom))
-                {
-                    _endpoints = [.. settings.Routes.Select(Build)];
-                    _builtFrom = settings;
-                }
-                return _endpoints;
-            }
-        }
-    }
-
-    public override IChangeToken GetChangeToken() => config.GetChangeToken();
+    protected override IReadOnlyList<Endpoint> Build(TranscodingSettings settings) => [.. settings.Routes.Select(Build)];
 
     private RouteEndpoint Build(TranscodedRoute route)
     {
@@ -53,14 +31,7 @@ internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config
             DisplayName = $"transcoded {route.Method.FullName}",
         };
         builder.Metadata.Add(new HttpMethodMetadata([route.HttpMethod]));
-        if (string.Equals(route.AuthorizationPolicy, "anonymous", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Metadata.Add(new AllowAnonymousAttribute());
-        }
-        else if (route.AuthorizationPolicy is { Length: > 0 } policy)
-        {
-            builder.Metadata.Add(new AuthorizeAttribute(policy));
-        }
+        AddAuthorization(builder, route.AuthorizationPolicy);
         return (RouteEndpoint)builder.Build();
     }
 

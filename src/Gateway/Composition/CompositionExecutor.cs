@@ -202,7 +202,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         }
 
         using var response = await client.SendAsync(request, cancellationToken);
-        var bytes = await UpstreamContent.ReadLimitedAsync(response.Content, cancellationToken);
+        var bytes = await BoundedBody.ReadAsync(response.Content, cancellationToken);
         JsonElement? json = null;
         if (bytes.Length > 0 && response.Content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase))
         {
@@ -347,25 +347,18 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
 
     private static async Task<(JsonElement? Body, Task? Problem)> ReadBodyAsync(HttpContext context, CompositionPlan plan)
     {
-        if (context.Request.ContentLength > plan.MaxRequestBodySize)
-        {
-            return (null, GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large",
-                $"This composition accepts at most {plan.MaxRequestBodySize} bytes.").AsTask());
-        }
         try
         {
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            if (buffer.Length > plan.MaxRequestBodySize)
+            if (await BoundedBody.ReadRequestAsync(context, plan.MaxRequestBodySize) is not { } bytes)
             {
                 return (null, GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large",
                     $"This composition accepts at most {plan.MaxRequestBodySize} bytes.").AsTask());
             }
-            if (buffer.Length == 0)
+            if (bytes.Length == 0)
             {
                 return (null, null);
             }
-            using var document = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 32 });
+            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 32 });
             return (document.RootElement.Clone(), null);
         }
         catch (JsonException ex)

@@ -62,7 +62,7 @@ internal sealed class GrpcCaller(IProxyStateLookup proxy)
         try
         {
             response = await client.SendAsync(message, cancellationToken);
-            body = await UpstreamContent.ReadLimitedAsync(response.Content, cancellationToken);
+            body = await BoundedBody.ReadAsync(response.Content, cancellationToken);
         }
         catch (HttpRequestException ex)
         {

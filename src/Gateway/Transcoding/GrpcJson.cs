@@ -42,7 +42,7 @@ internal static class GrpcJson
             writer.WriteStartObject();
             foreach (var (name, value) in values)
             {
-                var field = type.FindFieldByName(name) ?? type.Fields.InDeclarationOrder().FirstOrDefault(f => f.JsonName == name);
+                var field = type.FindFieldByName(name) ?? FindByJsonName(type, name);
                 if (field is null)
                 {
                     error = $"'{name}' is not a field of {type.FullName}.";
@@ -72,5 +72,17 @@ internal static class GrpcJson
         }
         error = null;
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static FieldDescriptor? FindByJsonName(MessageDescriptor type, string name)
+    {
+        foreach (var field in type.Fields.InDeclarationOrder())
+        {
+            if (field.JsonName == name)
+            {
+                return field;
+            }
+        }
+        return null;
     }
 }

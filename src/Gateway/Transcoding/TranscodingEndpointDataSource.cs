@@ -41,17 +41,12 @@ internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config
         IMessage request;
         if (route.Body is not null)
         {
-            if (context.Request.ContentLength > MaxBodyBytes)
+            if (await BoundedBody.ReadRequestAsync(context, MaxBodyBytes) is not { } body)
             {
                 await GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Body too large", $"The body may have at most {MaxBodyBytes} bytes.");
                 return;
             }
-            var json = await ReadBodyAsync(context);
-            if (json is null)
-            {
-                await GatewayProblems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "Body too large", $"The body may have at most {MaxBodyBytes} bytes.");
-                return;
-            }
+            var json = Encoding.UTF8.GetString(body);
             if (GrpcJson.TryParse(json.Length == 0 ? "{}" : json, input, out var error) is not { } parsed)
             {
                 await GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Invalid body", "The JSON body is not valid: " + error);
@@ -107,22 +102,5 @@ internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config
             problem.Extensions["errors"] = errors;
         }
         await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
-    }
-
-    /// <summary>The body as text, or null when it is longer than the limit.</summary>
-    private static async Task<string?> ReadBodyAsync(HttpContext context)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-            {
-                return null;
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

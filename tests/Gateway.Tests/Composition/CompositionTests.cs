@@ -259,6 +259,29 @@ public sealed class CompositionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Body_OverTheCompositionsLimit_Is413_DeclaredOrStreamed_AndNothingIsSent()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapPost("/x", () => Results.Json(new { ok = true })));
+        const string compositions = """
+        { "small": { "Method": "POST", "Path": "/small", "AuthorizationPolicy": "anonymous", "MaxRequestBodySize": 100,
+            "Steps": { "x": { "Cluster": "svc", "Method": "POST", "Path": "/x", "Body": { "v": "{{request.body.v}}" } } } } }
+        """;
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address, compositions));
+        var big = "{\"v\":\"" + new string('a', 500) + "\"}";
+
+        using var declared = await gateway.Client.PostAsync("/small", new StringContent(big, System.Text.Encoding.UTF8, "application/json"), Ct);
+        // A stream of unknown length goes out chunked: no Content-Length to refuse it by.
+        using var streamed = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/small")
+        {
+            Content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(big))) { Headers = { { "Content-Type", "application/json" } } },
+        }, Ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, declared.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, streamed.StatusCode);
+        Assert.Equal(0, backend.RequestCount);
+    }
+
+    [Fact]
     public async Task Composition_WithoutPolicy_NeedsAToken()
     {
         await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/x", () => Results.Json(new { ok = true })));

@@ -144,6 +144,24 @@ public sealed class TranscodingTests(ITestOutputHelper output)
         Assert.Contains("'nope.v1.Nope'", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_WithAnUnknownGrpcMethodOrIdentity_InACompositionStep_FailsListingBoth()
+    {
+        var config = JsonNode.Parse(Config(new Uri("http://127.0.0.1:1/")))!;
+        config["Portico"]!["Compositions"] = JsonNode.Parse("""
+        { "c": { "Path": "/c", "Steps": {
+            "a": { "Cluster": "loyalty", "Grpc": "loyalty.v1.Loyalty/Nope" },
+            "b": { "Cluster": "loyalty", "Grpc": "loyalty.v1.Loyalty/Accrue", "Identity": "root" } } } }
+        """);
+
+        var error = await Assert.ThrowsAsync<GatewayConfigurationException>(() =>
+            GatewayTestHost.StartAsync(config.ToJsonString(), grpcContracts: LoyaltyReflection.Descriptor));
+
+        output.WriteLine(error.Message);
+        Assert.Contains("unknown unary gRPC method 'loyalty.v1.Loyalty/Nope'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Identity must be", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// The shop's purchase: create the order with the caller's token, then accrue over gRPC with the gateway's own
     /// service token (from a stand-in Identity); if accrual fails the order is cancelled.

@@ -1,56 +1,56 @@
 using Microsoft.AspNetCore.Http;
-using Polly;
-using Polly.CircuitBreaker;
 using Portico.Gateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Portico.Gateway.Resilience;
 
 /// <summary>
-/// Runs each attempt through its destination's circuit breaker (after load balancing has chosen the
-/// destination) and tells the breaker whether the attempt failed: a transport error, a timeout or a 5xx.
+/// The gate of each attempt's destination breaker, after load balancing has chosen the destination: an open
+/// breaker answers for the destination without sending anything. The attempt's outcome is reported to the
+/// breaker by the resilience step once the forwarder returns (<see cref="Report"/>).
 /// </summary>
 internal static class CircuitBreakerStep
 {
-    public static async Task InvokeAsync(HttpContext context, Func<Task> next)
+    public static Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var attempt = context.Features.Get<ResilienceAttempt>();
-        var chosen = context.GetReverseProxyFeature().AvailableDestinations;
+        var proxy = context.GetReverseProxyFeature();
+        var chosen = proxy.AvailableDestinations;
         if (attempt is null || chosen.Count != 1 || attempt.State.BreakerFor(chosen[0]) is not { } breaker)
         {
-            await next();
+            return next();
+        }
+        if (!breaker.TryEnter(out var probe))
+        {
+            // Open, or its probe is already out: nothing is sent, and the retry loop may go elsewhere.
+            attempt.RejectedByBreaker = true;
+            proxy.ProxiedDestination = chosen[0];
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        }
+        attempt.Breaker = breaker;
+        attempt.Probe = probe;
+        return next();
+    }
+
+    /// <summary>Tells the attempt's breaker (if one let it through) how the attempt ended.</summary>
+    public static void Report(HttpContext context, ResilienceAttempt attempt, bool threw)
+    {
+        if (attempt.Breaker is not { } breaker)
+        {
             return;
         }
-
-        var resilienceContext = ResilienceContextPool.Shared.Get(context.RequestAborted);
-        try
+        attempt.Breaker = null;
+        if (attempt.ClientAborted.IsCancellationRequested)
         {
-            var outcome = await breaker.ExecuteOutcomeAsync(static async (_, s) =>
-            {
-                await s.next();
-                return Outcome.FromResult(IsFailure(s.context, s.attempt) ? AttemptResult.Failed : AttemptResult.Succeeded);
-            }, resilienceContext, (next, context, attempt));
-
-            if (outcome.Exception is BrokenCircuitException)
-            {
-                // Open, or half-open with its probe already out: nothing was sent.
-                attempt.RejectedByBreaker = true;
-                context.GetReverseProxyFeature().ProxiedDestination = chosen[0];
-                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            }
+            breaker.Abandon(attempt.Probe); // the client left; says nothing about the destination
+            return;
         }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(resilienceContext);
-        }
+        breaker.Report(threw || IsFailure(context, attempt) ? AttemptResult.Failed : AttemptResult.Succeeded, attempt.Probe);
     }
 
     private static bool IsFailure(HttpContext context, ResilienceAttempt attempt)
     {
-        if (attempt.ClientAborted.IsCancellationRequested)
-        {
-            return false; // the client left; says nothing about the destination
-        }
         if (context.Features.Get<IForwarderErrorFeature>() is { } error)
         {
             return error.Error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.RequestBodyClient

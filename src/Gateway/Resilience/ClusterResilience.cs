@@ -1,19 +1,11 @@
 using System.Collections.Concurrent;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
-using Polly;
 using Polly.CircuitBreaker;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
 
 namespace Portico.Gateway.Resilience;
-
-/// <summary>Whether an attempt counts against its destination's circuit breaker.</summary>
-internal enum AttemptResult
-{
-    Succeeded,
-    Failed,
-}
 
 /// <summary>
 /// The live state of one policy applied to one cluster: its retry budget, its bulkhead, and one circuit
@@ -22,7 +14,7 @@ internal enum AttemptResult
 /// </summary>
 internal sealed class ClusterResilience : IDisposable
 {
-    private readonly ConcurrentDictionary<DestinationState, Breaker> _breakers = new();
+    private readonly ConcurrentDictionary<DestinationState, DestinationBreaker> _breakers = new();
     private readonly ClusterState _cluster;
     private readonly IDestinationHealthUpdater _healthUpdater;
     private readonly TimeProvider _time;
@@ -58,12 +50,12 @@ internal sealed class ClusterResilience : IDisposable
     public ConcurrencyLimiter? Bulkhead { get; }
 
     /// <summary>The breaker of <paramref name="destination"/>, created on first use; null when breakers are off.</summary>
-    public ResiliencePipeline<AttemptResult>? BreakerFor(DestinationState destination) =>
-        Policy.CircuitBreaker.Enabled ? _breakers.GetOrAdd(destination, static (d, self) => self.CreateBreaker(d), this).Pipeline : null;
+    public DestinationBreaker? BreakerFor(DestinationState destination) =>
+        Policy.CircuitBreaker.Enabled ? _breakers.GetOrAdd(destination, static (d, self) => self.CreateBreaker(d), this) : null;
 
     /// <summary>Breaker state per destination, for the admin API.</summary>
     public IEnumerable<(string DestinationId, CircuitState State)> BreakerStates() =>
-        _breakers.Select(b => (b.Key.DestinationId, b.Value.State.CircuitState));
+        _breakers.Select(b => (b.Key.DestinationId, b.Value.State));
 
     /// <summary>When the earliest open breaker lets a probe through; null when none is open.</summary>
     public DateTimeOffset? EarliestReopen()
@@ -79,51 +71,25 @@ internal sealed class ClusterResilience : IDisposable
         return earliest;
     }
 
-    private Breaker CreateBreaker(DestinationState destination)
-    {
-        var options = Policy.CircuitBreaker;
-        var breaker = new Breaker();
-        breaker.Pipeline = new ResiliencePipelineBuilder<AttemptResult> { TimeProvider = _time }
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<AttemptResult>
+    private DestinationBreaker CreateBreaker(DestinationState destination) =>
+        new(Policy.CircuitBreaker, _time, (state, breakDuration) =>
+        {
+            switch (state)
             {
-                FailureRatio = options.FailureRatio,
-                MinimumThroughput = options.MinimumThroughput,
-                SamplingDuration = options.SamplingDuration,
-                BreakDuration = options.BreakDuration,
-                StateProvider = breaker.State,
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result == AttemptResult.Failed || args.Outcome.Exception is not null),
-                OnOpened = args =>
-                {
-                    breaker.OpenUntil = _time.GetUtcNow() + args.BreakDuration;
-                    _healthUpdater.SetPassive(_cluster, destination, DestinationHealth.Unhealthy, args.BreakDuration);
-                    _metrics.BreakerTransition(ClusterId, "open");
-                    ResilienceLog.BreakerOpened(_logger, ClusterId, destination.DestinationId, args.BreakDuration);
-                    return default;
-                },
-                OnHalfOpened = _ =>
-                {
-                    _metrics.BreakerTransition(ClusterId, "half-open");
+                case CircuitState.Open:
+                    // Out of load balancing for the break; when it ends, the next request is the probe.
+                    _healthUpdater.SetPassive(_cluster, destination, DestinationHealth.Unhealthy, breakDuration);
+                    ResilienceLog.BreakerOpened(_logger, ClusterId, destination.DestinationId, breakDuration);
+                    break;
+                case CircuitState.HalfOpen:
                     ResilienceLog.BreakerHalfOpened(_logger, ClusterId, destination.DestinationId);
-                    return default;
-                },
-                OnClosed = _ =>
-                {
-                    breaker.OpenUntil = null;
-                    _metrics.BreakerTransition(ClusterId, "closed");
+                    break;
+                default:
                     ResilienceLog.BreakerClosed(_logger, ClusterId, destination.DestinationId);
-                    return default;
-                },
-            })
-            .Build();
-        return breaker;
-    }
+                    break;
+            }
+            _metrics.BreakerTransition(ClusterId, state switch { CircuitState.Open => "open", CircuitState.HalfOpen => "half-open", _ => "closed" });
+        });
 
     public void Dispose() => Bulkhead?.Dispose();
-
-    private sealed class Breaker
-    {
-        public CircuitBreakerStateProvider State { get; } = new();
-        public ResiliencePipeline<AttemptResult> Pipeline { get; set; } = null!;
-        public DateTimeOffset? OpenUntil { get; set; }
-    }
 }

@@ -22,6 +22,12 @@ internal sealed class ResilienceAttempt(ClusterResilience state, CancellationTok
     /// <summary>The destination's breaker was open, so this attempt sent nothing.</summary>
     public bool RejectedByBreaker { get; set; }
 
+    /// <summary>The breaker that let the current attempt through, to be told its outcome; null when none.</summary>
+    public DestinationBreaker? Breaker { get; set; }
+
+    /// <summary>The current attempt is its breaker's half-open probe.</summary>
+    public bool Probe { get; set; }
+
     private DestinationState? _first;
     private List<DestinationState>? _more; // only when a request is retried
 

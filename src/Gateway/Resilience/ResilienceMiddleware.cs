@@ -110,14 +110,17 @@ internal sealed class ResilienceMiddleware(
                         attempt.TotalTimer?.Token ?? default, attempt.AttemptTimer?.Token ?? default);
                     context.RequestAborted = linked.Token;
                 }
+                var threw = true;
                 try
                 {
                     await next();
+                    threw = false;
                 }
                 finally
                 {
                     context.RequestAborted = clientAborted;
                     linked?.Dispose();
+                    CircuitBreakerStep.Report(context, attempt, threw);
                 }
                 if (proxy.ProxiedDestination is { } proxied)
                 {

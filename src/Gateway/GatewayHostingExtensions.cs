@@ -6,6 +6,7 @@ using Portico.Gateway.Admin;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Store;
+using Portico.Gateway.Telemetry;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Health;
 
@@ -34,6 +35,7 @@ public static class GatewayHostingExtensions
             kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
         });
 
+        services.DropPerRequestNoise();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();

@@ -17,16 +17,18 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CacheEntry?>> _inFlight = new(StringComparer.Ordinal);
 
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    public Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var proxy = context.GetReverseProxyFeature();
         var routeId = proxy.Route.Config.RouteId;
-        if (!config.GetSection<CachingSettings>().PolicyByRoute.TryGetValue(routeId, out var named))
-        {
-            await next();
-            return;
-        }
-        var (policyName, policy) = named;
+        // A route without a cache policy costs one lookup, not an async frame.
+        return config.GetSection<CachingSettings>().PolicyByRoute.TryGetValue(routeId, out var named)
+            ? InvokeCachedAsync(context, next, proxy, routeId, named.Name, named.Policy)
+            : next();
+    }
+
+    private async Task InvokeCachedAsync(HttpContext context, Func<Task> next, IReverseProxyFeature proxy, string routeId, string policyName, CachePolicy policy)
+    {
         var request = context.Request;
         var partition = Partition(context, policy);
         if (!(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) || partition is null)

@@ -6,13 +6,24 @@ namespace Portico.Gateway.Routing;
 /// <summary>YARP answers upstream failures with a bare status; this gives them a problem+json body that says why.</summary>
 internal static class ProxyErrorProblems
 {
-    public static async Task InvokeAsync(HttpContext context, Func<Task> next)
+    public static Task InvokeAsync(HttpContext context, Func<Task> next)
     {
-        await next();
+        var pending = next();
+        // A cache hit completes synchronously and costs no async frame here.
+        return pending.IsCompletedSuccessfully ? AnswerFailure(context) : AwaitThenAnswerAsync(pending, context);
+    }
 
+    private static async Task AwaitThenAnswerAsync(Task pending, HttpContext context)
+    {
+        await pending;
+        await AnswerFailure(context);
+    }
+
+    private static Task AnswerFailure(HttpContext context)
+    {
         if (context.Response.HasStarted || context.Features.Get<IForwarderErrorFeature>() is not { } error)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         var cluster = context.GetReverseProxyFeature().Cluster.Config.ClusterId;
@@ -25,9 +36,6 @@ internal static class ProxyErrorProblems
             _ => ("Bad gateway", $"Cluster '{cluster}' could not be reached or answered badly ({error.Error})."),
         };
         var status = context.Response.StatusCode >= 400 ? context.Response.StatusCode : StatusCodes.Status502BadGateway;
-        if (!context.RequestAborted.IsCancellationRequested)
-        {
-            await GatewayProblems.WriteAsync(context, status, title, detail);
-        }
+        return context.RequestAborted.IsCancellationRequested ? Task.CompletedTask : GatewayProblems.WriteAsync(context, status, title, detail).AsTask();
     }
 }

@@ -17,18 +17,44 @@ internal sealed class AccessLogMiddleware(RequestDelegate next, ILoggerFactory l
     public Task InvokeAsync(HttpContext context) =>
         _logger.IsEnabled(LogLevel.Information) ? InvokeLoggedAsync(context) : next(context);
 
-    private async Task InvokeLoggedAsync(HttpContext context)
+    private Task InvokeLoggedAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
+        Task pending;
         try
         {
-            await next(context);
+            pending = next(context);
+        }
+        catch
+        {
+            Write(context, started);
+            throw;
+        }
+        // A request answered synchronously (a cache hit, a 404) costs no async frame.
+        if (pending.IsCompletedSuccessfully)
+        {
+            Write(context, started);
+            return Task.CompletedTask;
+        }
+        return AwaitThenWriteAsync(pending, context, started);
+    }
+
+    private async Task AwaitThenWriteAsync(Task pending, HttpContext context, long started)
+    {
+        try
+        {
+            await pending;
         }
         finally
         {
-            var request = context.Request;
-            AccessLog.Request(_logger, request.Method, request.Path.Value, context.Response.StatusCode, request.Protocol,
-                context.GetEndpoint()?.DisplayName, Stopwatch.GetElapsedTime(started).TotalMilliseconds, context.TraceIdentifier);
+            Write(context, started);
         }
+    }
+
+    private void Write(HttpContext context, long started)
+    {
+        var request = context.Request;
+        AccessLog.Request(_logger, request.Method, request.Path.Value, context.Response.StatusCode, request.Protocol,
+            context.GetEndpoint()?.DisplayName, Stopwatch.GetElapsedTime(started).TotalMilliseconds, context.TraceIdentifier);
     }
 }

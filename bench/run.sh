@@ -394,7 +394,7 @@ run_scenario() { # round scenario peer
 # Sequential runs of two scenarios differ by the machine's drift between them (±15 % on the shared VM this was
 # written on) as much as by the feature itself. A paired check loads both contenders at once on CPU 0, each
 # in its own cpu cgroup of equal weight (so a process's thread count does not buy it a bigger share): whatever
-# the machine does in those seconds, it does to both. Between rounds the two Portico instances swap routes,
+# the machine does in those seconds, it does to both. Within each round the two Portico instances swap routes,
 # so a difference between the instances cancels out.
 paired=$OUT/paired.tsv
 
@@ -409,7 +409,7 @@ cg_setup() {
   fi
   mkdir -p "$CG_ROOT" 2>/dev/null || { CG_ROOT=""; return 1; }
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-    echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+    echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
     echo +cpu >"$CG_ROOT/cgroup.subtree_control" 2>/dev/null || { rmdir "$CG_ROOT"; CG_ROOT=""; return 1; }
   fi
 }
@@ -423,18 +423,19 @@ cg_join() { # peer: moves the peer's processes into a cgroup of their own, equal
   done
 }
 
-run_pair() { # round check labelA peerA pathA labelB peerB pathB [wrk options...]: both at once, a line per side
-  local round=$1 check=$2 la=$3 pa=$4 a=$5 lb=$6 pb=$7 b=$8
-  shift 8
-  local urla="http://127.0.0.1:${H1_PORT[$pa]}$a" urlb="http://127.0.0.1:${H1_PORT[$pb]}$b"
+run_pair() { # round check labelA peerA pathA labelB peerB pathB: both at once, a line per side; the side
+  local round=$1 check=$2 la=$3 pa=$4 a=$5 lb=$6 pb=$7 b=$8 # labelled "token" sends the bench token
+  local urla="http://127.0.0.1:${H1_PORT[$pa]}$a" urlb="http://127.0.0.1:${H1_PORT[$pb]}$b" oa=() ob=()
+  [ "$la" = token ] && oa=(-H "Authorization: Bearer $TOKEN")
+  [ "$lb" = token ] && ob=(-H "Authorization: Bearer $TOKEN")
   local wa wb # (a bare `wait` would wait for the peers too: they are this shell's jobs)
-  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${WARMUP}s" "$@" "$urla" >/dev/null 2>&1 & wa=$!
-  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${WARMUP}s" "$@" "$urlb" >/dev/null 2>&1 & wb=$!
+  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${WARMUP}s" "${oa[@]}" "$urla" >/dev/null 2>&1 & wa=$!
+  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${WARMUP}s" "${ob[@]}" "$urlb" >/dev/null 2>&1 & wb=$!
   wait "$wa" "$wb" || true
   local ta tb
   ta=$(cpu_ticks "${PID[$pa]}") tb=$(cpu_ticks "${PID[$pb]}")
-  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${DURATION}s" --timeout 10s "$@" "$urla" >"$tmp/pair-a.out" 2>&1 & wa=$!
-  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${DURATION}s" --timeout 10s "$@" "$urlb" >"$tmp/pair-b.out" 2>&1 & wb=$!
+  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${DURATION}s" --timeout 10s "${oa[@]}" "$urla" >"$tmp/pair-a.out" 2>&1 & wa=$!
+  "${LOAD_CPU[@]}" wrk -t1 -c64 -d"${DURATION}s" --timeout 10s "${ob[@]}" "$urlb" >"$tmp/pair-b.out" 2>&1 & wb=$!
   wait "$wa" "$wb" || true
   local side label peer ticks out rps cpu
   for side in a b; do
@@ -459,8 +460,8 @@ run_paired_checks() {
       run_pair "$round" resilience none portico /nores/hello default portico2 /hello
     fi
     if [[ $has == *" auth "* ]]; then
-      run_pair "$round" auth token portico /auth/hello anonymous portico2 /hello -H "Authorization: Bearer $TOKEN"
-      run_pair "$round" auth anonymous portico /hello token portico2 /auth/hello -H "Authorization: Bearer $TOKEN"
+      run_pair "$round" auth token portico /auth/hello anonymous portico2 /hello
+      run_pair "$round" auth anonymous portico /hello token portico2 /auth/hello
     fi
     if [[ $has == *" cache "* && -n "${PID[nginx]:-}" ]]; then
       run_pair "$round" cache portico portico /cached/hello nginx nginx /cached/hello

@@ -15,8 +15,8 @@ namespace Portico.Gateway.Security;
 /// would create a request service scope, a handler and an items dictionary (about 2.5 KB per request,
 /// measured). A token that already validated and is still fresh (<see cref="CachingTokenHandler"/>) becomes
 /// the caller's identity at once, without the JWT handler (about 6 KB per request). Authorization then runs,
-/// except where its answer is already known: an endpoint with no authorization metadata of its own falls back
-/// to "any signed-in user" (checked at start), which that identity is. Anything else takes the full path,
+/// except where its answer is already known: an anonymous endpoint lets anyone through, and an endpoint with no
+/// authorization metadata of its own falls back to "any signed-in user" (checked at start), which that identity is. Anything else takes the full path,
 /// which is also where a first sight of a token is validated and remembered.
 /// </summary>
 internal static class IdentityPipeline
@@ -49,18 +49,22 @@ internal static class IdentityPipeline
                 var header = context.Request.Headers[HeaderNames.Authorization];
                 if (header.Count == 0)
                 {
-                    return context.GetEndpoint()?.Metadata.GetMetadata<IAllowAnonymous>() is not null ? next(context) : authenticateAndAuthorize(context);
+                    return AllowsAnonymous(context.GetEndpoint()) ? next(context) : authenticateAndAuthorize(context);
                 }
                 if (header.Count == 1 && header[0] is { } value && value.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase)
                     && tokens is not null && tokens.TryGetValidated(value[BearerPrefix.Length..].Trim(), out var identity))
                 {
                     context.User = new ClaimsPrincipal(identity);
-                    return fallbackIsSignedIn && HasNoAuthorizationMetadata(context.GetEndpoint()) ? next(context) : authorize(context);
+                    var endpoint = context.GetEndpoint();
+                    return AllowsAnonymous(endpoint) || (fallbackIsSignedIn && HasNoAuthorizationMetadata(endpoint)) ? next(context) : authorize(context);
                 }
                 return authenticateAndAuthorize(context);
             };
         });
     }
+
+    /// <summary>Authorization lets anyone through such an endpoint, so there is nothing for it to decide.</summary>
+    private static bool AllowsAnonymous(Endpoint? endpoint) => endpoint?.Metadata.GetMetadata<IAllowAnonymous>() is not null;
 
     /// <summary>True when an endpoint leaves its authorization to the fallback policy (and to nothing else).</summary>
     private static bool HasNoAuthorizationMetadata(Endpoint? endpoint) =>

@@ -59,6 +59,7 @@ public sealed class DestinationBreakerTests
         {
             Attempt(breaker, AttemptResult.Failed);
         }
+        await AssertTransitionsAsync(CircuitState.Open); // Polly reports it from its executor: let it land first
         _time.Advance(Policy.BreakDuration);
         Assert.Equal(CircuitState.HalfOpen, breaker.State);
 

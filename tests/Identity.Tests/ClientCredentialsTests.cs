@@ -7,33 +7,16 @@ using Microsoft.IdentityModel.Tokens;
 namespace Portico.Identity.Tests;
 
 /// <summary>One Identity service with two configured service clients: <c>gateway</c> (default roles) and <c>reports</c> (two roles).</summary>
-public sealed class ServiceClientFixture : IAsyncLifetime
+public sealed class ServiceClientFixture() : IdentityHostFixture(new Dictionary<string, string?>
+{
+    ["Identity:Clients:gateway:Secret"] = GatewaySecret,
+    ["Identity:Clients:reports:Secret"] = ReportsSecret,
+    ["Identity:Clients:reports:Roles:0"] = "reports-reader",
+    ["Identity:Clients:reports:Roles:1"] = "orders-writer",
+})
 {
     public const string GatewaySecret = "gateway-Secret-0123456789-abcdefghij";
     public const string ReportsSecret = "reports-Secret-9876543210-klmnopqrst";
-
-    public IdentityApp App { get; } = new(IdentityApp.NewDatabasePath(), new Dictionary<string, string?>
-    {
-        ["Identity:Clients:gateway:Secret"] = GatewaySecret,
-        ["Identity:Clients:reports:Secret"] = ReportsSecret,
-        ["Identity:Clients:reports:Roles:0"] = "reports-reader",
-        ["Identity:Clients:reports:Roles:1"] = "orders-writer",
-    });
-
-    public HttpClient Client { get; private set; } = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        Client = App.CreateHttpClient();
-        return ValueTask.CompletedTask;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Client.Dispose();
-        await App.DisposeAsync();
-        IdentityApp.DeleteDatabase(App.DatabasePath);
-    }
 }
 
 /// <summary>The <c>client_credentials</c> grant: service clients from configuration get access tokens of their own.</summary>

@@ -96,15 +96,13 @@ public sealed class IdentityApp : WebApplicationFactory<Program>
     }
 }
 
-/// <summary>One running Identity service with its own temp database per test class, on the system clock.</summary>
-public sealed class IdentityFixture : IAsyncLifetime
+/// <summary>
+/// One running Identity service per test class with its own temp database, on the system clock, configured
+/// with <paramref name="settings"/>; the database goes with it.
+/// </summary>
+public abstract class IdentityHostFixture(IReadOnlyDictionary<string, string?> settings) : IAsyncLifetime
 {
-    public const string AdminPassword = "fixture-admin-Pa55phrase";
-
-    public IdentityApp App { get; } = new(IdentityApp.NewDatabasePath(), new Dictionary<string, string?>
-    {
-        ["Identity:Admin:Password"] = AdminPassword,
-    });
+    public IdentityApp App { get; } = new(IdentityApp.NewDatabasePath(), settings);
 
     public HttpClient Client { get; private set; } = null!;
 
@@ -120,4 +118,13 @@ public sealed class IdentityFixture : IAsyncLifetime
         await App.DisposeAsync();
         IdentityApp.DeleteDatabase(App.DatabasePath);
     }
+}
+
+/// <summary>The Identity service the account and token tests share, with a known admin password.</summary>
+public sealed class IdentityFixture() : IdentityHostFixture(new Dictionary<string, string?>
+{
+    ["Identity:Admin:Password"] = AdminPassword,
+})
+{
+    public const string AdminPassword = "fixture-admin-Pa55phrase";
 }

@@ -8,7 +8,8 @@ namespace Portico.Gateway.Routing;
 /// <summary>Every answer the gateway makes itself is <c>application/problem+json</c>.</summary>
 internal static class GatewayProblems
 {
-    public static ValueTask WriteAsync(HttpContext context, int status, string title, string detail)
+    /// <summary>Writes the problem; <paramref name="errors"/> (field → what is wrong) goes under <c>errors</c> as in a validation problem.</summary>
+    public static ValueTask WriteAsync(HttpContext context, int status, string title, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
     {
         context.Response.StatusCode = status;
         if (status >= StatusCodes.Status500InternalServerError && context.Features.Get<CacheFallbackFeature>() is { } fallback)
@@ -17,10 +18,11 @@ internal static class GatewayProblems
             fallback.UpstreamFailed = true;
             return default;
         }
-        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (errors is not null)
         {
-            HttpContext = context,
-            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
-        });
+            problem.Extensions["errors"] = errors;
+        }
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
     }
 }

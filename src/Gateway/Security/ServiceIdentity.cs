@@ -36,7 +36,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
     {
         if (Volatile.Read(ref _current) is { } current && time.GetUtcNow() < current.RenewAt)
         {
-            return ("Bearer " + current.Token, "");
+            return (current.Authorization, "");
         }
         var settings = options.Value;
         if (string.IsNullOrEmpty(settings.ClientSecret))
@@ -48,7 +48,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
         {
             if (Volatile.Read(ref _current) is { } fresh && time.GetUtcNow() < fresh.RenewAt)
             {
-                return ("Bearer " + fresh.Token, "");
+                return (fresh.Authorization, "");
             }
             using var response = await httpClients.CreateClient(HttpClientName).PostAsJsonAsync(settings.TokenUrl,
                 new TokenRequest("client_credentials", settings.ClientId, settings.ClientSecret), cancellationToken);
@@ -63,8 +63,9 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
                 return (null, "Identity answered without an access token");
             }
             var lifetime = TimeSpan.FromSeconds(Math.Max(0, token.ExpiresIn - 60));
-            Volatile.Write(ref _current, new CachedToken(accessToken, time.GetUtcNow() + lifetime));
-            return ("Bearer " + accessToken, "");
+            var cached = new CachedToken("Bearer " + accessToken, time.GetUtcNow() + lifetime);
+            Volatile.Write(ref _current, cached);
+            return (cached.Authorization, "");
         }
         catch (HttpRequestException ex)
         {
@@ -76,7 +77,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
         }
     }
 
-    private sealed record CachedToken(string Token, DateTimeOffset RenewAt);
+    private sealed record CachedToken(string Authorization, DateTimeOffset RenewAt); // the header value, built once
 
     private sealed record TokenRequest(
         [property: JsonPropertyName("grant_type")] string GrantType,

@@ -71,7 +71,7 @@ internal static class GrpcJson
             writer.WriteEndObject();
         }
         error = null;
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     private static FieldDescriptor? FindByJsonName(MessageDescriptor type, string name)

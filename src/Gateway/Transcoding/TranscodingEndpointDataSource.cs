@@ -1,10 +1,8 @@
 using System.Text;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
-using Microsoft.Extensions.DependencyInjection;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
 
@@ -95,12 +93,6 @@ internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config
             await context.Response.WriteAsync(GrpcJson.Format(reply.Message!), context.RequestAborted);
             return;
         }
-        context.Response.StatusCode = reply.HttpStatus;
-        var problem = new ProblemDetails { Status = reply.HttpStatus, Title = "gRPC " + GrpcCaller.StatusName(reply.GrpcStatus), Detail = reply.Detail };
-        if (reply.FieldErrors is { } errors)
-        {
-            problem.Extensions["errors"] = errors;
-        }
-        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
+        await GatewayProblems.WriteAsync(context, reply.HttpStatus, "gRPC " + GrpcCaller.StatusName(reply.GrpcStatus), reply.Detail, reply.FieldErrors);
     }
 }

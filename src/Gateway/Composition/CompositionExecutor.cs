@@ -58,12 +58,31 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         var tasks = new Dictionary<string, Task<StepOutcome>>(StringComparer.OrdinalIgnoreCase);
         foreach (var step in plan.Steps)
         {
-            var dependencies = step.DependsOn.Select(d => tasks[d]).ToArray();
+            var dependencies = new Task<StepOutcome>[step.DependsOn.Count];
+            for (var i = 0; i < dependencies.Length; i++)
+            {
+                dependencies[i] = tasks[step.DependsOn[i]];
+            }
             tasks[step.Name] = RunStepAsync(plan, step, dependencies, scope, linked.Token, overall);
         }
         var outcomes = await Task.WhenAll(tasks.Values);
 
-        var failed = outcomes.Where(o => o.Step.Required && o.Outcome is Outcome.Failed or Outcome.Skipped).OrderBy(o => o.Outcome).ThenBy(o => o.CompletedAt).FirstOrDefault();
+        // One pass: the steps that are missing from the answer, and the required one to blame (failed before
+        // skipped, then the earliest).
+        StepOutcome? failed = null;
+        var partial = new List<string>();
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Outcome is not (Outcome.Failed or Outcome.Skipped))
+            {
+                continue;
+            }
+            partial.Add(outcome.Step.Name);
+            if (outcome.Step.Required && (failed is null || (outcome.Outcome, outcome.CompletedAt).CompareTo((failed.Outcome, failed.CompletedAt)) < 0))
+            {
+                failed = outcome;
+            }
+        }
         if (failed is not null || context.RequestAborted.IsCancellationRequested)
         {
             var compensated = await CompensateAsync(plan, outcomes, scope, context.TraceIdentifier);
@@ -75,7 +94,6 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
             return;
         }
 
-        var partial = outcomes.Where(o => o.Outcome is Outcome.Failed or Outcome.Skipped).Select(o => o.Step.Name).ToList();
         telemetry.Composition(plan.Name, partial.Count == 0 ? "succeeded" : "partial", time.GetElapsedTime(started));
         await WriteResponseAsync(context, plan, scope, outcomes, partial);
     }

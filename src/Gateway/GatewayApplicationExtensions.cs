@@ -18,7 +18,8 @@ public static class GatewayApplicationExtensions
 {
     /// <summary>
     /// Middleware that runs for every request: access log, request id and hardening headers, then routing,
-    /// CORS, authentication, authorization and rate limiting (which need the matched route).
+    /// fresh public cache hits that need nothing else, CORS, authentication, authorization and rate limiting
+    /// (which need the matched route).
     /// </summary>
     public static WebApplication UsePorticoGateway(this WebApplication app)
     {
@@ -29,6 +30,7 @@ public static class GatewayApplicationExtensions
             app.UseMiddleware<SecurityHeadersMiddleware>();
         }
         app.UseRouting();
+        app.Use(app.Services.GetRequiredService<CachingMiddleware>().ServeEarlyHits);
         app.UseCors();
         app.UseIdentity();
         app.UseRateLimiter();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -49,6 +50,9 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken) => _store.IsConfigured ? SubscribeAsync() : Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The memory tier alone, for the early hit step.</summary>
+    public bool TryGetMemory(string key, [NotNullWhen(true)] out CacheEntry? entry) => _memory.TryGetValue(key, out entry) && entry is not null;
 
     public async ValueTask<CacheEntry?> GetAsync(string key, CachePolicy policy)
     {

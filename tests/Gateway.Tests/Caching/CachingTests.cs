@@ -232,4 +232,52 @@ public sealed class CachingTests(ITestOutputHelper output)
         Assert.Equal("BYPASS", Result(again));
         Assert.Equal(2, backend.HitsFor("/api/x"));
     }
+
+    /// <summary>
+    /// Fresh public hits on anonymous routes are served straight after routing; these hits must still pass the
+    /// step each case names: a route that needs a token, a rate limit, a CORS origin.
+    /// </summary>
+    [Fact]
+    public async Task Hits_StillPassAuthorization_RateLimits_AndCors()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app =>
+        {
+            app.MapGet("/api/x", () => Results.Text("x"));
+            app.MapGet("/auth/x", () => Results.Text("x"));
+        });
+        var node = System.Text.Json.Nodes.JsonNode.Parse(CacheJson.Create("api", backend.Address, new { Ttl = "00:01:00" }))!;
+        var routes = node["ReverseProxy"]!["Routes"]!;
+        routes["api"]!["RateLimiterPolicy"] = "two";
+        routes["api"]!["CorsPolicy"] = "shop";
+        routes["auth"] = System.Text.Json.Nodes.JsonNode.Parse(routes["api"]!.ToJsonString())!;
+        routes["auth"]!["AuthorizationPolicy"] = null;
+        routes["auth"]!["RateLimiterPolicy"] = null;
+        routes["auth"]!["Match"]!["Path"] = "/auth/{**rest}";
+        await using var gateway = await GatewayTestHost.StartAsync(node.ToJsonString(), new Dictionary<string, string?>
+        {
+            ["Portico:RateLimiting:Policies:two:Kind"] = "FixedWindow",
+            ["Portico:RateLimiting:Policies:two:PermitLimit"] = "2",
+            ["Portico:RateLimiting:Policies:two:Window"] = "01:00:00",
+            ["Portico:Security:Cors:shop:Origins:0"] = "https://shop.example",
+        });
+
+        using var signedIn = new HttpRequestMessage(HttpMethod.Get, "/auth/x");
+        signedIn.Headers.Authorization = new AuthenticationHeaderValue("Bearer", gateway.Tokens.CreateToken("alice"));
+        using var stored = await gateway.Client.SendAsync(signedIn, Ct);
+        using var anonymous = await gateway.Client.GetAsync("/auth/x", Ct);
+        Assert.Equal("MISS", Result(stored));
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+        using var miss = await gateway.Client.GetAsync("/api/x", Ct);
+        using var withOrigin = new HttpRequestMessage(HttpMethod.Get, "/api/x");
+        withOrigin.Headers.Add("Origin", "https://shop.example");
+        using var hit = await gateway.Client.SendAsync(withOrigin, Ct);
+        using var overLimit = await gateway.Client.GetAsync("/api/x", Ct);
+        Assert.Equal("MISS", Result(miss));
+        Assert.Equal("HIT", Result(hit));
+        Assert.Equal("https://shop.example", hit.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal(HttpStatusCode.TooManyRequests, overLimit.StatusCode);
+        Assert.Equal(1, backend.HitsFor("/api/x"));
+        Assert.Equal(1, backend.HitsFor("/auth/x"));
+    }
 }

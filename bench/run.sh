@@ -21,8 +21,8 @@
 #                    proxy_cache); a second table gives the issues' targets as ratios
 #   PIN=1            proxy on CPU 0; backend and load generator on CPU 1 (PIN=0: no pinning, nginx and
 #                    haproxy get one worker per core)
-#   ACCESS_LOG=1     Portico and nginx write an access log (Portico to its stdout, nginx to a buffered file);
-#                    0 turns both off
+#   ACCESS_LOG=1     Portico and nginx write an access log, each to a file in 64 KB batches flushed at least
+#                    every second (Portico:AccessLog, nginx's buffer=64k flush=1s); 0 turns both off
 #   PORTICO_ENV="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
 #                    environment of the Portico process: the deployment settings that
 #                    docs/benchmarks.md recommends (env-only runtime knobs; the rest is in Gateway.Host.csproj)
@@ -240,12 +240,13 @@ EOF
 dotnet_env=(env DOTNET_NOLOGO=1 ASPNETCORE_ENVIRONMENT=Production)
 
 start_portico() { # name (portico or portico2)
-  local access_level=Information
-  [ "$ACCESS_LOG" = 1 ] || access_level=None
+  # The access log goes to a batched file, as nginx's does; the logging category stays off (no collector here).
+  local access_file=""
+  [ "$ACCESS_LOG" = 1 ] && access_file="$tmp/$1-access.log"
   # shellcheck disable=SC2086 # PORTICO_ENV is a list of NAME=value words
   start "$1" "${PROXY_CPU[@]}" "${dotnet_env[@]}" $PORTICO_ENV dotnet "$root/src/Gateway.Host/bin/Release/net10.0/Portico.Gateway.Host.dll" \
     --contentRoot "$root/src/Gateway.Host/bin/Release/net10.0" \
-    --Portico:ConfigFile="$tmp/portico/bench-gateway.json" --Logging:LogLevel:Portico.AccessLog=$access_level \
+    --Portico:ConfigFile="$tmp/portico/bench-gateway.json" --Logging:LogLevel:Portico.AccessLog=None --Portico:AccessLog:Path="$access_file" \
     --Portico:Jwt:JwksUrl=http://127.0.0.1:$BACKEND_A/bench/jwks --ConnectionStrings:store= --Portico:RateLimiting:Policies:auth:Shared=false \
     --Kestrel:Endpoints:http:Url=http://127.0.0.1:${H1_PORT[$1]} \
     --Kestrel:Endpoints:h2c:Url=http://127.0.0.1:${H2_PORT[$1]}

@@ -35,6 +35,9 @@ public static class GatewayHostingExtensions
             kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
         });
 
+        services.AddOptions<AccessLogOptions>().BindConfiguration(AccessLogOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<AccessLogFile>();
+        services.AddHostedService(sp => sp.GetRequiredService<AccessLogFile>());
         services.DropPerRequestNoise();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);

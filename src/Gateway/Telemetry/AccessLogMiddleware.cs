@@ -5,17 +5,17 @@ using Microsoft.Extensions.Logging;
 namespace Portico.Gateway.Telemetry;
 
 /// <summary>
-/// One structured line per request under the <see cref="AccessLog.Category"/> category: method, path (never the
-/// query string, which may carry secrets), status, protocol, route, duration and request id. When that category's
-/// level is below Information the middleware only checks the level and calls the next one: no timestamp, no
-/// state machine, no allocation.
+/// One line per request: method, path (never the query string, which may carry secrets), status, protocol, route,
+/// duration and request id, as a structured log entry under the <see cref="AccessLog.Category"/> category and/or
+/// into the batched <see cref="AccessLogFile"/>. With both off the middleware only checks them and calls the next
+/// one: no timestamp, no state machine, no allocation.
 /// </summary>
-internal sealed class AccessLogMiddleware(RequestDelegate next, ILoggerFactory loggerFactory)
+internal sealed class AccessLogMiddleware(RequestDelegate next, ILoggerFactory loggerFactory, AccessLogFile file)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger(AccessLog.Category);
 
     public Task InvokeAsync(HttpContext context) =>
-        _logger.IsEnabled(LogLevel.Information) ? InvokeLoggedAsync(context) : next(context);
+        file.Enabled || _logger.IsEnabled(LogLevel.Information) ? InvokeLoggedAsync(context) : next(context);
 
     private Task InvokeLoggedAsync(HttpContext context)
     {
@@ -54,7 +54,15 @@ internal sealed class AccessLogMiddleware(RequestDelegate next, ILoggerFactory l
     private void Write(HttpContext context, long started)
     {
         var request = context.Request;
-        AccessLog.Request(_logger, request.Method, request.Path.Value, context.Response.StatusCode, request.Protocol,
-            context.GetEndpoint()?.DisplayName, Stopwatch.GetElapsedTime(started).TotalMilliseconds, context.TraceIdentifier);
+        var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var route = context.GetEndpoint()?.DisplayName;
+        if (file.Enabled)
+        {
+            file.Write(request.Method, request.Path.Value, context.Response.StatusCode, request.Protocol, route, elapsedMs, context.TraceIdentifier);
+        }
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            AccessLog.Request(_logger, request.Method, request.Path.Value, context.Response.StatusCode, request.Protocol, route, elapsedMs, context.TraceIdentifier);
+        }
     }
 }

@@ -1,0 +1,240 @@
+using System.Buffers;
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Text.Unicode;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Portico.Gateway.Telemetry;
+
+/// <summary>
+/// <c>Portico:AccessLog</c>: an access log file written in batches, as nginx's <c>access_log … buffer= flush=</c>
+/// does. Without a path the access log goes only through logging (the <c>Portico.AccessLog</c> category).
+/// </summary>
+public sealed record AccessLogOptions
+{
+    public const string SectionName = "Portico:AccessLog";
+
+    /// <summary>The file lines are appended to (created when missing); <c>/dev/stdout</c> works too. Empty: no file.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Lines are collected up to this many bytes before one write.</summary>
+    [Range(16 * 1024, 16 * 1024 * 1024)]
+    public int BufferBytes { get; init; } = 64 * 1024;
+
+    /// <summary>A partly filled buffer is written after at most this long.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// The batched access log file. A request formats its line as UTF-8 straight into the current buffer (under a
+/// lock held for the copy, no allocation); a full buffer, or a partly full one every <see cref="AccessLogOptions.FlushInterval"/>,
+/// is handed to one background writer, so no request waits for the disk.
+/// </summary>
+internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
+{
+    /// <summary>Paths are cut to this many characters in the log, so that any line fits an empty buffer.</summary>
+    private const int MaxPathChars = 2048;
+
+    private readonly AccessLogOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AccessLogFile> _logger;
+    private readonly Lock _gate = new();
+    private readonly Channel<(byte[] Buffer, int Length)> _full = Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    private byte[] _buffer;
+    private int _length;
+    private Stream? _file;
+    private ITimer? _timer;
+    private Task _writer = Task.CompletedTask;
+
+    public AccessLogFile(IOptions<AccessLogOptions> options, TimeProvider time, ILogger<AccessLogFile> logger)
+    {
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _buffer = ArrayPool<byte>.Shared.Rent(_options.BufferBytes);
+    }
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(_options.Path);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Enabled && _options.Path is { } path)
+        {
+            // Opened at start so that a path the gateway cannot write stops it at once, not at the first request.
+            _file = path == "/dev/stdout" ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            _writer = WriteLoopAsync(_file);
+            _timer = _time.CreateTimer(static state => ((AccessLogFile)state!).Flush(), this, _options.FlushInterval, _options.FlushInterval);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Hands over what is buffered; the file closes when the host is disposed, after the last request.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Flush();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Appends one line: UTC time, method, path (escaped, never the query), status, protocol, route, duration, request id.</summary>
+    public void Write(string method, string? path, int status, string protocol, string? route, double elapsedMs, string requestId)
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        path ??= "";
+        var cut = path.Length > MaxPathChars;
+        var pathPart = cut ? path.AsSpan(0, MaxPathChars) : path.AsSpan();
+        lock (_gate)
+        {
+            if (_file is null)
+            {
+                return;
+            }
+            for (var attempt = 0; ; attempt++)
+            {
+                var span = _buffer.AsSpan(_length, _options.BufferBytes - _length);
+                if (TryFormat(span, now, method, pathPart, cut, status, protocol, route, elapsedMs, requestId, out var written))
+                {
+                    _length += written;
+                    return;
+                }
+                if (attempt == 1)
+                {
+                    return; // cannot happen with the bounded path; never let a log line fail a request
+                }
+                HandOffLocked();
+            }
+        }
+    }
+
+    private static bool TryFormat(Span<byte> span, DateTime now, string method, ReadOnlySpan<char> path, bool cut, int status,
+        string protocol, string? route, double elapsedMs, string requestId, out int written)
+    {
+        written = 0;
+        if (!Utf8.TryWrite(span, CultureInfo.InvariantCulture, $"{now:yyyy-MM-ddTHH:mm:ss.fffZ} {method} ", out var head))
+        {
+            return false;
+        }
+        var at = head;
+        if (!TryWriteEscaped(span[at..], path, out var pathBytes))
+        {
+            return false;
+        }
+        at += pathBytes;
+        if (!Utf8.TryWrite(span[at..], CultureInfo.InvariantCulture,
+                $"{(cut ? "..." : "")} {status} {protocol} route={route ?? "-"} {elapsedMs:F3}ms id={requestId}\n", out var tail))
+        {
+            return false;
+        }
+        written = at + tail;
+        return true;
+    }
+
+    /// <summary>
+    /// The decoded path as UTF-8 with control characters, spaces, quotes and backslashes as <c>\xHH</c>: a path
+    /// like <c>/a%0Afake-line</c> must not start a line of its own.
+    /// </summary>
+    private static bool TryWriteEscaped(Span<byte> span, ReadOnlySpan<char> path, out int written)
+    {
+        written = 0;
+        Span<byte> one = stackalloc byte[4];
+        foreach (var rune in path.EnumerateRunes())
+        {
+            var value = rune.Value;
+            if (value is < 0x21 or 0x7f or '"' or '\\')
+            {
+                if (span.Length - written < 4)
+                {
+                    return false;
+                }
+                span[written++] = (byte)'\\';
+                span[written++] = (byte)'x';
+                span[written++] = HexDigit(value >> 4);
+                span[written++] = HexDigit(value & 0xf);
+                continue;
+            }
+            var length = rune.EncodeToUtf8(one);
+            if (span.Length - written < length)
+            {
+                return false;
+            }
+            one[..length].CopyTo(span[written..]);
+            written += length;
+        }
+        return true;
+    }
+
+    private static byte HexDigit(int value) => (byte)(value < 10 ? '0' + value : 'A' + value - 10);
+
+    private void Flush()
+    {
+        lock (_gate)
+        {
+            if (_length > 0)
+            {
+                HandOffLocked();
+            }
+        }
+    }
+
+    private void HandOffLocked()
+    {
+        _full.Writer.TryWrite((_buffer, _length));
+        _buffer = ArrayPool<byte>.Shared.Rent(_options.BufferBytes);
+        _length = 0;
+    }
+
+    private async Task WriteLoopAsync(Stream file)
+    {
+        await foreach (var (buffer, length) in _full.Reader.ReadAllAsync())
+        {
+            try
+            {
+                await file.WriteAsync(buffer.AsMemory(0, length));
+                await file.FlushAsync();
+            }
+            catch (IOException ex)
+            {
+                Log.WriteFailed(_logger, length, ex.Message);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Writes what is buffered and closes the file; lines written after this are dropped.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Stream? file;
+        lock (_gate)
+        {
+            file = _file;
+            if (file is null)
+            {
+                return;
+            }
+            if (_length > 0)
+            {
+                HandOffLocked();
+            }
+            _file = null;
+            _full.Writer.TryComplete();
+        }
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync();
+        }
+        await _writer;
+        await file.DisposeAsync();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(110, LogLevel.Error, "Access log: {Bytes} bytes could not be written and are lost. {Reason}")]
+        public static partial void WriteFailed(ILogger logger, int bytes, string reason);
+    }
+}

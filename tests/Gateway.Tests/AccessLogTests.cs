@@ -1,0 +1,44 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Portico.Tests.Common;
+
+namespace Portico.Gateway.Tests;
+
+public sealed class AccessLogTests(ITestOutputHelper output)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AccessLogFile_OneEscapedLinePerRequest_WithoutTheQuery_AndFlushedOnShutdown()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/api/{**rest}", () => Results.Text("ok")));
+        var path = Path.Combine(Path.GetTempPath(), $"portico-access-{Guid.NewGuid():N}.log");
+        try
+        {
+            string requestId;
+            await using (var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("api", backend.Address), new Dictionary<string, string?>
+            {
+                ["Portico:AccessLog:Path"] = path,
+                ["Portico:AccessLog:FlushInterval"] = "00:01:00", // only the shutdown flush can write these lines
+            }))
+            {
+                using var plain = await gateway.Client.GetAsync("/api/items?token=secret", Ct);
+                requestId = plain.Headers.GetValues("X-Request-Id").Single();
+                using var forged = await gateway.Client.GetAsync("/api/a%0A2026-01-01T00:00:00.000Z%20GET%20/forged", Ct);
+                using var missing = await gateway.Client.GetAsync("/nowhere", Ct);
+            }
+
+            var lines = await File.ReadAllLinesAsync(path, Ct);
+            output.WriteLine(string.Join('\n', lines));
+            Assert.Equal(3, lines.Length);
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z GET /api/items 200 HTTP/1\.1 route=api \d+\.\d{3}ms id=" + requestId + "$", lines[0]);
+            Assert.DoesNotContain("secret", lines[0]);
+            Assert.StartsWith(lines[1][..24] + " GET /api/a\\x0A2026-01-01T00:00:00.000Z\\x20GET\\x20/forged 200 ", lines[1]);
+            Assert.Contains(" GET /nowhere 404 ", lines[2]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

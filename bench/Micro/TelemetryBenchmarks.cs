@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Benchmarks;
@@ -13,14 +14,22 @@ public class TelemetryBenchmarks
     private static readonly RequestDelegate Done = static _ => Task.CompletedTask;
 
     private readonly RequestIdMiddleware _requestId = new(Done);
-    private readonly AccessLogMiddleware _accessLogOff = new(Done, NullLoggerFactory.Instance);
-    private readonly AccessLogMiddleware _accessLogOn = new(Done, new FormattingLoggerFactory());
+    private static readonly AccessLogFile NoFile = NewFile(null);
+    private static readonly AccessLogFile DevNull = NewFile("/dev/null");
+
+    private readonly AccessLogMiddleware _accessLogOff = new(Done, NullLoggerFactory.Instance, NoFile);
+    private readonly AccessLogMiddleware _accessLogOn = new(Done, new FormattingLoggerFactory(), NoFile);
+    private readonly AccessLogMiddleware _accessLogFile = new(Done, NullLoggerFactory.Instance, DevNull);
     private DefaultHttpContext _withId = null!;
     private DefaultHttpContext _withoutId = null!;
+
+    private static AccessLogFile NewFile(string? path) =>
+        new(Options.Create(new AccessLogOptions { Path = path }), TimeProvider.System, NullLogger<AccessLogFile>.Instance);
 
     [GlobalSetup]
     public void Setup()
     {
+        DevNull.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         _withId = NewContext();
         _withId.Request.Headers[RequestIdMiddleware.HeaderName] = "checkout-7f3a9c21-4b5d";
         _withoutId = NewContext();
@@ -51,6 +60,9 @@ public class TelemetryBenchmarks
 
     [Benchmark(Description = "access log: formatted line")]
     public Task AccessLog_On() => _accessLogOn.InvokeAsync(_withId);
+
+    [Benchmark(Description = "access log: line into the batched file")]
+    public Task AccessLog_File() => _accessLogFile.InvokeAsync(_withId);
 
     /// <summary>A logger that formats every message, as a console or file sink would, and drops it.</summary>
     private sealed class FormattingLoggerFactory : ILoggerFactory, ILogger

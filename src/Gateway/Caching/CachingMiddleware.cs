@@ -46,7 +46,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         {
             return next(context);
         }
-        metrics.Result(route.PolicyName, "hit");
+        CacheMetrics.Count(route.Results, CacheResult.Hit);
         return ServeAsync(context, entry, "HIT", now);
     }
 
@@ -59,20 +59,20 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
             return known;
         }
         var metadata = endpoint.Metadata;
-        var route = new EarlyHitRoute(settings, "", "", null);
+        var route = new EarlyHitRoute(settings, "", [], null);
         if (metadata.GetMetadata<RouteModel>() is { } model
             && settings.PolicyByRoute.TryGetValue(model.Config.RouteId, out var named)
             && named.Policy.Scope == CacheScope.Public
             && metadata.GetMetadata<IAllowAnonymous>() is not null
             && metadata.GetMetadata<EnableRateLimitingAttribute>() is null)
         {
-            route = new EarlyHitRoute(settings, model.Config.RouteId, named.Name, named.Policy);
+            route = new EarlyHitRoute(settings, model.Config.RouteId, metrics.ResultsOf(named.Name), named.Policy);
         }
         _earlyHitRoutes.AddOrUpdate(endpoint, route);
         return route;
     }
 
-    private sealed record EarlyHitRoute(CachingSettings Settings, string RouteId, string PolicyName, CachePolicy? Policy);
+    private sealed record EarlyHitRoute(CachingSettings Settings, string RouteId, long[] Results, CachePolicy? Policy);
 
     public Task InvokeAsync(HttpContext context, Func<Task> next)
     {
@@ -90,7 +90,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         var partition = Partition(context, policy);
         if (!(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) || partition is null)
         {
-            metrics.Result(policyName, "bypass");
+            metrics.Result(policyName, CacheResult.Bypass);
             context.Response.Headers[CachePolicies.ResultHeader] = "BYPASS";
             await next();
             return;
@@ -104,13 +104,13 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         {
             if (now < entry.FreshUntil)
             {
-                metrics.Result(policyName, "hit");
+                metrics.Result(policyName, CacheResult.Hit);
                 await ServeAsync(context, entry, "HIT", now);
                 return;
             }
             if (now < entry.StaleWhileRevalidateUntil)
             {
-                metrics.Result(policyName, "stale");
+                metrics.Result(policyName, CacheResult.Stale);
                 refresher.RefreshOnce(key, context, proxy.Route, policy, policyName);
                 await ServeAsync(context, entry, "STALE", now);
                 return;
@@ -129,7 +129,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
             var shared = await WaitAsync(current.Task, policy.CoalescingTimeout, context.RequestAborted);
             if (shared is not null)
             {
-                metrics.Result(policyName, "coalesced");
+                metrics.Result(policyName, CacheResult.Coalesced);
                 await ServeAsync(context, shared, "COALESCED", time.GetUtcNow());
                 return;
             }
@@ -192,11 +192,11 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         {
             context.Features.Set<IForwarderErrorFeature>(null);
             capture?.Dispose();
-            metrics.Result(policyName, "stale");
+            metrics.Result(policyName, CacheResult.Stale);
             await ServeAsync(context, fallback, "STALE", time.GetUtcNow(), clear: true);
             return null;
         }
-        metrics.Result(policyName, "miss");
+        metrics.Result(policyName, CacheResult.Miss);
         if (capture is null || capture.Delivered || !capture.Complete || error is not null || context.RequestAborted.IsCancellationRequested)
         {
             capture?.Dispose();

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
@@ -58,6 +59,36 @@ public sealed class CachingTests(ITestOutputHelper output)
         Assert.Equal("q=b", await other.Content.ReadAsStringAsync(Ct));
         Assert.Equal("HIT", Result(head));
         Assert.Equal(2, backend.HitsFor("/api/echo"));
+        Assert.Equal(2, CountedResults(gateway, "hit"));
+        Assert.Equal(2, CountedResults(gateway, "miss"));
+    }
+
+    /// <summary>What the gateway's <c>portico.gateway.cache.requests</c> counter says for one result.</summary>
+    private static long CountedResults(GatewayTestHost gateway, string result)
+    {
+        var meters = gateway.Services.GetRequiredService<IMeterFactory>();
+        long total = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == meters && instrument.Name == "portico.gateway.cache.requests")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "result" && (string?)tag.Value == result)
+                {
+                    total += value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return total;
     }
 
     [Fact]

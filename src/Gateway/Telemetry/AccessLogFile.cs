@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using System.Text;
 using System.Text.Unicode;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
@@ -39,6 +40,9 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     /// <summary>Paths are cut to this many characters in the log, so that any line fits an empty buffer.</summary>
     private const int MaxPathChars = 2048;
 
+    private static readonly SearchValues<char> PlainPathChars =
+        SearchValues.Create("!#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
     private readonly AccessLogOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<AccessLogFile> _logger;
@@ -49,6 +53,8 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     private Stream? _file;
     private ITimer? _timer;
     private Task _writer = Task.CompletedTask;
+    private readonly byte[] _secondText = new byte["yyyy-MM-ddTHH:mm:ss".Length];
+    private long _second = -1;
 
     public AccessLogFile(IOptions<AccessLogOptions> options, TimeProvider time, ILogger<AccessLogFile> logger)
     {
@@ -109,22 +115,31 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
         }
     }
 
-    private static bool TryFormat(Span<byte> span, DateTime now, string method, ReadOnlySpan<char> path, bool cut, int status,
+    /// <summary>Called under the lock: the time down to the second is formatted once per second, not per line.</summary>
+    private bool TryFormat(Span<byte> span, DateTime now, string method, ReadOnlySpan<char> path, bool cut, int status,
         string protocol, string? route, double elapsedMs, string requestId, out int written)
     {
         written = 0;
-        if (!Utf8.TryWrite(span, CultureInfo.InvariantCulture, $"{now:yyyy-MM-ddTHH:mm:ss.fffZ} {method} ", out var head))
+        var second = now.Ticks / TimeSpan.TicksPerSecond;
+        if (second != _second)
+        {
+            _second = second;
+            Utf8.TryWrite(_secondText, CultureInfo.InvariantCulture, $"{now:yyyy-MM-ddTHH:mm:ss}", out _);
+        }
+        var micros = (long)(elapsedMs * 1000);
+        if (span.Length < _secondText.Length || !_secondText.AsSpan().TryCopyTo(span)
+            || !Utf8.TryWrite(span[_secondText.Length..], CultureInfo.InvariantCulture, $".{now.Millisecond:D3}Z {method} ", out var head))
         {
             return false;
         }
-        var at = head;
+        var at = _secondText.Length + head;
         if (!TryWriteEscaped(span[at..], path, out var pathBytes))
         {
             return false;
         }
         at += pathBytes;
         if (!Utf8.TryWrite(span[at..], CultureInfo.InvariantCulture,
-                $"{(cut ? "..." : "")} {status} {protocol} route={route ?? "-"} {elapsedMs:F3}ms id={requestId}\n", out var tail))
+                $"{(cut ? "..." : "")} {status} {protocol} route={route ?? "-"} {micros / 1000}.{micros % 1000:D3}ms id={requestId}\n", out var tail))
         {
             return false;
         }
@@ -139,6 +154,11 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     private static bool TryWriteEscaped(Span<byte> span, ReadOnlySpan<char> path, out int written)
     {
         written = 0;
+        if (!path.ContainsAnyExcept(PlainPathChars))
+        {
+            // The usual path: printable ASCII with nothing to escape, copied in one vectorized step.
+            return Encoding.ASCII.TryGetBytes(path, span, out written);
+        }
         Span<byte> one = stackalloc byte[4];
         foreach (var rune in path.EnumerateRunes())
         {

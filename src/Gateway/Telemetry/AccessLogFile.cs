@@ -40,6 +40,8 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     /// <summary>Paths are cut to this many characters in the log, so that any line fits an empty buffer.</summary>
     private const int MaxPathChars = 2048;
 
+    private const int MaxPendingBuffers = 64;
+
     private static readonly SearchValues<char> PlainPathChars =
         SearchValues.Create("!#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
@@ -47,14 +49,16 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<AccessLogFile> _logger;
     private readonly Lock _gate = new();
-    private readonly Channel<(byte[] Buffer, int Length)> _full = Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    // Bounded, so that a stalled disk costs at most this many buffers of memory; past that, lines are dropped.
+    private readonly Channel<(byte[] Buffer, int Length)> _full = Channel.CreateBounded<(byte[], int)>(
+        new BoundedChannelOptions(MaxPendingBuffers) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly byte[] _secondText = new byte["yyyy-MM-ddTHH:mm:ss".Length];
+    private long _second = -1;
     private byte[] _buffer;
     private int _length;
     private Stream? _file;
     private ITimer? _timer;
     private Task _writer = Task.CompletedTask;
-    private readonly byte[] _secondText = new byte["yyyy-MM-ddTHH:mm:ss".Length];
-    private long _second = -1;
 
     public AccessLogFile(IOptions<AccessLogOptions> options, TimeProvider time, ILogger<AccessLogFile> logger)
     {
@@ -201,7 +205,11 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
 
     private void HandOffLocked()
     {
-        _full.Writer.TryWrite((_buffer, _length));
+        if (!_full.Writer.TryWrite((_buffer, _length)))
+        {
+            Log.WriteFailed(_logger, _length, "the disk is not keeping up");
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
         _buffer = ArrayPool<byte>.Shared.Rent(_options.BufferBytes);
         _length = 0;
     }

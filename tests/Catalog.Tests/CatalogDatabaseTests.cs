@@ -2,19 +2,20 @@ using System.Net;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Portico.Catalog.Infrastructure;
+using Portico.Tests.Common;
 
 namespace Portico.Catalog.Tests;
 
 /// <summary>Start-up seeding and what happens when the database goes wrong; every test has its own file.</summary>
 public sealed class CatalogDatabaseTests : IDisposable
 {
-    private readonly string _databasePath = CatalogApp.NewDatabasePath();
+    private readonly string _databasePath = TestDatabases.NewPath("catalog");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static int SeedCount => CatalogSeedData.CreateProducts().Length;
 
-    public void Dispose() => CatalogApp.DeleteDatabase(_databasePath);
+    public void Dispose() => TestDatabases.Delete(_databasePath);
 
     [Fact]
     public async Task Start_TwoInstancesOnTheSameEmptyFile_SeedExactlyOnce()
@@ -81,7 +82,7 @@ public sealed class CatalogDatabaseTests : IDisposable
             Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
         }
 
-        CatalogApp.DeleteDatabase(_databasePath);
+        TestDatabases.Delete(_databasePath);
 
         using var response = await client.GetAsync("health/ready", Ct);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
@@ -10,11 +11,11 @@ public sealed class AdminAccountTests : IDisposable
 {
     private const string AdminEmail = "admin@portico.local";
 
-    private readonly string _databasePath = IdentityApp.NewDatabasePath();
+    private readonly string _databasePath = TestDatabases.NewPath("identity");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => IdentityApp.DeleteDatabase(_databasePath);
+    public void Dispose() => TestDatabases.Delete(_databasePath);
 
     [Fact]
     public async Task Admin_WithConfiguredPassword_CanLogInAndHasTheAdminRole()

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
@@ -168,9 +169,9 @@ public sealed class ClientCredentialsTests(ServiceClientFixture fixture) : IClas
 /// <summary>Start-up validation of <c>Identity:Clients</c>.</summary>
 public sealed class ServiceClientSettingsTests : IDisposable
 {
-    private readonly string _databasePath = IdentityApp.NewDatabasePath();
+    private readonly string _databasePath = TestDatabases.NewPath("identity");
 
-    public void Dispose() => IdentityApp.DeleteDatabase(_databasePath);
+    public void Dispose() => TestDatabases.Delete(_databasePath);
 
     [Fact]
     public async Task Start_ShortSecretAndBadRoles_FailsListingEveryProblemWithoutEchoingTheSecret()

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Portico.Identity.Infrastructure;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
@@ -11,7 +12,7 @@ public sealed class ExpiredRecordCleanerTests : IAsyncLifetime
     private readonly IdentityApp _app;
     private HttpClient _client = null!;
 
-    public ExpiredRecordCleanerTests() => _app = new IdentityApp(IdentityApp.NewDatabasePath(), timeProvider: _clock);
+    public ExpiredRecordCleanerTests() => _app = new IdentityApp(TestDatabases.NewPath("identity"), timeProvider: _clock);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -25,7 +26,7 @@ public sealed class ExpiredRecordCleanerTests : IAsyncLifetime
     {
         _client.Dispose();
         await _app.DisposeAsync();
-        IdentityApp.DeleteDatabase(_app.DatabasePath);
+        TestDatabases.Delete(_app.DatabasePath);
     }
 
     [Fact]

@@ -2,16 +2,17 @@ using System.Net;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
 /// <summary>Signing key rotation on a test clock: keys live 30 days, retired keys stay 15 + 1 minutes.</summary>
 public sealed class KeyRotationTests : IDisposable
 {
-    private readonly string _databasePath = IdentityApp.NewDatabasePath();
+    private readonly string _databasePath = TestDatabases.NewPath("identity");
     private readonly FakeTimeProvider _clock = IdentityApp.NewClock();
 
-    public void Dispose() => IdentityApp.DeleteDatabase(_databasePath);
+    public void Dispose() => TestDatabases.Delete(_databasePath);
 
     [Fact]
     public async Task Rotation_AfterTheKeyLifetime_NewKidSignsAndTheOldStaysPublishedUntilItsTokensExpire()

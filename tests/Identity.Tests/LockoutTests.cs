@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
@@ -12,7 +13,7 @@ public sealed class LockoutTests : IAsyncLifetime
     private readonly IdentityApp _app;
     private HttpClient _client = null!;
 
-    public LockoutTests() => _app = new IdentityApp(IdentityApp.NewDatabasePath(), timeProvider: _clock);
+    public LockoutTests() => _app = new IdentityApp(TestDatabases.NewPath("identity"), timeProvider: _clock);
 
     public ValueTask InitializeAsync()
     {
@@ -24,7 +25,7 @@ public sealed class LockoutTests : IAsyncLifetime
     {
         _client.Dispose();
         await _app.DisposeAsync();
-        IdentityApp.DeleteDatabase(_app.DatabasePath);
+        TestDatabases.Delete(_app.DatabasePath);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Portico.Data;
 using LoyaltyService::Portico.Loyalty.Infrastructure;
 using LoyaltyService::Portico.Loyalty.Ledger;
+using Portico.Tests.Common;
 
 namespace Portico.Loyalty.Tests;
 
@@ -61,7 +62,7 @@ public sealed class LedgerDatabaseTests
     [Fact]
     public async Task Balance_SurvivesARestartOnTheSameFile()
     {
-        var path = LoyaltyApp.NewDatabasePath();
+        var path = TestDatabases.NewPath("loyalty");
         var user = LoyaltyFixture.NewUserId();
         try
         {
@@ -77,7 +78,7 @@ public sealed class LedgerDatabaseTests
         }
         finally
         {
-            LoyaltyApp.DeleteDatabase(path);
+            TestDatabases.Delete(path);
         }
     }
 

@@ -77,19 +77,6 @@ public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
                 .Endpoint("http", endpoint => _http = endpoint.ListenOptions)
                 .Endpoint("grpc", endpoint => _grpc = endpoint.ListenOptions)));
     }
-
-    /// <summary>A fresh path in the temp folder; nothing is created until a server starts.</summary>
-    public static string NewDatabasePath() => Path.Combine(Path.GetTempPath(), $"portico-loyalty-{Guid.NewGuid():N}.db");
-
-    /// <summary>Deletes a database file and its journal files, closing pooled connections first.</summary>
-    public static void DeleteDatabase(string path)
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var file in new[] { path, path + "-journal", path + "-wal", path + "-shm" })
-        {
-            File.Delete(file);
-        }
-    }
 }
 
 /// <summary>
@@ -123,7 +110,7 @@ public sealed class LoyaltyFixture : IAsyncLifetime
     {
         _identity = await TestBackend.StartAsync("identity", app =>
             app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
-        App = new LoyaltyApp(DatabasePath ?? LoyaltyApp.NewDatabasePath(), new Uri(_identity.Address, "/.well-known/jwks.json").ToString());
+        App = new LoyaltyApp(DatabasePath ?? TestDatabases.NewPath("loyalty"), new Uri(_identity.Address, "/.well-known/jwks.json").ToString());
         Channel = App.CreateChannel();
         Client = new LoyaltyClient(Channel);
     }
@@ -135,7 +122,7 @@ public sealed class LoyaltyFixture : IAsyncLifetime
         await _identity.DisposeAsync();
         if (DatabasePath is null)
         {
-            LoyaltyApp.DeleteDatabase(App.DatabasePath);
+            TestDatabases.Delete(App.DatabasePath);
         }
         else
         {

@@ -18,55 +18,6 @@ using Portico.Tests.Common;
 
 namespace Portico.Ordering.Tests;
 
-/// <summary>A service on a real Kestrel port (127.0.0.1:0), against the SQLite file and settings it is given.</summary>
-public class ServiceApp<TEntryPoint> : WebApplicationFactory<TEntryPoint> where TEntryPoint : class
-{
-    private readonly IReadOnlyDictionary<string, string?> _settings;
-
-    public ServiceApp(string databasePath, IReadOnlyDictionary<string, string?> settings)
-    {
-        DatabasePath = databasePath;
-        _settings = settings;
-        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-    }
-
-    public string DatabasePath { get; }
-
-    /// <summary>Base address of the running server, e.g. <c>http://127.0.0.1:41234/</c>; the server starts on first use.</summary>
-    public Uri Address
-    {
-        get
-        {
-            StartServer();
-            var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-            return new Uri(address.EndsWith('/') ? address : address + "/");
-        }
-    }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Development");
-        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
-        if (Environment.GetEnvironmentVariable("PORTICO_TEST_LOGS") is null)
-        {
-            builder.ConfigureLogging(logging => logging.ClearProviders());
-        }
-    }
-
-    /// <summary>A fresh path in the temp folder; nothing is created until a server starts.</summary>
-    public static string NewDatabasePath(string service) => Path.Combine(Path.GetTempPath(), $"portico-{service}-{Guid.NewGuid():N}.db");
-
-    /// <summary>Deletes a database file and its journal files, closing pooled connections first.</summary>
-    public static void DeleteDatabase(string path)
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var file in new[] { path, path + "-journal", path + "-wal", path + "-shm" })
-        {
-            File.Delete(file);
-        }
-    }
-}
-
 /// <summary>
 /// Ordering on real Kestrel with everything it talks to: the real Catalog (in-process, its own database) unless a
 /// test gives another Catalog address, and a stand-in Identity serving the key set of <see cref="Tokens"/>.
@@ -76,6 +27,8 @@ public sealed class OrderingFixture : IAsyncLifetime
 {
     private TestBackend _identity = null!;
     private ServiceApp<CatalogService::Program>? _catalog;
+    private string? _catalogDb;
+    private string _orderingDb = null!;
 
     public TestTokenIssuer Tokens { get; } = new();
 
@@ -98,16 +51,16 @@ public sealed class OrderingFixture : IAsyncLifetime
         var catalogUrl = CatalogUrl;
         if (catalogUrl is null)
         {
-            var catalogDb = ServiceApp<Program>.NewDatabasePath("catalog");
-            _catalog = new ServiceApp<CatalogService::Program>(catalogDb, new Dictionary<string, string?> { ["ConnectionStrings:catalogdb"] = $"Data Source={catalogDb}" });
+            _catalogDb = TestDatabases.NewPath("catalog");
+            _catalog = new ServiceApp<CatalogService::Program>(new Dictionary<string, string?> { ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}" });
             catalogUrl = _catalog.Address;
         }
         Catalog = new HttpClient { BaseAddress = catalogUrl };
 
-        var orderingDb = ServiceApp<Program>.NewDatabasePath("ordering");
+        _orderingDb = TestDatabases.NewPath("ordering");
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:orderingdb"] = $"Data Source={orderingDb}",
+            ["ConnectionStrings:orderingdb"] = $"Data Source={_orderingDb}",
             ["Portico:Jwt:JwksUrl"] = new Uri(_identity.Address, "/.well-known/jwks.json").ToString(),
             ["Ordering:CatalogUrl"] = catalogUrl.ToString(),
             ["Ordering:CatalogResilience:Retry:MaxRetryAttempts"] = "1",
@@ -117,7 +70,7 @@ public sealed class OrderingFixture : IAsyncLifetime
         {
             settings[key] = value;
         }
-        App = new ServiceApp<Program>(orderingDb, settings);
+        App = new ServiceApp<Program>(settings);
         _ = App.Address; // start now, so a broken start fails the fixture rather than a test
     }
 
@@ -125,11 +78,11 @@ public sealed class OrderingFixture : IAsyncLifetime
     {
         Catalog.Dispose();
         await App.DisposeAsync();
-        ServiceApp<Program>.DeleteDatabase(App.DatabasePath);
+        TestDatabases.Delete(_orderingDb);
         if (_catalog is not null)
         {
             await _catalog.DisposeAsync();
-            ServiceApp<Program>.DeleteDatabase(_catalog.DatabasePath);
+            TestDatabases.Delete(_catalogDb!);
         }
         await _identity.DisposeAsync();
     }

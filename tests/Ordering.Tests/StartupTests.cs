@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Portico.Tests.Common;
 
 namespace Portico.Ordering.Tests;
 
@@ -8,8 +9,8 @@ public sealed class StartupTests
     [Fact]
     public async Task Start_WithBadSettings_FailsNamingEachOne()
     {
-        var path = ServiceApp<Program>.NewDatabasePath("ordering");
-        await using var app = new ServiceApp<Program>(path, new Dictionary<string, string?>
+        var path = TestDatabases.NewPath("ordering");
+        await using var app = new ServiceApp<Program>(new Dictionary<string, string?>
         {
             ["ConnectionStrings:orderingdb"] = $"Data Source={path}",
             ["Ordering:CatalogUrl"] = "catalog without scheme",
@@ -20,6 +21,6 @@ public sealed class StartupTests
 
         Assert.Contains(e.Failures, f => f.Contains("Ordering:CatalogUrl", StringComparison.Ordinal));
         Assert.Contains(e.Failures, f => f.Contains("Ordering:CatalogRetryAfter", StringComparison.Ordinal));
-        ServiceApp<Program>.DeleteDatabase(path);
+        TestDatabases.Delete(path);
     }
 }

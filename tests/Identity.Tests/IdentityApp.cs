@@ -37,12 +37,13 @@ public sealed class IdentityApp(
 }
 
 /// <summary>
-/// One running Identity service per test class with its own temp database, on the system clock, configured
-/// with <paramref name="settings"/>; the database goes with it.
+/// One running Identity service with its own temp database, configured with <paramref name="settings"/>, on
+/// <paramref name="clock"/> (the system clock when null); the database goes with it. A fixture shared by a test
+/// class, or the base of a test class that needs a service of its own.
 /// </summary>
-public abstract class IdentityHostFixture(IReadOnlyDictionary<string, string?> settings) : IAsyncLifetime
+public abstract class IdentityHostFixture(IReadOnlyDictionary<string, string?> settings, TimeProvider? clock = null) : IAsyncLifetime
 {
-    public IdentityApp App { get; } = new(TestDatabases.NewPath("identity"), settings);
+    public IdentityApp App { get; } = new(TestDatabases.NewPath("identity"), settings, clock);
 
     public HttpClient Client { get; private set; } = null!;
 

@@ -1,56 +1,44 @@
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
-using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
 /// <summary>Lockout on a test clock: defaults of five failures within 15 minutes, locked for 5 minutes.</summary>
-public sealed class LockoutTests : IAsyncLifetime
+public sealed class LockoutTests : IdentityHostFixture
 {
     private const string WrongPassword = "definitely-Not-it-42";
 
-    private readonly FakeTimeProvider _clock = IdentityApp.NewClock();
-    private readonly IdentityApp _app;
-    private HttpClient _client = null!;
+    private readonly FakeTimeProvider _clock;
 
-    public LockoutTests() => _app = new IdentityApp(TestDatabases.NewPath("identity"), timeProvider: _clock);
-
-    public ValueTask InitializeAsync()
+    public LockoutTests() : this(IdentityApp.NewClock())
     {
-        _client = _app.CreateHttpClient();
-        return ValueTask.CompletedTask;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _client.Dispose();
-        await _app.DisposeAsync();
-        TestDatabases.Delete(_app.DatabasePath);
-    }
+    private LockoutTests(FakeTimeProvider clock) : base(new Dictionary<string, string?>(), clock) => _clock = clock;
 
     [Fact]
     public async Task Login_FifthFailure_LocksEvenTheRightPasswordUntilThePeriodEnds()
     {
         var email = IdentityClient.NewEmail();
-        await _client.RegisterOkAsync(email);
+        await Client.RegisterOkAsync(email);
 
         for (var i = 1; i <= 4; i++)
         {
-            using var failure = await _client.LoginAsync(email, WrongPassword);
+            using var failure = await Client.LoginAsync(email, WrongPassword);
             await failure.ReadProblemAsync(HttpStatusCode.Unauthorized);
         }
-        using var fifth = await _client.LoginAsync(email, WrongPassword);
+        using var fifth = await Client.LoginAsync(email, WrongPassword);
         await fifth.ReadProblemAsync(HttpStatusCode.TooManyRequests);
         Assert.Equal(TimeSpan.FromMinutes(5), fifth.Headers.RetryAfter?.Delta);
 
         _clock.Advance(TimeSpan.FromMinutes(2));
-        using var locked = await _client.LoginAsync(email);
+        using var locked = await Client.LoginAsync(email);
         var problem = await locked.ReadProblemAsync(HttpStatusCode.TooManyRequests);
         Assert.Equal("Too many failed logins", problem.Title);
         Assert.Equal(TimeSpan.FromMinutes(3), locked.Headers.RetryAfter?.Delta);
 
         _clock.Advance(TimeSpan.FromMinutes(3));
-        using var released = await _client.LoginAsync(email);
+        using var released = await Client.LoginAsync(email);
         await released.ReadTokenAsync();
     }
 
@@ -58,17 +46,17 @@ public sealed class LockoutTests : IAsyncLifetime
     public async Task Login_SuccessfulLogin_ForgetsEarlierFailures()
     {
         var email = IdentityClient.NewEmail();
-        await _client.RegisterOkAsync(email);
+        await Client.RegisterOkAsync(email);
         for (var i = 0; i < 4; i++)
         {
-            (await _client.LoginAsync(email, WrongPassword)).Dispose();
+            (await Client.LoginAsync(email, WrongPassword)).Dispose();
         }
 
-        await _client.LoginOkAsync(email);
+        await Client.LoginOkAsync(email);
 
         for (var i = 0; i < 4; i++)
         {
-            using var failure = await _client.LoginAsync(email, WrongPassword);
+            using var failure = await Client.LoginAsync(email, WrongPassword);
             Assert.Equal(HttpStatusCode.Unauthorized, failure.StatusCode);
         }
     }
@@ -77,15 +65,15 @@ public sealed class LockoutTests : IAsyncLifetime
     public async Task Login_FailuresFurtherApartThanTheWindow_DoNotAddUp()
     {
         var email = IdentityClient.NewEmail();
-        await _client.RegisterOkAsync(email);
+        await Client.RegisterOkAsync(email);
         for (var i = 0; i < 4; i++)
         {
-            (await _client.LoginAsync(email, WrongPassword)).Dispose();
+            (await Client.LoginAsync(email, WrongPassword)).Dispose();
         }
 
         _clock.Advance(TimeSpan.FromMinutes(16));
 
-        using var fifth = await _client.LoginAsync(email, WrongPassword);
+        using var fifth = await Client.LoginAsync(email, WrongPassword);
         Assert.Equal(HttpStatusCode.Unauthorized, fifth.StatusCode);
     }
 
@@ -94,14 +82,14 @@ public sealed class LockoutTests : IAsyncLifetime
     {
         var known = IdentityClient.NewEmail("known");
         var unknown = IdentityClient.NewEmail("unknown");
-        await _client.RegisterOkAsync(known);
+        await Client.RegisterOkAsync(known);
 
         var knownStatuses = new List<HttpStatusCode>();
         var unknownStatuses = new List<HttpStatusCode>();
         for (var i = 0; i < 6; i++)
         {
-            using var k = await _client.LoginAsync(known, WrongPassword);
-            using var u = await _client.LoginAsync(unknown, WrongPassword);
+            using var k = await Client.LoginAsync(known, WrongPassword);
+            using var u = await Client.LoginAsync(unknown, WrongPassword);
             knownStatuses.Add(k.StatusCode);
             unknownStatuses.Add(u.StatusCode);
             Assert.Equal(k.Headers.RetryAfter?.Delta, u.Headers.RetryAfter?.Delta);
@@ -116,13 +104,13 @@ public sealed class LockoutTests : IAsyncLifetime
     {
         var victim = IdentityClient.NewEmail("victim");
         var bystander = IdentityClient.NewEmail("bystander");
-        await _client.RegisterOkAsync(victim);
-        await _client.RegisterOkAsync(bystander);
+        await Client.RegisterOkAsync(victim);
+        await Client.RegisterOkAsync(bystander);
         for (var i = 0; i < 5; i++)
         {
-            (await _client.LoginAsync(victim, WrongPassword)).Dispose();
+            (await Client.LoginAsync(victim, WrongPassword)).Dispose();
         }
 
-        await _client.LoginOkAsync(bystander);
+        await Client.LoginOkAsync(bystander);
     }
 }

@@ -56,7 +56,7 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
 
     public async ValueTask<CacheEntry?> GetAsync(string key, CachePolicy policy)
     {
-        if (_memory.TryGetValue(key, out CacheEntry? entry))
+        if (TryGetMemory(key, out var entry))
         {
             return entry;
         }

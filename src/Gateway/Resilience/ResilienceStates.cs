@@ -16,7 +16,7 @@ internal sealed class ResilienceStates(IDestinationHealthUpdater healthUpdater, 
     public ClusterResilience Get(string policyName, ResiliencePolicy policy, ClusterState cluster)
     {
         var key = (policyName, cluster.ClusterId);
-        if (_states.TryGetValue(key, out var state) && (ReferenceEquals(state.Policy, policy) || state.Policy == policy))
+        if (_states.TryGetValue(key, out var state) && state.Policy == policy)
         {
             return state;
         }

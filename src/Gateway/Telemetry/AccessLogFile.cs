@@ -63,17 +63,19 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     public AccessLogFile(IOptions<AccessLogOptions> options, TimeProvider time, ILogger<AccessLogFile> logger)
     {
         _options = options.Value;
+        Enabled = !string.IsNullOrWhiteSpace(_options.Path);
         _time = time;
         _logger = logger;
         _buffer = ArrayPool<byte>.Shared.Rent(_options.BufferBytes);
     }
 
-    public bool Enabled => !string.IsNullOrWhiteSpace(_options.Path);
+    public bool Enabled { get; }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (Enabled && _options.Path is { } path)
+        if (Enabled)
         {
+            var path = _options.Path!;
             // Opened at start so that a path the gateway cannot write stops it at once, not at the first request.
             _file = path == "/dev/stdout" ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
             _writer = WriteLoopAsync(_file);

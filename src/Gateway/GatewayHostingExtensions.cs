@@ -25,6 +25,9 @@ public static class GatewayHostingExtensions
         services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.SectionName)
             .ValidateDataAnnotations()
+            // Data annotations do not look into nested records by themselves.
+            .Validate(static o => IsValid(o.Limits) && IsValid(o.HealthChecks) && IsValid(o.Forwarding),
+                "A value under Portico:Limits, Portico:HealthChecks or Portico:Forwarding is out of its range.")
             .ValidateOnStart();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
@@ -57,6 +60,10 @@ public static class GatewayHostingExtensions
             .AddPorticoResilience()
             .AddPorticoCaching()
             .AddPorticoTranscoding()
-            .AddPorticoCompositions();
+            .AddPorticoCompositions()
+            .AddPorticoForwarding();
     }
+
+    private static bool IsValid(object options) =>
+        System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), null, validateAllProperties: true);
 }

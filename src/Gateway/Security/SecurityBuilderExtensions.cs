@@ -47,9 +47,10 @@ public static class SecurityBuilderExtensions
         builder.AddTransforms(static transforms =>
         {
             transforms.AddRequestTransform(IdentityForwarding.ApplyAsync);
-            // What a service says about its own software stays behind the gateway.
-            transforms.AddResponseHeaderRemove("Server");
-            transforms.AddResponseHeaderRemove("X-Powered-By");
+            foreach (var hidden in SecurityHeadersMiddleware.HiddenUpstreamHeaders)
+            {
+                transforms.AddResponseHeaderRemove(hidden);
+            }
         });
         return builder;
     }

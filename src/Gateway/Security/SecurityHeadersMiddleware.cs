@@ -8,6 +8,9 @@ namespace Portico.Gateway.Security;
 /// </summary>
 internal sealed class SecurityHeadersMiddleware(RequestDelegate next)
 {
+    /// <summary>What a service says about its own software stays behind the gateway: removed from proxied answers.</summary>
+    public static readonly string[] HiddenUpstreamHeaders = ["Server", "X-Powered-By"];
+
     public Task InvokeAsync(HttpContext context)
     {
         var headers = context.Response.Headers;

@@ -1,0 +1,518 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Portico.Gateway.Configuration;
+using Portico.Gateway.Security;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace Portico.Gateway.Forwarding;
+
+/// <summary>
+/// The gateway's forwarder, put in YARP's place through its <see cref="IHttpForwarder"/> extension point. A request
+/// to a plain-HTTP destination, on a route without configured transforms, goes over Portico's own HTTP/1.1
+/// keep-alive connections: the request head is written from Kestrel's headers straight into a pooled buffer and
+/// the response head parsed from bytes into Kestrel's response, with none of the <c>HttpRequestMessage</c>,
+/// <c>HttpResponseMessage</c> and header-collection objects YARP's forwarder builds for <c>HttpClient</c> — about a
+/// quarter of the proxy's CPU per request (docs/benchmarks.md). It applies what YARP's default and Portico's own
+/// transforms would: the destination's <c>Host</c>, <c>X-Forwarded-*</c> set afresh, <c>Forwarded</c> and
+/// connection headers dropped, the caller's identity (<see cref="IdentityForwarding"/>), hidden response headers
+/// and held-back 5xx answers (<see cref="UpstreamAnswers"/>).
+/// Everything else goes to YARP's forwarder unchanged: TLS and HTTP/2 destinations (gRPC), upgrades, CONNECT,
+/// <c>Expect</c>, bodies without a length, routes with transforms, and requests being traced (YARP's client span).
+/// </summary>
+internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
+{
+    /// <summary>YARP's default when a cluster sets no <c>ActivityTimeout</c>.</summary>
+    private static readonly TimeSpan DefaultActivityTimeout = TimeSpan.FromSeconds(100);
+
+    /// <summary>How long a new connection may take, like YARP's default <c>HttpClient</c>.</summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
+    private const int HeadBufferSize = 4096;
+    private const int ReadBufferSize = 16 * 1024;
+
+    private static readonly Action<object?> CancelExchange = static state => ((CancellationTokenSource)state!).Cancel();
+
+    private readonly IHttpForwarder _yarp;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly bool _enabled;
+    private readonly long _idleTimeout; // in TimeProvider timestamp ticks
+    private readonly ConcurrentDictionary<string, Http1Destination?> _destinations = new(StringComparer.Ordinal);
+    private readonly ITimer? _closer;
+
+    public Http1Forwarder(IHttpForwarder yarp, IOptions<GatewayOptions> options, TimeProvider time, ILogger<Http1Forwarder> logger)
+    {
+        _yarp = yarp;
+        _time = time;
+        _logger = logger;
+        var forwarding = options.Value.Forwarding;
+        _enabled = forwarding.FastHttp1;
+        _idleTimeout = (long)(forwarding.PooledConnectionIdleTimeout.TotalSeconds * time.TimestampFrequency);
+        if (_enabled)
+        {
+            var period = forwarding.PooledConnectionIdleTimeout / 4;
+            _closer = time.CreateTimer(static state => ((Http1Forwarder)state!).CloseIdle(), this, period, period);
+        }
+    }
+
+    public ValueTask<ForwarderError> SendAsync(HttpContext context, string destinationPrefix, HttpMessageInvoker httpClient,
+        ForwarderRequestConfig requestConfig, HttpTransformer transformer) =>
+        SendAsync(context, destinationPrefix, httpClient, requestConfig, transformer, CancellationToken.None);
+
+    public ValueTask<ForwarderError> SendAsync(HttpContext context, string destinationPrefix, HttpMessageInvoker httpClient,
+        ForwarderRequestConfig requestConfig, HttpTransformer transformer, CancellationToken cancellationToken)
+    {
+        if (_enabled && CanForward(context, requestConfig, transformer, out var proxied)
+            && _destinations.GetOrAdd(destinationPrefix, Http1Destination.TryCreate) is { } destination)
+        {
+            var head = new HeadWriter(ArrayPool<byte>.Shared.Rent(HeadBufferSize));
+            if (TryWriteRequestHead(context, destination, proxied?.Model.Config.Host, ref head))
+            {
+                return ForwardAsync(context, destination, head, requestConfig.ActivityTimeout ?? DefaultActivityTimeout, cancellationToken);
+            }
+            // A value HTTP/1.1 cannot carry as Latin-1 text: YARP's forwarder decides what happens to it.
+            ArrayPool<byte>.Shared.Return(head.Buffer);
+        }
+        return _yarp.SendAsync(context, destinationPrefix, httpClient, requestConfig, transformer, cancellationToken);
+    }
+
+    private static bool CanForward(HttpContext context, ForwarderRequestConfig config, HttpTransformer transformer, out DestinationState? proxied)
+    {
+        proxied = null;
+        if (Activity.Current is not null
+            || (config.Version is { Major: >= 2 } && (config.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower) != HttpVersionPolicy.RequestVersionOrLower)
+            || context.Features.Get<IReverseProxyFeature>() is not { } proxy
+            || !ReferenceEquals(transformer, proxy.Route.Transformer) || proxy.Route.Config.Transforms is { Count: > 0 })
+        {
+            return false;
+        }
+        proxied = proxy.ProxiedDestination;
+        var request = context.Request;
+        if (HttpMethods.IsConnect(request.Method) || context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+            || request.Headers.ContainsKey(HeaderNames.Expect))
+        {
+            return false;
+        }
+        // A body must come with its length: chunked uploads (and HTTP/2 bodies without one) stay with YARP.
+        return context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true
+            || (request.ContentLength is not null && !request.Headers.ContainsKey(HeaderNames.TransferEncoding));
+    }
+
+    private static bool TryWriteRequestHead(HttpContext context, Http1Destination destination, string? host, ref HeadWriter head)
+    {
+        var request = context.Request;
+        var path = request.Path.ToUriComponent();
+        var query = request.QueryString.Value;
+        if (!System.Text.Ascii.IsValid(query) || !System.Text.Ascii.IsValid(request.Method))
+        {
+            return false;
+        }
+        head.WriteAscii(request.Method);
+        head.Write(" "u8);
+        head.WriteAscii(destination.BasePath);
+        head.WriteAscii(path.Length > 0 || destination.BasePath.Length > 0 ? path : "/");
+        head.WriteAscii(query ?? "");
+        head.Write(" HTTP/1.1\r\nHost: "u8);
+        if (host is null)
+        {
+            head.Write(destination.AuthorityBytes);
+        }
+        else if (!System.Text.Ascii.IsValid(host) || host.AsSpan().ContainsAny('\r', '\n'))
+        {
+            return false;
+        }
+        else
+        {
+            head.WriteAscii(host);
+        }
+        head.Write("\r\n"u8);
+
+        foreach (var (name, values) in request.Headers)
+        {
+            if (Http1Protocol.IsSkippedRequestHeader(name))
+            {
+                continue;
+            }
+            var value = values.Count == 1 ? values[0]! : string.Join(name.Equals(HeaderNames.Cookie, StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray());
+            if (!Http1Protocol.TryWriteHeader(ref head, name, value))
+            {
+                return false;
+            }
+        }
+
+        // YARP's default X-Forwarded-* transform: each set afresh from this hop.
+        if (context.Connection.RemoteIpAddress is { } remote)
+        {
+            head.Write("X-Forwarded-For: "u8);
+            head.WriteAscii(remote.ToString());
+            head.Write("\r\n"u8);
+        }
+        head.Write("X-Forwarded-Proto: "u8);
+        head.WriteAscii(request.Scheme);
+        head.Write("\r\n"u8);
+        if (request.Host.HasValue && !Http1Protocol.TryWriteHeader(ref head, "X-Forwarded-Host", request.Host.ToUriComponent()))
+        {
+            return false;
+        }
+        if (request.PathBase.HasValue && !Http1Protocol.TryWriteHeader(ref head, "X-Forwarded-Prefix", request.PathBase.ToUriComponent()))
+        {
+            return false;
+        }
+
+        var (userId, roles) = IdentityForwarding.Describe(context.User);
+        if ((userId is not null && !Http1Protocol.TryWriteHeader(ref head, IdentityForwarding.UserIdHeader, userId))
+            || (roles is not null && !Http1Protocol.TryWriteHeader(ref head, IdentityForwarding.UserRolesHeader, roles)))
+        {
+            return false;
+        }
+        head.Write("\r\n"u8);
+        return true;
+    }
+
+    private enum Stage
+    {
+        Request,
+        RequestBody,
+        ResponseBody,
+    }
+
+    private async ValueTask<ForwarderError> ForwardAsync(HttpContext context, Http1Destination destination, HeadWriter head,
+        TimeSpan activityTimeout, CancellationToken cancellationToken)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        Http1Connection? connection = null;
+        CancellationTokenRegistration aborted = default, canceled = default;
+        var stage = Stage.Request;
+        var toClient = false; // whether the step that may fail reads from or writes to the client
+        var reusable = false;
+        try
+        {
+            var bodyLength = request.ContentLength ?? 0;
+            var replayable = bodyLength == 0 || request.Body.CanSeek;
+            var received = 0;
+            CancellationToken token;
+            for (var retry = false; ; retry = true)
+            {
+                connection = (retry ? null : RentIdle(destination)) ?? await ConnectAsync(destination, context.RequestAborted, cancellationToken);
+                token = connection.Timeout.Token;
+                connection.Timeout.CancelAfter(activityTimeout);
+                aborted = context.RequestAborted.UnsafeRegister(CancelExchange, connection.Timeout);
+                canceled = cancellationToken.UnsafeRegister(CancelExchange, connection.Timeout);
+                try
+                {
+                    await connection.Socket.SendAsync(head.Buffer.AsMemory(0, head.Length), SocketFlags.None, token);
+                    for (var left = bodyLength; left > 0;)
+                    {
+                        stage = Stage.RequestBody;
+                        toClient = true;
+                        var read = await request.Body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), token);
+                        if (read == 0)
+                        {
+                            throw new IOException("The request body ended before its Content-Length.");
+                        }
+                        toClient = false;
+                        await connection.Socket.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, token);
+                        left -= read;
+                    }
+                    stage = Stage.Request;
+                    received = await connection.Socket.ReceiveAsync(buffer, SocketFlags.None, token);
+                }
+                catch (SocketException) when (connection.Reused && !retry && replayable && !toClient && !token.IsCancellationRequested)
+                {
+                    received = 0; // reset by the server: the same as a close, below
+                }
+                if (received > 0 || retry || !connection.Reused || !replayable)
+                {
+                    break;
+                }
+                // A kept-alive connection the server closed meanwhile: nothing reached it, so the request goes again
+                // on a new connection (a body only when it can be replayed).
+                stage = Stage.Request;
+                aborted.Dispose();
+                canceled.Dispose();
+                connection.Dispose();
+                connection = null;
+                if (bodyLength > 0)
+                {
+                    request.Body.Position = 0;
+                }
+            }
+            if (received == 0)
+            {
+                throw new Http1ProtocolException("The upstream closed the connection without answering.");
+            }
+
+            int headEnd;
+            ResponseHead answer;
+            while (true)
+            {
+                while ((headEnd = Http1Protocol.FindHeadEnd(buffer.AsSpan(0, received))) < 0)
+                {
+                    if (received == buffer.Length)
+                    {
+                        buffer = Grow(buffer);
+                    }
+                    var got = await connection.Socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, token);
+                    received += got > 0 ? got : throw new Http1ProtocolException("The upstream closed the connection in the middle of its answer's head.");
+                }
+                answer = Http1Protocol.ParseHead(buffer.AsSpan(0, headEnd));
+                if (answer.Status >= 200)
+                {
+                    break;
+                }
+                if (answer.Status == 101)
+                {
+                    throw new Http1ProtocolException("The upstream switched protocols unasked.");
+                }
+                // An interim answer (100 Continue, 103 Early Hints) is not relayed; the final one follows it.
+                buffer.AsSpan(headEnd, received - headEnd).CopyTo(buffer);
+                received -= headEnd;
+            }
+
+            response.StatusCode = answer.Status;
+            Http1Protocol.CopyHeaders(buffer.AsSpan(0, headEnd), response);
+            if (UpstreamAnswers.HoldBack(context, answer.Status))
+            {
+                return ForwarderError.None; // its body is not read, so the connection is closed
+            }
+
+            stage = Stage.ResponseBody;
+            var body = response.Body;
+            if (HttpMethods.IsHead(request.Method) || answer.Status is 204 or 304)
+            {
+                reusable = answer.KeepAlive && received == headEnd;
+            }
+            else if (answer.Chunked)
+            {
+                var decoder = new ChunkedDecoder();
+                int at = headEnd, end = received;
+                while (true)
+                {
+                    var data = decoder.Decode(buffer.AsSpan(at, end - at), out var consumed);
+                    if (data > 0)
+                    {
+                        toClient = true;
+                        await body.WriteAsync(buffer.AsMemory(at, data), token);
+                        toClient = false;
+                    }
+                    at += consumed;
+                    if (decoder.Done)
+                    {
+                        reusable = answer.KeepAlive && at == end;
+                        break;
+                    }
+                    // What is left is part of a chunk-size or trailer line: keep it, and read the rest after it.
+                    buffer.AsSpan(at, end - at).CopyTo(buffer);
+                    (at, end) = (0, end - at);
+                    end += await ReceiveBodyAsync(connection, buffer.AsMemory(end), activityTimeout, token);
+                }
+            }
+            else if (answer.ContentLength >= 0)
+            {
+                var left = answer.ContentLength;
+                var have = (int)Math.Min(received - headEnd, left);
+                if (have > 0)
+                {
+                    toClient = true;
+                    await body.WriteAsync(buffer.AsMemory(headEnd, have), token);
+                    toClient = false;
+                    left -= have;
+                }
+                while (left > 0)
+                {
+                    var got = await ReceiveBodyAsync(connection, buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), activityTimeout, token);
+                    toClient = true;
+                    await body.WriteAsync(buffer.AsMemory(0, got), token);
+                    toClient = false;
+                    left -= got;
+                }
+                // More bytes than the length said: the connection's framing cannot be trusted any more.
+                reusable = answer.KeepAlive && received - headEnd <= answer.ContentLength;
+            }
+            else
+            {
+                // Neither a length nor chunked: the body ends when the server closes the connection.
+                for (int at = headEnd, got = received - headEnd; got > 0; at = 0, got = await connection.Socket.ReceiveAsync(buffer, SocketFlags.None, token))
+                {
+                    connection.Timeout.CancelAfter(activityTimeout);
+                    toClient = true;
+                    await body.WriteAsync(buffer.AsMemory(at, got), token);
+                    toClient = false;
+                }
+            }
+            return ForwarderError.None;
+        }
+        catch (Exception exception)
+        {
+            reusable = false;
+            var timedOut = connection?.Timeout.IsCancellationRequested == true;
+            return Fail(context, destination, stage, Classify(context, stage, toClient, timedOut, cancellationToken), exception);
+        }
+        finally
+        {
+            aborted.Dispose();
+            canceled.Dispose();
+            if (connection is not null)
+            {
+                if (reusable && connection.Timeout.TryReset())
+                {
+                    connection.Reused = true;
+                    destination.Return(connection, _time.GetTimestamp());
+                }
+                else
+                {
+                    connection.Dispose();
+                }
+            }
+            ArrayPool<byte>.Shared.Return(head.Buffer);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>An idle connection to reuse; one idle for a while is first checked for having been closed by the server.</summary>
+    private Http1Connection? RentIdle(Http1Destination destination)
+    {
+        var now = _time.GetTimestamp();
+        while (destination.Rent() is { } connection)
+        {
+            // An idle socket that is readable was closed by the server (or sent something nobody asked for).
+            if (now - connection.IdleSince < _time.TimestampFrequency || !connection.Socket.Poll(0, SelectMode.SelectRead))
+            {
+                return connection;
+            }
+            connection.Dispose();
+        }
+        return null;
+    }
+
+    private async ValueTask<Http1Connection> ConnectAsync(Http1Destination destination, CancellationToken aborted, CancellationToken canceled)
+    {
+        using var timeout = new CancellationTokenSource(ConnectTimeout, _time);
+        using var onAbort = aborted.UnsafeRegister(CancelExchange, timeout);
+        using var onCancel = canceled.UnsafeRegister(CancelExchange, timeout);
+        try
+        {
+            return await destination.ConnectAsync(_time, timeout.Token);
+        }
+        catch (SocketException e)
+        {
+            // The same shape as HttpClient's failure, which passive health and retries recognise (TransportErrors).
+            throw new HttpRequestException(HttpRequestError.ConnectionError, $"Connecting to {destination.Authority} failed ({e.SocketErrorCode}).", e);
+        }
+        catch (OperationCanceledException e) when (!aborted.IsCancellationRequested && !canceled.IsCancellationRequested)
+        {
+            throw new HttpRequestException(HttpRequestError.ConnectionError, $"Connecting to {destination.Authority} took longer than {ConnectTimeout}.", e);
+        }
+    }
+
+    private static async ValueTask<int> ReceiveBodyAsync(Http1Connection connection, Memory<byte> into, TimeSpan activityTimeout, CancellationToken token)
+    {
+        var got = await connection.Socket.ReceiveAsync(into, SocketFlags.None, token);
+        if (got == 0)
+        {
+            throw new Http1ProtocolException("The upstream closed the connection in the middle of its answer's body.");
+        }
+        connection.Timeout.CancelAfter(activityTimeout);
+        return got;
+    }
+
+    private static byte[] Grow(byte[] buffer)
+    {
+        if (buffer.Length >= Http1Protocol.MaxResponseHeadSize)
+        {
+            throw new Http1ProtocolException($"The upstream's answer head is larger than {Http1Protocol.MaxResponseHeadSize / 1024} KB.");
+        }
+        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+        buffer.CopyTo(larger, 0);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return larger;
+    }
+
+    private static ForwarderError Classify(HttpContext context, Stage stage, bool toClient, bool timedOut, CancellationToken cancellationToken)
+    {
+        var canceled = context.RequestAborted.IsCancellationRequested || cancellationToken.IsCancellationRequested;
+        return stage switch
+        {
+            Stage.Request => canceled ? ForwarderError.RequestCanceled : timedOut ? ForwarderError.RequestTimedOut : ForwarderError.Request,
+            Stage.RequestBody => canceled ? ForwarderError.RequestBodyCanceled : toClient ? ForwarderError.RequestBodyClient : ForwarderError.RequestBodyDestination,
+            _ => canceled ? ForwarderError.ResponseBodyCanceled : toClient ? ForwarderError.ResponseBodyClient : ForwarderError.ResponseBodyDestination,
+        };
+    }
+
+    /// <summary>Reports a failed exchange the way YARP's forwarder does, so the steps around it (retries, passive health, problem answers) see no difference.</summary>
+    private ForwarderError Fail(HttpContext context, Http1Destination destination, Stage stage, ForwarderError error, Exception exception)
+    {
+        context.Features.Set<IForwarderErrorFeature>(new ForwardingFailure(error, exception));
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            context.Abort(); // a half-relayed answer must not look complete to the client
+        }
+        else
+        {
+            if (stage != Stage.Request)
+            {
+                response.Clear(); // the upstream's headers do not belong on the error answer
+            }
+            response.StatusCode = error switch
+            {
+                ForwarderError.RequestTimedOut => StatusCodes.Status504GatewayTimeout,
+                ForwarderError.RequestBodyClient => StatusCodes.Status400BadRequest,
+                _ => StatusCodes.Status502BadGateway,
+            };
+        }
+        if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled)
+        {
+            Log.Canceled(_logger, destination.Authority, error);
+        }
+        else
+        {
+            Log.Failed(_logger, destination.Authority, error, exception.Message);
+        }
+        return error;
+    }
+
+    private void CloseIdle()
+    {
+        var before = _time.GetTimestamp() - _idleTimeout;
+        foreach (var destination in _destinations.Values)
+        {
+            destination?.CloseIdle(before);
+        }
+    }
+
+    public void Dispose()
+    {
+        _closer?.Dispose();
+        foreach (var destination in _destinations.Values)
+        {
+            destination?.CloseIdle(long.MaxValue);
+        }
+    }
+
+    private sealed class ForwardingFailure(ForwarderError error, Exception exception) : IForwarderErrorFeature
+    {
+        public ForwarderError Error { get; } = error;
+
+        public Exception? Exception { get; } = exception;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Forwarding to {Destination} failed ({Error}): {Reason}")]
+        public static partial void Failed(ILogger logger, string destination, ForwarderError error, string reason);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Forwarding to {Destination} stopped: {Error}")]
+        public static partial void Canceled(ILogger logger, string destination, ForwarderError error);
+    }
+}

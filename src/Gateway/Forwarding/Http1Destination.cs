@@ -51,6 +51,17 @@ internal sealed class Http1Destination
         return new Http1Destination(endPoint, authority, uri.AbsolutePath.TrimEnd('/'));
     }
 
+    public int IdleCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _idle.Count;
+            }
+        }
+    }
+
     /// <summary>An idle connection, most recent first; null when there is none.</summary>
     public Http1Connection? Rent()
     {

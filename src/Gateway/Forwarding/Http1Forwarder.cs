@@ -482,6 +482,10 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         return error;
     }
 
+    /// <summary>How many kept-alive connections to <paramref name="destinationPrefix"/> are idle (0 when it never went this way).</summary>
+    internal int IdleConnections(string destinationPrefix) =>
+        _destinations.TryGetValue(destinationPrefix, out var destination) && destination is not null ? destination.IdleCount : 0;
+
     private void CloseIdle()
     {
         var before = _time.GetTimestamp() - _idleTimeout;

@@ -14,15 +14,21 @@ internal sealed class Http1Destination
     private readonly Lock _lock = new();
     private readonly List<Http1Connection> _idle = [];
 
-    private Http1Destination(EndPoint endPoint, string authority, string basePath)
+    private Http1Destination(EndPoint endPoint, string host, int port, string authority, string basePath)
     {
         EndPoint = endPoint;
+        Host = host;
+        Port = port;
         Authority = authority;
         AuthorityBytes = Encoding.ASCII.GetBytes(authority);
         BasePath = basePath;
     }
 
     public EndPoint EndPoint { get; }
+
+    public string Host { get; }
+
+    public int Port { get; }
 
     /// <summary>host[:port], the <c>Host</c> header unless the destination configures its own.</summary>
     public string Authority { get; }
@@ -48,7 +54,7 @@ internal sealed class Http1Destination
         {
             authority = uri.IsDefaultPort ? "[" + uri.IdnHost + "]" : "[" + uri.IdnHost + "]:" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
-        return new Http1Destination(endPoint, authority, uri.AbsolutePath.TrimEnd('/'));
+        return new Http1Destination(endPoint, uri.IdnHost, uri.Port, authority, uri.AbsolutePath.TrimEnd('/'));
     }
 
     public int IdleCount

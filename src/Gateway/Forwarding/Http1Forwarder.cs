@@ -25,7 +25,8 @@ namespace Portico.Gateway.Forwarding;
 /// connection headers dropped, the caller's identity (<see cref="IdentityForwarding"/>), hidden response headers
 /// and held-back 5xx answers (<see cref="UpstreamAnswers"/>).
 /// Everything else goes to YARP's forwarder unchanged: TLS and HTTP/2 destinations (gRPC), upgrades, CONNECT,
-/// <c>Expect</c>, bodies without a length, routes with transforms, and requests being traced (YARP's client span).
+/// <c>Expect</c>, bodies without a length, and routes with transforms. When the request is traced, the trace
+/// context travels on as <c>HttpClient</c> would send it, under a client span of its own when spans are recorded.
 /// </summary>
 internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
 {
@@ -37,6 +38,9 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
 
     private const int HeadBufferSize = 4096;
     private const int ReadBufferSize = 16 * 1024;
+
+    /// <summary>Client spans of forwarded requests (ServiceDefaults records every <c>Portico.*</c> source when tracing is on).</summary>
+    internal static readonly ActivitySource Spans = new("Portico.Gateway.Forwarding");
 
     private static readonly Action<object?> CancelExchange = static state => ((CancellationTokenSource)state!).Cancel();
 
@@ -87,8 +91,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
     private static bool CanForward(HttpContext context, ForwarderRequestConfig config, HttpTransformer transformer, out DestinationState? proxied)
     {
         proxied = null;
-        if (Activity.Current is not null
-            || (config.Version is { Major: >= 2 } && (config.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower) != HttpVersionPolicy.RequestVersionOrLower)
+        if ((config.Version is { Major: >= 2 } && (config.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower) != HttpVersionPolicy.RequestVersionOrLower)
             || context.Features.Get<IReverseProxyFeature>() is not { } proxy
             || !ReferenceEquals(transformer, proxy.Route.Transformer) || proxy.Route.Config.Transforms is { Count: > 0 })
         {
@@ -109,7 +112,6 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
     private static bool TryWriteRequestHead(HttpContext context, Http1Destination destination, string? host, ref HeadWriter head)
     {
         var request = context.Request;
-        var path = request.Path.ToUriComponent();
         var query = request.QueryString.Value;
         if (!System.Text.Ascii.IsValid(query) || !System.Text.Ascii.IsValid(request.Method))
         {
@@ -118,7 +120,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         head.WriteAscii(request.Method);
         head.Write(" "u8);
         head.WriteAscii(destination.BasePath);
-        head.WriteAscii(path.Length > 0 || destination.BasePath.Length > 0 ? path : "/");
+        Http1Protocol.WritePath(ref head, request.Path.HasValue || destination.BasePath.Length > 0 ? request.Path.Value : "/");
         head.WriteAscii(query ?? "");
         head.Write(" HTTP/1.1\r\nHost: "u8);
         if (host is null)
@@ -135,9 +137,11 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         }
         head.Write("\r\n"u8);
 
+        // A traced request gets the current trace context (below), not the one it came with.
+        var propagator = Activity.Current is null ? null : DistributedContextPropagator.Current;
         foreach (var (name, values) in request.Headers)
         {
-            if (Http1Protocol.IsSkippedRequestHeader(name))
+            if (Http1Protocol.IsSkippedRequestHeader(name) || (propagator is not null && IsField(propagator, name)))
             {
                 continue;
             }
@@ -173,14 +177,54 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         {
             return false;
         }
-        head.Write("\r\n"u8);
-        return true;
+        return true; // the trace context and the blank line follow in ForwardAsync
+    }
+
+    private static bool IsField(DistributedContextPropagator propagator, string name)
+    {
+        foreach (var field in propagator.Fields)
+        {
+            if (name.Equals(field, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A client span for the exchange when spans are recorded; the trace context goes on in the request head.</summary>
+    private static Activity? StartSpan(HttpContext context, Http1Destination destination, ref HeadWriter head)
+    {
+        var span = Spans.HasListeners() ? Spans.StartActivity(context.Request.Method, ActivityKind.Client) : null;
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("http.request.method", context.Request.Method);
+            span.SetTag("server.address", destination.Host);
+            span.SetTag("server.port", destination.Port);
+            span.SetTag("network.protocol.version", "1.1");
+        }
+        if ((span ?? Activity.Current) is { } current)
+        {
+            var writer = new TraceHeaderWriter(head);
+            DistributedContextPropagator.Current.Inject(current, writer, static (carrier, name, value) => ((TraceHeaderWriter)carrier!).Add(name, value));
+            head = writer.Head;
+        }
+        return span;
+    }
+
+    /// <summary>Carries the head buffer through the propagator's callback, which takes an object.</summary>
+    private sealed class TraceHeaderWriter(HeadWriter head)
+    {
+        public HeadWriter Head = head;
+
+        public void Add(string name, string value) => Http1Protocol.TryWriteHeader(ref Head, name, value);
     }
 
     private enum Stage
     {
         Request,
         RequestBody,
+        ResponseHead,
         ResponseBody,
     }
 
@@ -195,6 +239,8 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         var stage = Stage.Request;
         var toClient = false; // whether the step that may fail reads from or writes to the client
         var reusable = false;
+        var span = StartSpan(context, destination, ref head);
+        head.Write("\r\n"u8);
         try
         {
             var bodyLength = request.ContentLength ?? 0;
@@ -279,8 +325,10 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
                 received -= headEnd;
             }
 
+            stage = Stage.ResponseHead;
             response.StatusCode = answer.Status;
-            Http1Protocol.CopyHeaders(buffer.AsSpan(0, headEnd), response);
+            span?.SetTag("http.response.status_code", answer.Status);
+            Http1Protocol.CopyHeaders(buffer.AsSpan(0, headEnd), answer, response);
             if (UpstreamAnswers.HoldBack(context, answer.Status))
             {
                 return ForwarderError.None; // its body is not read, so the connection is closed
@@ -342,11 +390,18 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             else
             {
                 // Neither a length nor chunked: the body ends when the server closes the connection.
-                for (int at = headEnd, got = received - headEnd; got > 0; at = 0, got = await connection.Socket.ReceiveAsync(buffer, SocketFlags.None, token))
+                if (received > headEnd)
+                {
+                    toClient = true;
+                    await body.WriteAsync(buffer.AsMemory(headEnd, received - headEnd), token);
+                    toClient = false;
+                }
+                int got;
+                while ((got = await connection.Socket.ReceiveAsync(buffer, SocketFlags.None, token)) > 0)
                 {
                     connection.Timeout.CancelAfter(activityTimeout);
                     toClient = true;
-                    await body.WriteAsync(buffer.AsMemory(at, got), token);
+                    await body.WriteAsync(buffer.AsMemory(0, got), token);
                     toClient = false;
                 }
             }
@@ -356,10 +411,13 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         {
             reusable = false;
             var timedOut = connection?.Timeout.IsCancellationRequested == true;
+            span?.SetStatus(ActivityStatusCode.Error, exception.Message);
+            span?.SetTag("error.type", exception.GetType().FullName);
             return Fail(context, destination, stage, Classify(context, stage, toClient, timedOut, cancellationToken), exception);
         }
         finally
         {
+            span?.Dispose();
             aborted.Dispose();
             canceled.Dispose();
             if (connection is not null)
@@ -445,6 +503,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         {
             Stage.Request => canceled ? ForwarderError.RequestCanceled : timedOut ? ForwarderError.RequestTimedOut : ForwarderError.Request,
             Stage.RequestBody => canceled ? ForwarderError.RequestBodyCanceled : toClient ? ForwarderError.RequestBodyClient : ForwarderError.RequestBodyDestination,
+            Stage.ResponseHead => canceled ? ForwarderError.RequestCanceled : ForwarderError.ResponseHeaders,
             _ => canceled ? ForwarderError.ResponseBodyCanceled : toClient ? ForwarderError.ResponseBodyClient : ForwarderError.ResponseBodyDestination,
         };
     }

@@ -41,7 +41,15 @@ internal static class Http1Protocol
     /// <summary>Interned names of common response headers, so parsing them allocates nothing.</summary>
     private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> KnownNames = BuildKnownNames();
 
+    /// <summary>What a path segment may hold unescaped (RFC 3986 pchar), and the slashes between segments.</summary>
+    private static readonly SearchValues<char> PathChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/");
+
     private static readonly SearchValues<char> ForbiddenInValues = SearchValues.Create("\0\r\n");
+
+    /// <summary>Bytes no field value may hold (RFC 9110 §5.5): controls other than tab, and DEL.</summary>
+    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
+        [.. Enumerable.Range(0, 32).Where(b => b != '\t').Select(b => (byte)b), (byte)0x7F]);
 
     private static readonly SearchValues<byte> TokenBytes =
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
@@ -82,13 +90,14 @@ internal static class Http1Protocol
             {
                 throw new Http1ProtocolException("The upstream sent a malformed header line.");
             }
-            if (value.IndexOfAny((byte)'\r', (byte)'\n', (byte)0) >= 0)
+            if (value.ContainsAny(ControlBytes))
             {
                 throw new Http1ProtocolException("The upstream sent a control character in a header value.");
             }
             if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
-                if (!Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length || length < 0
+                if (value.IsEmpty || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
+                    || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length
                     || (result.ContentLength >= 0 && result.ContentLength != length))
                 {
                     throw new Http1ProtocolException("The upstream sent an invalid Content-Length.");
@@ -116,19 +125,30 @@ internal static class Http1Protocol
         return result;
     }
 
-    /// <summary>Copies the end-to-end headers of a head that <see cref="ParseHead"/> accepted to the client's response.</summary>
-    public static void CopyHeaders(ReadOnlySpan<byte> head, HttpResponse response)
+    /// <summary>
+    /// Copies the end-to-end headers of a head that <see cref="ParseHead"/> accepted to the client's response. Kestrel
+    /// refuses (throws for) values it cannot send, such as non-ASCII text: the exchange then fails as a bad gateway.
+    /// </summary>
+    public static void CopyHeaders(ReadOnlySpan<byte> head, in ResponseHead parsed, HttpResponse response)
     {
         Span<char> scratch = stackalloc char[128];
         var headers = response.Headers;
         for (var lines = head[(head.IndexOf("\r\n"u8) + 2)..^2]; !lines.IsEmpty;)
         {
             var nameBytes = NextHeader(ref lines, out var value);
+            if (Ascii.EqualsIgnoreCase(nameBytes, "Content-Length"u8))
+            {
+                continue; // set once below: the same length may have been repeated
+            }
             var name = NameOf(nameBytes, scratch);
             if (!SkippedResponseHeaders.Contains(name))
             {
                 headers.Append(name, Encoding.Latin1.GetString(value));
             }
+        }
+        if (parsed.ContentLength >= 0)
+        {
+            headers.ContentLength = parsed.ContentLength;
         }
     }
 
@@ -160,6 +180,33 @@ internal static class Http1Protocol
         var chars = bytes.Length <= scratch.Length ? scratch[..bytes.Length] : new char[bytes.Length];
         Encoding.ASCII.GetChars(bytes, chars);
         return KnownNames.TryGetValue(chars, out var known) ? known : new string(chars);
+    }
+
+    /// <summary>
+    /// Writes Kestrel's decoded request path as a request target, percent-encoding every character a path may not
+    /// hold as is — a <c>%</c> included, as YARP does: Kestrel keeps <c>%2F</c> undecoded but decodes <c>%252F</c>
+    /// to the same text, so passing a <c>%</c> through would let one turn into the other behind the gateway.
+    /// </summary>
+    public static void WritePath(ref HeadWriter head, ReadOnlySpan<char> path)
+    {
+        Span<byte> utf8 = stackalloc byte[4];
+        while (!path.IsEmpty)
+        {
+            var plain = path.IndexOfAnyExcept(PathChars);
+            if (plain < 0)
+            {
+                head.WriteAscii(path);
+                return;
+            }
+            head.WriteAscii(path[..plain]);
+            Rune.DecodeFromUtf16(path[plain..], out var rune, out var used); // a lone surrogate becomes U+FFFD
+            var length = rune.EncodeToUtf8(utf8);
+            foreach (var b in utf8[..length])
+            {
+                head.Write([(byte)'%', (byte)"0123456789ABCDEF"[b >> 4], (byte)"0123456789ABCDEF"[b & 0xF]]);
+            }
+            path = path[(plain + used)..];
+        }
     }
 
     /// <summary>
@@ -343,7 +390,7 @@ internal struct HeadWriter(byte[] buffer)
         Length += bytes.Length;
     }
 
-    public void WriteAscii(string text)
+    public void WriteAscii(ReadOnlySpan<char> text)
     {
         Ensure(text.Length);
         Length += Encoding.ASCII.GetBytes(text, Buffer.AsSpan(Length));

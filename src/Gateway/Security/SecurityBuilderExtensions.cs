@@ -49,7 +49,7 @@ public static class SecurityBuilderExtensions
             transforms.AddRequestTransform(IdentityForwarding.ApplyAsync);
             foreach (var hidden in SecurityHeadersMiddleware.HiddenUpstreamHeaders)
             {
-                transforms.AddResponseHeaderRemove(hidden);
+                transforms.AddResponseHeaderRemove(hidden, ResponseCondition.Always); // error answers too, not only 2xx
             }
         });
         return builder;

@@ -18,8 +18,9 @@ public static class ForwardingBuilderExtensions
         var yarp = services.LastOrDefault(d => d.ServiceType == typeof(IHttpForwarder))
             ?? throw new InvalidOperationException("AddPorticoForwarding must follow AddReverseProxy.");
         services.Remove(yarp);
+        services.AddSingleton<UpstreamMetrics>();
         services.AddSingleton(sp => new Http1Forwarder(Resolve(sp, yarp), sp.GetRequiredService<IOptions<GatewayOptions>>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Http1Forwarder>>()));
+            sp.GetRequiredService<UpstreamMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Http1Forwarder>>()));
         services.AddSingleton<IHttpForwarder>(sp => sp.GetRequiredService<Http1Forwarder>());
         return builder;
     }

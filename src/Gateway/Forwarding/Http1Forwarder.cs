@@ -37,7 +37,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
     private const int HeadBufferSize = 4096;
-    private const int ReadBufferSize = 16 * 1024;
+    private const int ReadBufferSize = 8 * 1024; // a 4 KB answer and its head in one read; held only during the exchange
 
     /// <summary>Client spans of forwarded requests (ServiceDefaults records every <c>Portico.*</c> source when tracing is on).</summary>
     internal static readonly ActivitySource Spans = new("Portico.Gateway.Forwarding");
@@ -45,6 +45,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
     private static readonly Action<object?> CancelExchange = static state => ((CancellationTokenSource)state!).Cancel();
 
     private readonly IHttpForwarder _yarp;
+    private readonly UpstreamMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly bool _enabled;
@@ -52,9 +53,10 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
     private readonly ConcurrentDictionary<string, Http1Destination?> _destinations = new(StringComparer.Ordinal);
     private readonly ITimer? _closer;
 
-    public Http1Forwarder(IHttpForwarder yarp, IOptions<GatewayOptions> options, TimeProvider time, ILogger<Http1Forwarder> logger)
+    public Http1Forwarder(IHttpForwarder yarp, IOptions<GatewayOptions> options, UpstreamMetrics metrics, TimeProvider time, ILogger<Http1Forwarder> logger)
     {
         _yarp = yarp;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
         var forwarding = options.Value.Forwarding;
@@ -85,7 +87,22 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             // A value HTTP/1.1 cannot carry as Latin-1 text: YARP's forwarder decides what happens to it.
             ArrayPool<byte>.Shared.Return(head.Buffer);
         }
-        return _yarp.SendAsync(context, destinationPrefix, httpClient, requestConfig, transformer, cancellationToken);
+        return SendThroughYarpAsync(context, destinationPrefix, httpClient, requestConfig, transformer, cancellationToken);
+    }
+
+    private async ValueTask<ForwarderError> SendThroughYarpAsync(HttpContext context, string destinationPrefix, HttpMessageInvoker httpClient,
+        ForwarderRequestConfig requestConfig, HttpTransformer transformer, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var error = ForwarderError.Request;
+        try
+        {
+            return error = await _yarp.SendAsync(context, destinationPrefix, httpClient, requestConfig, transformer, cancellationToken);
+        }
+        finally
+        {
+            _metrics.Record(context, _time.GetElapsedTime(started), error);
+        }
     }
 
     private static bool CanForward(HttpContext context, ForwarderRequestConfig config, HttpTransformer transformer, out DestinationState? proxied)
@@ -156,7 +173,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         if (context.Connection.RemoteIpAddress is { } remote)
         {
             head.Write("X-Forwarded-For: "u8);
-            head.WriteAscii(remote.ToString());
+            head.WriteFormatted(remote);
             head.Write("\r\n"u8);
         }
         head.Write("X-Forwarded-Proto: "u8);
@@ -236,6 +253,8 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
         Http1Connection? connection = null;
         CancellationTokenRegistration aborted = default, canceled = default;
+        var started = _time.GetTimestamp();
+        var error = ForwarderError.None;
         var stage = Stage.Request;
         var toClient = false; // whether the step that may fail reads from or writes to the client
         var reusable = false;
@@ -413,10 +432,11 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             var timedOut = connection?.Timeout.IsCancellationRequested == true;
             span?.SetStatus(ActivityStatusCode.Error, exception.Message);
             span?.SetTag("error.type", exception.GetType().FullName);
-            return Fail(context, destination, stage, Classify(context, stage, toClient, timedOut, cancellationToken), exception);
+            return error = Fail(context, destination, stage, Classify(context, stage, toClient, timedOut, cancellationToken), exception);
         }
         finally
         {
+            _metrics.Record(context, _time.GetElapsedTime(started), error);
             span?.Dispose();
             aborted.Dispose();
             canceled.Dispose();

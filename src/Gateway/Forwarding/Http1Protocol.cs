@@ -402,6 +402,16 @@ internal struct HeadWriter(byte[] buffer)
         Length += Encoding.Latin1.GetBytes(text, Buffer.AsSpan(Length));
     }
 
+    public void WriteFormatted<T>(T value) where T : IUtf8SpanFormattable
+    {
+        Ensure(64);
+        if (!value.TryFormat(Buffer.AsSpan(Length), out var written, default, null))
+        {
+            throw new InvalidOperationException("A formatted value did not fit its 64 bytes.");
+        }
+        Length += written;
+    }
+
     private void Ensure(int more)
     {
         if (Length + more <= Buffer.Length)

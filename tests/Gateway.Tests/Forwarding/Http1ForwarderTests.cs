@@ -219,6 +219,44 @@ public sealed class Http1ForwarderTests : IAsyncLifetime
         Assert.InRange(Forwarder(_fast).IdleConnections(_backend.Address.ToString()), 1, 20);
     }
 
+    [Fact]
+    public async Task EveryForwardedRequest_IsTimedPerDestination_WhicheverForwarderCarriedIt()
+    {
+        foreach (var gateway in new[] { _fast, _yarp })
+        {
+            var meters = gateway.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+            var seen = new List<(double Seconds, string Tags)>();
+            using var listener = new System.Diagnostics.Metrics.MeterListener();
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == meters && instrument.Name == "portico.gateway.upstream.duration")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+            {
+                lock (seen)
+                {
+                    seen.Add((value, string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))));
+                }
+            });
+            listener.Start();
+
+            await SendAsync(gateway, "GET", "/echo/timed", null);
+            await SendAsync(gateway, "GET", "/echo/timed?status=503", null);
+
+            lock (seen)
+            {
+                Assert.Equal(2, seen.Count);
+                Assert.All(seen, m => Assert.InRange(m.Seconds, 0, 30));
+                // Service discovery names a resolved destination after its address: echo-0[127.0.0.1:port].
+                Assert.Matches(@"^cluster=echo,destination=echo-0\[127\.0\.0\.1:\d+\],http\.response\.status_code=200$", seen[0].Tags);
+                Assert.Matches(@"^cluster=echo,destination=echo-0\[127\.0\.0\.1:\d+\],http\.response\.status_code=503$", seen[1].Tags);
+            }
+        }
+    }
+
     private void AssertTookFastPath()
     {
         var prefix = _backend.Address.ToString();

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Http;
+using Portico.Gateway.Telemetry;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace Portico.Gateway.Forwarding;
+
+/// <summary>
+/// How long each destination took to answer, whichever forwarder carried the request: the one place an operator
+/// reads per-destination latency and failures (HttpClient's own <c>http.client.request.duration</c> only sees the
+/// requests that went through YARP's forwarder).
+/// </summary>
+internal sealed class UpstreamMetrics(IMeterFactory meterFactory)
+{
+    private readonly Histogram<double> _duration = meterFactory.Create(GatewayMeter.Name).CreateHistogram(
+        "portico.gateway.upstream.duration", unit: "s",
+        description: "Time from sending a request to a destination until its answer was relayed.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+
+    public void Record(HttpContext context, TimeSpan elapsed, ForwarderError error)
+    {
+        if (!_duration.Enabled || context.Features.Get<IReverseProxyFeature>() is not { } proxy)
+        {
+            return;
+        }
+        var tags = new TagList
+        {
+            { "cluster", proxy.Route.Cluster?.ClusterId },
+            { "destination", proxy.ProxiedDestination?.DestinationId },
+            { "http.response.status_code", context.Response.StatusCode },
+        };
+        if (error != ForwarderError.None)
+        {
+            tags.Add("error.type", error.ToString());
+        }
+        _duration.Record(elapsed.TotalSeconds, tags);
+    }
+}

@@ -75,7 +75,7 @@ public sealed class Http1WireTests
         Assert.Equal(2, upstream.Connections);
     }
 
-    [Fact(Skip = "forwarder bug: a close-delimited body is dropped when its head arrives alone in the first read (the copy loop starts with got = received - headEnd = 0 and never reads)")]
+    [Fact]
     public async Task CloseDelimitedBody_HeadArrivingAlone_BodyStillRelayed()
     {
         await using var upstream = new ScriptedUpstream(_ => Reply.Split(close: true,
@@ -132,7 +132,7 @@ public sealed class Http1WireTests
         Assert.Equal(2, upstream.Connections);
     }
 
-    [Fact(Skip = "forwarder bug: ParseHead accepts the repeated length, CopyHeaders appends both, Kestrel rejects Content-Length 5,5, and the 502 keeps the copied length 5: the client gets a 500 with no body")]
+    [Fact]
     public async Task DuplicateIdenticalContentLength_IsAccepted()
     {
         // RFC 9110 §8.6: identical repeated lengths may be taken as one; ParseHead accepts them.
@@ -190,10 +190,10 @@ public sealed class Http1WireTests
 
     [Theory]
     [InlineData("HTTP/1.1 200 OK\r\nX-Ctl: a\u0001b\r\n\r\n")]
-    [InlineData("HTTP/1.1 200 OK\r\nX-Del: a\u007Fb\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Ctl: a\u0001b\r\n\r\nok")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Ctl: a\u007Fb\r\nContent-Length: 2\r\n\r\nok")]
     public async Task ControlCharacterInHeaderValue_IsBadGateway(string answer)
     {
-        // ParseHead lets these through; Kestrel's header validation rejects them while they are copied (see the skipped tests).
         await using var upstream = new ScriptedUpstream(_ => Reply.Of(answer, close: true));
         await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("wire", upstream.Address));
 
@@ -203,17 +203,19 @@ public sealed class Http1WireTests
         Assert.DoesNotContain("X-Ctl", HeaderNames(response));
     }
 
-    [Fact(Skip = "forwarder bug: headers copied before a failure in CopyHeaders stay on the failure answer (Fail clears the response only after Stage.Request); a copied Content-Length turns the 502 problem into a 500 with no body")]
-    public async Task HeadersCopiedBeforeAFailingHeader_DoNotLeakOntoTheBadGateway()
+    [Fact]
+    public async Task HeaderValueKestrelRefuses_IsBadGateway_WithoutTheHeadersCopiedBeforeIt()
     {
-        await using var upstream = new ScriptedUpstream(_ => Reply.Of("HTTP/1.1 200 OK\r\nX-Upstream: yes\r\nContent-Length: 2\r\nX-Ctl: a\u0001b\r\n\r\nok"));
+        // Non-ASCII text is no control character (ParseHead lets it by) but Kestrel will not send it: the failure
+        // comes while the headers are being copied, and those copied before it must not stay on the error answer.
+        await using var upstream = new ScriptedUpstream(_ => Reply.Of("HTTP/1.1 200 OK\r\nX-Upstream: yes\r\nContent-Length: 2\r\nX-Latin: caf\u00E9\r\n\r\nok"));
         await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("wire", upstream.Address));
 
         using var response = await gateway.Client.GetAsync("/wire/leak", Ct);
 
         await AssertBadGatewayAsync(response);
         Assert.DoesNotContain("X-Upstream", HeaderNames(response));
-        Assert.DoesNotContain("X-Ctl", HeaderNames(response));
+        Assert.DoesNotContain("X-Latin", HeaderNames(response));
     }
 
     [Fact]
@@ -519,7 +521,7 @@ public sealed class Http1WireTests
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\n")]
-    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", Skip = "forwarder bug: Utf8Parser takes a leading sign, so Content-Length: +5 (not 1*DIGIT) is accepted as 5")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 5.0\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n")]
@@ -536,8 +538,8 @@ public sealed class Http1WireTests
     [InlineData("HTTP/1.1 200 OK\r\nX(A): 1\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nX-A: 1\0\r\n\r\n")]
-    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\u0001b\r\n\r\n", Skip = "forwarder bug: ParseHead rejects only CR, LF and NUL in values; other controls (0x01-0x1F but tab, 0x7F) pass and fail later in Kestrel's header validation")]
-    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\u007Fb\r\n\r\n", Skip = "forwarder bug: ParseHead rejects only CR, LF and NUL in values; other controls (0x01-0x1F but tab, 0x7F) pass and fail later in Kestrel's header validation")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\u0001b\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\u007Fb\r\n\r\n")]
     public void ParseHead_RejectsMalformedOrAmbiguousHeads(string head)
     {
         var bytes = Encoding.Latin1.GetBytes(head);

@@ -143,6 +143,15 @@ internal sealed class Http1Connection(Socket socket, TimeProvider time) : IDispo
     /// <summary>Whether the connection served an exchange before (a reused one may have been closed by the server meanwhile).</summary>
     public bool Reused { get; set; }
 
+    /// <summary>Where answers are read: 8 KB, so that a 4 KB answer and its head arrive in one read and leave in one write.</summary>
+    public byte[] ReadBuffer { get; } = new byte[8 * 1024];
+
+    /// <summary>Where the next request head is written: the buffer the previous one used, kept unless it grew large.</summary>
+    public byte[]? WriteBuffer { get; private set; }
+
+    /// <summary>Keeps <paramref name="buffer"/>, which carried this connection's last request head, for its next one.</summary>
+    public void Adopt(byte[] buffer) => WriteBuffer = buffer.Length <= 16 * 1024 ? buffer : WriteBuffer;
+
     /// <summary>The <see cref="TimeProvider"/> timestamp of its return to the destination's idle list.</summary>
     public long IdleSince { get; set; }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
@@ -37,7 +38,6 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
     private const int HeadBufferSize = 4096;
-    private const int ReadBufferSize = 8 * 1024; // a 4 KB answer and its head in one read; held only during the exchange
 
     /// <summary>Client spans of forwarded requests (ServiceDefaults records every <c>Portico.*</c> source when tracing is on).</summary>
     internal static readonly ActivitySource Spans = new("Portico.Gateway.Forwarding");
@@ -79,13 +79,24 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         if (_enabled && CanForward(context, requestConfig, transformer, out var proxied)
             && _destinations.GetOrAdd(destinationPrefix, Http1Destination.TryCreate) is { } destination)
         {
-            var head = new HeadWriter(ArrayPool<byte>.Shared.Rent(HeadBufferSize));
+            // The head is written into the buffer of the connection that will carry it (a pooled one when a new
+            // connection must be made), so a request in flight holds no buffer of its own.
+            var connection = RentIdle(destination);
+            var head = new HeadWriter(connection?.WriteBuffer ?? ArrayPool<byte>.Shared.Rent(HeadBufferSize));
             if (TryWriteRequestHead(context, destination, proxied?.Model.Config.Host, ref head))
             {
-                return ForwardAsync(context, destination, head, requestConfig.ActivityTimeout ?? DefaultActivityTimeout, cancellationToken);
+                return ForwardAsync(context, destination, connection, head, requestConfig.ActivityTimeout ?? DefaultActivityTimeout, cancellationToken);
             }
             // A value HTTP/1.1 cannot carry as Latin-1 text: YARP's forwarder decides what happens to it.
-            ArrayPool<byte>.Shared.Return(head.Buffer);
+            if (connection is null)
+            {
+                ArrayPool<byte>.Shared.Return(head.Buffer);
+            }
+            else
+            {
+                connection.Adopt(head.Buffer);
+                destination.Return(connection, _time.GetTimestamp());
+            }
         }
         return SendThroughYarpAsync(context, destinationPrefix, httpClient, requestConfig, transformer, cancellationToken);
     }
@@ -126,7 +137,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             || (request.ContentLength is not null && !request.Headers.ContainsKey(HeaderNames.TransferEncoding));
     }
 
-    private static bool TryWriteRequestHead(HttpContext context, Http1Destination destination, string? host, ref HeadWriter head)
+    internal static bool TryWriteRequestHead(HttpContext context, Http1Destination destination, string? host, ref HeadWriter head)
     {
         var request = context.Request;
         var query = request.QueryString.Value;
@@ -154,11 +165,11 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         }
         head.Write("\r\n"u8);
 
-        // A traced request gets the current trace context (below), not the one it came with.
-        var propagator = Activity.Current is null ? null : DistributedContextPropagator.Current;
+        // A traced request gets the current trace context (StartSpan), not the one it came with.
+        var traceFields = Activity.Current is null ? null : TraceFields();
         foreach (var (name, values) in request.Headers)
         {
-            if (Http1Protocol.IsSkippedRequestHeader(name) || (propagator is not null && IsField(propagator, name)))
+            if (Http1Protocol.IsSkippedRequestHeader(name) || (traceFields is not null && traceFields.Contains(name)))
             {
                 continue;
             }
@@ -197,21 +208,32 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         return true; // the trace context and the blank line follow in ForwardAsync
     }
 
-    private static bool IsField(DistributedContextPropagator propagator, string name)
+    private sealed record TraceFieldSet(DistributedContextPropagator Propagator, FrozenSet<string> Fields);
+
+    private static TraceFieldSet? _traceFields;
+
+    /// <summary>The headers the current propagator writes (traceparent, tracestate, baggage…), looked up once per propagator.</summary>
+    private static FrozenSet<string> TraceFields()
     {
-        foreach (var field in propagator.Fields)
+        var propagator = DistributedContextPropagator.Current;
+        var known = _traceFields;
+        if (known is null || !ReferenceEquals(known.Propagator, propagator))
         {
-            if (name.Equals(field, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
+            _traceFields = known = new TraceFieldSet(propagator, propagator.Fields.ToFrozenSet(StringComparer.OrdinalIgnoreCase));
         }
-        return false;
+        return known.Fields;
     }
 
-    /// <summary>A client span for the exchange when spans are recorded; the trace context goes on in the request head.</summary>
+    /// <summary>
+    /// For a traced request (one with a current activity): a client span of the exchange when spans are recorded,
+    /// and the trace context in the request head, as HttpClient would send it.
+    /// </summary>
     private static Activity? StartSpan(HttpContext context, Http1Destination destination, ref HeadWriter head)
     {
+        if (Activity.Current is null)
+        {
+            return null;
+        }
         var span = Spans.HasListeners() ? Spans.StartActivity(context.Request.Method, ActivityKind.Client) : null;
         if (span is { IsAllDataRequested: true })
         {
@@ -220,12 +242,9 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             span.SetTag("server.port", destination.Port);
             span.SetTag("network.protocol.version", "1.1");
         }
-        if ((span ?? Activity.Current) is { } current)
-        {
-            var writer = new TraceHeaderWriter(head);
-            DistributedContextPropagator.Current.Inject(current, writer, static (carrier, name, value) => ((TraceHeaderWriter)carrier!).Add(name, value));
-            head = writer.Head;
-        }
+        var writer = new TraceHeaderWriter(head);
+        DistributedContextPropagator.Current.Inject(span ?? Activity.Current, writer, static (carrier, name, value) => ((TraceHeaderWriter)carrier!).Add(name, value));
+        head = writer.Head;
         return span;
     }
 
@@ -245,13 +264,13 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         ResponseBody,
     }
 
-    private async ValueTask<ForwarderError> ForwardAsync(HttpContext context, Http1Destination destination, HeadWriter head,
-        TimeSpan activityTimeout, CancellationToken cancellationToken)
+    private async ValueTask<ForwarderError> ForwardAsync(HttpContext context, Http1Destination destination, Http1Connection? connection,
+        HeadWriter head, TimeSpan activityTimeout, CancellationToken cancellationToken)
     {
         var request = context.Request;
         var response = context.Response;
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        Http1Connection? connection = null;
+        byte[] buffer = null!; // the connection's read buffer, or a larger rented one for a long head
+        byte[]? rented = null;
         CancellationTokenRegistration aborted = default, canceled = default;
         var started = _time.GetTimestamp();
         var error = ForwarderError.None;
@@ -268,7 +287,8 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             CancellationToken token;
             for (var retry = false; ; retry = true)
             {
-                connection = (retry ? null : RentIdle(destination)) ?? await ConnectAsync(destination, context.RequestAborted, cancellationToken);
+                connection ??= await ConnectAsync(destination, context.RequestAborted, cancellationToken);
+                buffer = connection.ReadBuffer;
                 token = connection.Timeout.Token;
                 connection.Timeout.CancelAfter(activityTimeout);
                 aborted = context.RequestAborted.UnsafeRegister(CancelExchange, connection.Timeout);
@@ -325,7 +345,7 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
                 {
                     if (received == buffer.Length)
                     {
-                        buffer = Grow(buffer);
+                        buffer = Grow(buffer, ref rented);
                     }
                     var got = await connection.Socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, token);
                     received += got > 0 ? got : throw new Http1ProtocolException("The upstream closed the connection in the middle of its answer's head.");
@@ -386,6 +406,12 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             }
             else if (answer.ContentLength >= 0)
             {
+                // A body that fits the buffer is gathered first and relayed in one write: one send to the client
+                // instead of one per piece the upstream's packets happened to arrive in.
+                while (received - headEnd < answer.ContentLength && headEnd + answer.ContentLength <= buffer.Length)
+                {
+                    received += await ReceiveBodyAsync(connection, buffer.AsMemory(received, (int)(headEnd + answer.ContentLength - received)), activityTimeout, token);
+                }
                 var left = answer.ContentLength;
                 var have = (int)Math.Min(received - headEnd, left);
                 if (have > 0)
@@ -440,11 +466,16 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
             span?.Dispose();
             aborted.Dispose();
             canceled.Dispose();
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
             if (connection is not null)
             {
                 if (reusable && connection.Timeout.TryReset())
                 {
                     connection.Reused = true;
+                    connection.Adopt(head.Buffer);
                     destination.Return(connection, _time.GetTimestamp());
                 }
                 else
@@ -452,8 +483,6 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
                     connection.Dispose();
                 }
             }
-            ArrayPool<byte>.Shared.Return(head.Buffer);
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -504,7 +533,8 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         return got;
     }
 
-    private static byte[] Grow(byte[] buffer)
+    /// <summary>A buffer twice as large for a long answer head; the connection's own buffer stays as it is.</summary>
+    private static byte[] Grow(byte[] buffer, ref byte[]? rented)
     {
         if (buffer.Length >= Http1Protocol.MaxResponseHeadSize)
         {
@@ -512,8 +542,11 @@ internal sealed partial class Http1Forwarder : IHttpForwarder, IDisposable
         }
         var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
         buffer.CopyTo(larger, 0);
-        ArrayPool<byte>.Shared.Return(buffer);
-        return larger;
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+        return rented = larger;
     }
 
     private static ForwarderError Classify(HttpContext context, Stage stage, bool toClient, bool timedOut, CancellationToken cancellationToken)

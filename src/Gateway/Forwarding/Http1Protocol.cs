@@ -376,7 +376,7 @@ internal struct ResponseHead
     public bool KeepAlive;
 }
 
-/// <summary>Builds a request head in a pooled buffer that grows (by renting a larger one) as needed.</summary>
+/// <summary>Builds a request head in a buffer that grows (by renting a larger one) as needed.</summary>
 internal struct HeadWriter(byte[] buffer)
 {
     public byte[] Buffer { get; private set; } = buffer;
@@ -418,9 +418,9 @@ internal struct HeadWriter(byte[] buffer)
         {
             return;
         }
+        // The smaller buffer is left to its owner (a connection, or the collector), never returned to the pool here.
         var larger = ArrayPool<byte>.Shared.Rent(Math.Max(Buffer.Length * 2, Length + more));
         Buffer.AsSpan(0, Length).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(Buffer);
         Buffer = larger;
     }
 }

@@ -283,16 +283,34 @@ public sealed class Http1WireTests
     // ---- Failures after the body started ----
 
     [Fact]
-    public async Task ServerClosesInTheMiddleOfAContentLengthBody_ClientSeesAnError()
+    public async Task ServerClosesInTheMiddleOfALargeContentLengthBody_ClientSeesAnError()
     {
+        // Larger than the read buffer: relayed as it arrives, so the answer has started when the upstream fails.
         await using var upstream = new ScriptedUpstream(_ => Reply.Split(close: true,
-            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
-            "abcdefghij"));
+            "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + new string('x', 9000),
+            new string('y', 1000)));
         await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("wire", upstream.Address));
 
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => gateway.Client.GetAsync("/wire/truncated", Ct));
 
         Assert.True(failure is HttpRequestException or IOException, failure.ToString());
+    }
+
+    [Fact]
+    public async Task ServerClosesInTheMiddleOfASmallContentLengthBody_ClientGetsBadGateway()
+    {
+        // A body that fits the read buffer is gathered before anything is relayed: nothing has started, so the
+        // client gets a clean 502 instead of a cut connection.
+        await using var upstream = new ScriptedUpstream(_ => Reply.Split(close: true,
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Upstream: 1\r\n\r\n0123456789",
+            "abcdefghij"));
+        await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("wire", upstream.Address));
+
+        using var response = await gateway.Client.GetAsync("/wire/truncated", Ct);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains("X-Upstream"));
     }
 
     [Fact]

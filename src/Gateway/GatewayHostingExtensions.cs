@@ -25,10 +25,9 @@ public static class GatewayHostingExtensions
         services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.SectionName)
             .ValidateDataAnnotations()
-            // Data annotations do not look into nested records by themselves.
-            .Validate(static o => IsValid(o.Limits) && IsValid(o.HealthChecks) && IsValid(o.Forwarding),
-                "A value under Portico:Limits, Portico:HealthChecks or Portico:Forwarding is out of its range.")
             .ValidateOnStart();
+        // Data annotations do not look into the nested records by themselves.
+        services.AddSingleton<IValidateOptions<GatewayOptions>, NestedGatewayOptionsValidator>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
             var limits = gateway.Value.Limits;
@@ -63,7 +62,4 @@ public static class GatewayHostingExtensions
             .AddPorticoCompositions()
             .AddPorticoForwarding();
     }
-
-    private static bool IsValid(object options) =>
-        System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), null, validateAllProperties: true);
 }

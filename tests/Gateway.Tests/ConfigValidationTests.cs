@@ -5,6 +5,23 @@ namespace Portico.Gateway.Tests;
 public sealed class ConfigValidationTests
 {
     [Fact]
+    public async Task Start_WithNestedHostSettingOutOfRange_FailsNamingIt()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Portico:Forwarding:PooledConnectionIdleTimeout"] = "00:00:00.100",
+            ["Portico:Limits:MaxRequestHeaderCount"] = "0",
+        };
+
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => GatewayTestHost.StartAsync(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")), settings));
+
+        Assert.Equal(2, ex.Failures.Count());
+        Assert.Contains(ex.Failures, f => f.StartsWith("Portico:Forwarding:", StringComparison.Ordinal) && f.Contains("PooledConnectionIdleTimeout", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Portico:Limits:", StringComparison.Ordinal) && f.Contains("MaxRequestHeaderCount", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Start_WithThreeMistakes_FailsAndNamesAllThree()
     {
         const string config = """

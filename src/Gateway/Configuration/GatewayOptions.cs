@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Portico.Gateway.Configuration;
 
@@ -66,4 +67,26 @@ public sealed record HealthCheckDefaults
 
     /// <summary>How long a destination that refused a connection stays out of load balancing.</summary>
     public TimeSpan PassiveReactivationPeriod { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Checks the nested sections of <see cref="GatewayOptions"/>, naming each value that is out of range.</summary>
+internal sealed class NestedGatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = new List<string>();
+        Check($"{GatewayOptions.SectionName}:{nameof(options.Limits)}", options.Limits, failures);
+        Check($"{GatewayOptions.SectionName}:{nameof(options.HealthChecks)}", options.HealthChecks, failures);
+        Check($"{GatewayOptions.SectionName}:{nameof(options.Forwarding)}", options.Forwarding, failures);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Check(string section, object value, List<string> failures)
+    {
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true))
+        {
+            failures.AddRange(results.Select(r => $"{section}: {r.ErrorMessage}"));
+        }
+    }
 }

@@ -49,11 +49,8 @@ internal sealed class Http1Destination
         EndPoint endPoint = IPAddress.TryParse(uri.IdnHost, out var address)
             ? new IPEndPoint(address, uri.Port)
             : new DnsEndPoint(uri.IdnHost, uri.Port);
-        var authority = uri.IsDefaultPort ? uri.IdnHost : uri.IdnHost + ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (uri.HostNameType == UriHostNameType.IPv6)
-        {
-            authority = uri.IsDefaultPort ? "[" + uri.IdnHost + "]" : "[" + uri.IdnHost + "]:" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? "[" + uri.IdnHost + "]" : uri.IdnHost;
+        var authority = uri.IsDefaultPort ? host : host + ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return new Http1Destination(endPoint, uri.IdnHost, uri.Port, authority, uri.AbsolutePath.TrimEnd('/'));
     }
 

@@ -674,6 +674,27 @@ public sealed class Http1WireTests
         Assert.Throws<Http1ProtocolException>(() => decoder.Decode(bytes, out _));
     }
 
+    [Theory]
+    [InlineData("http://127.0.0.1:5001/", "127.0.0.1:5001", "", true)]
+    [InlineData("http://[::1]:8080/base/", "[::1]:8080", "/base", true)]
+    [InlineData("http://catalog-a/", "catalog-a", "", false)]
+    [InlineData("http://catalog-a:80/v1", "catalog-a", "/v1", false)]
+    public void Destination_HostHeaderAndBasePath_ComeFromTheAddress(string prefix, string authority, string basePath, bool ipAddress)
+    {
+        var destination = Http1Destination.TryCreate(prefix);
+
+        Assert.NotNull(destination);
+        Assert.Equal(authority, destination.Authority);
+        Assert.Equal(basePath, destination.BasePath);
+        Assert.Equal(ipAddress, destination.EndPoint is IPEndPoint);
+    }
+
+    [Theory]
+    [InlineData("https://catalog-a/")]
+    [InlineData("http://catalog-a/?q=1")]
+    [InlineData("http://user:secret@catalog-a/")]
+    public void Destination_NotServedByTheFastForwarder_IsNull(string prefix) => Assert.Null(Http1Destination.TryCreate(prefix));
+
     // ---- Helpers ----
 
     /// <summary>Feeds <paramref name="message"/> to a decoder <paramref name="piece"/> bytes at a time, the way the forwarder keeps unconsumed bytes.</summary>

@@ -23,6 +23,8 @@
 #                    haproxy get one worker per core)
 #   ACCESS_LOG=1     Portico and nginx write an access log, each to a file in 64 KB batches flushed at least
 #                    every second (Portico:AccessLog, nginx's buffer=64k flush=1s); 0 turns both off
+#   SCHED=batch      every proxy runs under Linux's SCHED_BATCH policy (chrt -b 0), the deployment setting
+#                    docs/benchmarks.md recommends for Portico; SCHED=other leaves all of them under the default policy
 #   PORTICO_ENV="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"
 #                    environment of the Portico process: the deployment settings that
 #                    docs/benchmarks.md recommends (env-only runtime knobs; the rest is in Gateway.Host.csproj)
@@ -45,6 +47,7 @@ PEERS=${PEERS:-"direct portico yarp nginx haproxy"}
 SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 h2 auth nores cache fanout hello1 fanout1"}
 PIN=${PIN:-1}
 ACCESS_LOG=${ACCESS_LOG:-1}
+SCHED=${SCHED:-batch}
 PORTICO_ENV=${PORTICO_ENV-"DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1"}
 JIT_WARMUP=${JIT_WARMUP:-60}
 PAIRED=${PAIRED:-1}
@@ -100,6 +103,8 @@ if [ "$PIN" = 1 ]; then
 else
   PROXY_CPU=() LOAD_CPU=() WRK_THREADS=2 WORKERS=$(nproc)
 fi
+# Every proxy runs under the same scheduling policy (docs/benchmarks.md, tuning log 28).
+if [ "$SCHED" = batch ]; then PROXY_CPU+=(chrt -b 0); fi
 
 declare -A PID=()
 start() { # name, command...
@@ -587,7 +592,7 @@ if [ "$PAIRED" = 1 ] && [[ " $PEERS " == *" portico "* ]]; then
     PAIRED=0
   fi
 fi
-log "peers up: $warm; pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV] rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s"
+log "peers up: $warm; pin=$PIN sched=$SCHED access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV] rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s"
 # One warm-up cycle: every path the scenarios use, a few seconds each.
 warm_cycle() { # peer seconds_per_path
   local peer=$1 d=$2 path
@@ -642,7 +647,7 @@ done
 log "load runs took $((SECONDS - started)) s"
 
 {
-  echo "Portico bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), pin=$PIN access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV], medians of $ROUNDS rounds x ${DURATION}s"
+  echo "Portico bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), pin=$PIN sched=$SCHED access_log=$ACCESS_LOG portico_env=[$PORTICO_ENV], medians of $ROUNDS rounds x ${DURATION}s"
   echo
   report
   echo

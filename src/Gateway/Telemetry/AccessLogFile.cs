@@ -28,6 +28,17 @@ public sealed record AccessLogOptions
     /// <summary>A partly filled buffer is written after at most this long.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Before the file grows past this many bytes it is renamed <c>Path.1</c> (an older <c>Path.1</c> becomes
+    /// <c>Path.2</c>, and so on) and a new file is started, so that the log cannot fill the disk.
+    /// </summary>
+    [Range(1024 * 1024, long.MaxValue)]
+    public long MaxFileBytes { get; init; } = 100 * 1024 * 1024;
+
+    /// <summary>How many rotated files are kept beside the current one; the oldest beyond that is deleted.</summary>
+    [Range(1, 1000)]
+    public int RetainedFiles { get; init; } = 5;
 }
 
 /// <summary>
@@ -56,9 +67,10 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
     private long _second = -1;
     private byte[] _buffer;
     private int _length;
+    // Null until started and once closed: Write checks it under the lock. The writer may have rotated it away.
     private Stream? _file;
     private ITimer? _timer;
-    private Task _writer = Task.CompletedTask;
+    private Task<Stream> _writer = Task.FromResult(Stream.Null);
 
     public AccessLogFile(IOptions<AccessLogOptions> options, TimeProvider time, ILogger<AccessLogFile> logger)
     {
@@ -77,7 +89,7 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
         {
             var path = _options.Path!;
             // Opened at start so that a path the gateway cannot write stops it at once, not at the first request.
-            _file = path == "/dev/stdout" ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            _file = path == "/dev/stdout" ? Console.OpenStandardOutput() : Open(path);
             _writer = WriteLoopAsync(_file);
             _timer = _time.CreateTimer(static state => ((AccessLogFile)state!).Flush(), this, _options.FlushInterval, _options.FlushInterval);
         }
@@ -216,14 +228,30 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
         _length = 0;
     }
 
-    private async Task WriteLoopAsync(Stream file)
+    private static FileStream Open(string path) =>
+        new(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+
+    /// <summary>Writes the handed-over buffers in order; returns the file it ends with (rotation replaces it).</summary>
+    private async Task<Stream> WriteLoopAsync(Stream file)
     {
+        // A buffer holds whole lines, so rotating between two buffers never splits a line.
+        var size = file.CanSeek ? file.Length : 0;
         await foreach (var (buffer, length) in _full.Reader.ReadAllAsync())
         {
             try
             {
+                if (file.CanSeek && size > 0 && size + length > _options.MaxFileBytes)
+                {
+                    if (TryRotate() is { } next)
+                    {
+                        await file.DisposeAsync();
+                        file = next;
+                    }
+                    size = 0; // after a failed rotation, the next try comes another MaxFileBytes later
+                }
                 await file.WriteAsync(buffer.AsMemory(0, length));
                 await file.FlushAsync();
+                size += length;
             }
             catch (IOException ex)
             {
@@ -234,16 +262,42 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
+        return file;
+    }
+
+    /// <summary>
+    /// Shifts the rotated files up by one and renames the current file <c>Path.1</c> (the open handle follows it),
+    /// then opens a new file at the path. On failure the log goes on into the file it was writing.
+    /// </summary>
+    private FileStream? TryRotate()
+    {
+        var path = _options.Path!;
+        try
+        {
+            File.Delete($"{path}.{_options.RetainedFiles}");
+            for (var n = _options.RetainedFiles - 1; n >= 1; n--)
+            {
+                if (File.Exists($"{path}.{n}"))
+                {
+                    File.Move($"{path}.{n}", $"{path}.{n + 1}");
+                }
+            }
+            File.Move(path, $"{path}.1");
+            return Open(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.RotateFailed(_logger, path, ex.Message);
+            return null;
+        }
     }
 
     /// <summary>Writes what is buffered and closes the file; lines written after this are dropped.</summary>
     public async ValueTask DisposeAsync()
     {
-        Stream? file;
         lock (_gate)
         {
-            file = _file;
-            if (file is null)
+            if (_file is null)
             {
                 return;
             }
@@ -258,13 +312,15 @@ internal sealed partial class AccessLogFile : IHostedService, IAsyncDisposable
         {
             await _timer.DisposeAsync();
         }
-        await _writer;
-        await file.DisposeAsync();
+        await (await _writer).DisposeAsync();
     }
 
     private static partial class Log
     {
         [LoggerMessage(110, LogLevel.Error, "Access log: {Bytes} bytes could not be written and are lost. {Reason}")]
         public static partial void WriteFailed(ILogger logger, int bytes, string reason);
+
+        [LoggerMessage(111, LogLevel.Error, "Access log: {Path} could not be rotated; lines go on into the current file. {Reason}")]
+        public static partial void RotateFailed(ILogger logger, string path, string reason);
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Portico.Gateway.Caching;
 using Portico.Gateway.Composition;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.Forwarding;
 using Portico.Gateway.Resilience;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
@@ -48,6 +49,7 @@ public static class GatewayApplicationExtensions
         var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
         var caching = app.Services.GetRequiredService<CachingMiddleware>();
         var resilience = app.Services.GetRequiredService<ResilienceMiddleware>();
+        var upstreamMetrics = app.Services.GetRequiredService<UpstreamMetrics>();
         app.MapReverseProxy(pipeline =>
         {
             pipeline.Use(bodyLimit.InvokeAsync);
@@ -58,6 +60,7 @@ public static class GatewayApplicationExtensions
             pipeline.UseLoadBalancing();
             pipeline.Use(CircuitBreakerStep.InvokeAsync);
             pipeline.UsePassiveHealthChecks();
+            pipeline.Use(upstreamMetrics.InvokeAsync);  // times YARP's forwarder alone, one attempt at a time
         });
 
         ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<CompositionEndpointDataSource>());

@@ -9,7 +9,7 @@ public sealed class ConfigValidationTests
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Portico:Forwarding:PooledConnectionIdleTimeout"] = "00:00:00.100",
+            ["Portico:HealthChecks:ActivePath"] = "",
             ["Portico:Limits:MaxRequestHeaderCount"] = "0",
         };
 
@@ -17,7 +17,7 @@ public sealed class ConfigValidationTests
             () => GatewayTestHost.StartAsync(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")), settings));
 
         Assert.Equal(2, ex.Failures.Count());
-        Assert.Contains(ex.Failures, f => f.StartsWith("Portico:Forwarding:", StringComparison.Ordinal) && f.Contains("PooledConnectionIdleTimeout", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Portico:HealthChecks:", StringComparison.Ordinal) && f.Contains("ActivePath", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.StartsWith("Portico:Limits:", StringComparison.Ordinal) && f.Contains("MaxRequestHeaderCount", StringComparison.Ordinal));
     }
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Portico.Gateway.Caching;
 using Portico.Gateway.Configuration;
-using Portico.Gateway.Forwarding;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -28,9 +27,10 @@ public static class CachingBuilderExtensions
         // A 5xx that a stale entry can replace is held back, so the cache can answer instead.
         builder.AddTransforms(static transforms => transforms.AddResponseTransform(static context =>
         {
-            if (!context.SuppressResponseBody && context.ProxyResponse is { } upstream
-                && UpstreamAnswers.HoldBackForStaleEntry(context.HttpContext, (int)upstream.StatusCode))
+            if (!context.SuppressResponseBody && context.ProxyResponse is { } upstream && (int)upstream.StatusCode >= 500
+                && context.HttpContext.Features.Get<CacheFallbackFeature>() is { } fallback)
             {
+                fallback.UpstreamFailed = true;
                 context.SuppressResponseBody = true;
             }
             return default;

@@ -23,20 +23,6 @@ public sealed record GatewayOptions
     /// <summary>Health checking applied to every cluster that does not configure its own.</summary>
     public HealthCheckDefaults HealthChecks { get; init; } = new();
 
-    public ForwardingOptions Forwarding { get; init; } = new();
-}
-
-public sealed record ForwardingOptions
-{
-    /// <summary>
-    /// Plain-HTTP/1.1 destinations are served by Portico's own forwarder (docs/benchmarks.md); false sends every
-    /// request through YARP's <c>HttpClient</c>-based forwarder.
-    /// </summary>
-    public bool FastHttp1 { get; init; } = true;
-
-    /// <summary>An idle keep-alive connection is closed after this long, before the server's own timeout would close it under a request.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
-    public TimeSpan PooledConnectionIdleTimeout { get; init; } = TimeSpan.FromSeconds(50);
 }
 
 public sealed record RequestLimitOptions
@@ -77,7 +63,6 @@ internal sealed class NestedGatewayOptionsValidator : IValidateOptions<GatewayOp
         var failures = new List<string>();
         Check($"{GatewayOptions.SectionName}:{nameof(options.Limits)}", options.Limits, failures);
         Check($"{GatewayOptions.SectionName}:{nameof(options.HealthChecks)}", options.HealthChecks, failures);
-        Check($"{GatewayOptions.SectionName}:{nameof(options.Forwarding)}", options.Forwarding, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -8,11 +8,12 @@ using Yarp.ReverseProxy.Model;
 namespace Portico.Gateway.Forwarding;
 
 /// <summary>
-/// How long each destination took to answer, whichever forwarder carried the request: the one place an operator
-/// reads per-destination latency and failures (HttpClient's own <c>http.client.request.duration</c> only sees the
-/// requests that went through YARP's forwarder).
+/// How long each destination took to answer: the last step of the per-route pipeline, wrapped around YARP's
+/// forwarder, so it times exactly one attempt at one destination (retries and other steps are outside it). The
+/// one place an operator reads per-destination latency and failures, tagged by cluster, destination, status and
+/// YARP's <see cref="ForwarderError"/>.
 /// </summary>
-internal sealed class UpstreamMetrics(IMeterFactory meterFactory)
+internal sealed class UpstreamMetrics(IMeterFactory meterFactory, TimeProvider time)
 {
     private readonly Histogram<double> _duration = meterFactory.Create(GatewayMeter.Name).CreateHistogram(
         "portico.gateway.upstream.duration", unit: "s",
@@ -24,9 +25,25 @@ internal sealed class UpstreamMetrics(IMeterFactory meterFactory)
 
     private static object Boxed(int status) => (uint)status < (uint)BoxedStatusCodes.Length ? BoxedStatusCodes[status] : status;
 
-    public void Record(HttpContext context, TimeSpan elapsed, ForwarderError error)
+    public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
+        _duration.Enabled ? TimeAsync(context, next) : next(context); // nobody listening: no cost
+
+    private async Task TimeAsync(HttpContext context, RequestDelegate next)
     {
-        if (!_duration.Enabled || context.Features.Get<IReverseProxyFeature>() is not { } proxy)
+        var start = time.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            Record(context, time.GetElapsedTime(start));
+        }
+    }
+
+    private void Record(HttpContext context, TimeSpan elapsed)
+    {
+        if (context.Features.Get<IReverseProxyFeature>() is not { } proxy)
         {
             return;
         }
@@ -36,9 +53,9 @@ internal sealed class UpstreamMetrics(IMeterFactory meterFactory)
             { "destination", proxy.ProxiedDestination?.DestinationId },
             { "http.response.status_code", Boxed(context.Response.StatusCode) },
         };
-        if (error != ForwarderError.None)
+        if (context.GetForwarderErrorFeature() is { Error: not ForwarderError.None } failure)
         {
-            tags.Add("error.type", error.ToString());
+            tags.Add("error.type", failure.Error.ToString());
         }
         _duration.Record(elapsed.TotalSeconds, tags);
     }

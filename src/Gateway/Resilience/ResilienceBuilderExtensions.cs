@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Portico.Gateway.Configuration;
-using Portico.Gateway.Forwarding;
 using Portico.Gateway.Resilience;
 using Yarp.ReverseProxy.Transforms;
 
@@ -23,7 +22,9 @@ public static class ResilienceBuilderExtensions
         // A retryable 502/503/504 is held back (its body not copied) so the request can go elsewhere.
         builder.AddTransforms(static transforms => transforms.AddResponseTransform(static context =>
         {
-            if (context.ProxyResponse is { } upstream && UpstreamAnswers.HoldBackForRetry(context.HttpContext, (int)upstream.StatusCode))
+            if (context.ProxyResponse is { StatusCode: System.Net.HttpStatusCode.BadGateway or System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.GatewayTimeout }
+                && context.HttpContext.Features.Get<ResilienceAttempt>() is { } attempt
+                && attempt.TryReserveStatusRetry())
             {
                 context.SuppressResponseBody = true;
             }

@@ -27,8 +27,6 @@ internal sealed class ResilienceMiddleware(
     TimeProvider time,
     ILogger<ResilienceMiddleware> logger)
 {
-    public const string IdempotencyKeyHeader = "Idempotency-Key";
-
     private static readonly Func<object, Task> StopTimers = static state =>
     {
         var attempt = (ResilienceAttempt)state;
@@ -77,8 +75,7 @@ internal sealed class ResilienceMiddleware(
         {
             request.EnableBuffering(policy.Retry.MaxReplayBodySize);
         }
-        var idempotent = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)
-            || HttpMethods.IsPut(request.Method) || HttpMethods.IsDelete(request.Method) || request.Headers.ContainsKey(IdempotencyKeyHeader);
+        var idempotent = RequestSafety.IsIdempotent(request);
 
         var clientAborted = context.RequestAborted;
         var attempt = new ResilienceAttempt(state, clientAborted);
@@ -135,7 +132,7 @@ internal sealed class ResilienceMiddleware(
                 if (attempt.TotalTimer?.IsCancellationRequested == true)
                 {
                     await FailAsync(context, StatusCodes.Status504GatewayTimeout, "Upstream timeout",
-                        $"Cluster '{state.ClusterId}' did not answer within {policy.Timeout}.");
+                        $"Cluster '{state.ClusterId}' did not answer within {policy.Timeout}." + RequestSafety.UnknownOutcome(context.Request));
                     return;
                 }
                 if (error is { Error: ForwarderError.NoAvailableDestinations })
@@ -150,7 +147,7 @@ internal sealed class ResilienceMiddleware(
                     if (attempt.AttemptTimer?.IsCancellationRequested == true)
                     {
                         await FailAsync(context, StatusCodes.Status504GatewayTimeout, "Upstream timeout",
-                            $"Cluster '{state.ClusterId}' did not answer within {policy.AttemptTimeout}.");
+                            $"Cluster '{state.ClusterId}' did not answer within {policy.AttemptTimeout}." + RequestSafety.UnknownOutcome(context.Request));
                     }
                     return;
                 }
@@ -183,7 +180,7 @@ internal sealed class ResilienceMiddleware(
         catch (OperationCanceledException) when (attempt.TotalTimer?.IsCancellationRequested == true && !context.Response.HasStarted)
         {
             await FailAsync(context, StatusCodes.Status504GatewayTimeout, "Upstream timeout",
-                $"Cluster '{state.ClusterId}' did not answer within {policy.Timeout}.");
+                $"Cluster '{state.ClusterId}' did not answer within {policy.Timeout}." + RequestSafety.UnknownOutcome(context.Request));
         }
         finally
         {
@@ -250,7 +247,7 @@ internal sealed class ResilienceMiddleware(
         if (attempt.AttemptTimer?.IsCancellationRequested == true)
         {
             return FailAsync(context, StatusCodes.Status504GatewayTimeout, "Upstream timeout",
-                $"Cluster '{state.ClusterId}' did not answer within {policy.AttemptTimeout}.");
+                $"Cluster '{state.ClusterId}' did not answer within {policy.AttemptTimeout}." + RequestSafety.UnknownOutcome(context.Request));
         }
         if (attempt.RejectedByBreaker)
         {

@@ -30,10 +30,11 @@ internal static class ProxyErrorProblems
         var (title, detail) = error.Error switch
         {
             ForwarderError.NoAvailableDestinations => ("Service unavailable", $"No healthy destination in cluster '{cluster}'."),
-            ForwarderError.RequestTimedOut => ("Upstream timeout", $"Cluster '{cluster}' did not answer in time."),
+            ForwarderError.RequestTimedOut => ("Upstream timeout", $"Cluster '{cluster}' did not answer in time." + RequestSafety.UnknownOutcome(context.Request)),
             ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => ("Request canceled", "The client canceled the request."),
             ForwarderError.RequestBodyClient => ("Bad request body", "The request body could not be read from the client."),
-            _ => ("Bad gateway", $"Cluster '{cluster}' could not be reached or answered badly ({error.Error})."),
+            _ when TransportErrors.IsConnectionRefused(error.Exception) => ("Bad gateway", $"Cluster '{cluster}' could not be reached ({error.Error})."),
+            _ => ("Bad gateway", $"Cluster '{cluster}' could not be reached or answered badly ({error.Error})." + RequestSafety.UnknownOutcome(context.Request)),
         };
         var status = context.Response.StatusCode >= 400 ? context.Response.StatusCode : StatusCodes.Status502BadGateway;
         return context.RequestAborted.IsCancellationRequested ? Task.CompletedTask : GatewayProblems.WriteAsync(context, status, title, detail).AsTask();

@@ -18,30 +18,21 @@ internal static class IdentityForwarding
         var headers = context.ProxyRequest.Headers;
         headers.Remove(UserIdHeader);
         headers.Remove(UserRolesHeader);
-        var (userId, roles) = Describe(context.HttpContext.User);
-        if (userId is not null)
+
+        var user = context.HttpContext.User;
+        if (user.Identity?.IsAuthenticated == true && user.FindFirstValue("sub") is { Length: > 0 } subject)
         {
-            headers.TryAddWithoutValidation(UserIdHeader, userId);
-        }
-        if (roles is not null)
-        {
-            headers.TryAddWithoutValidation(UserRolesHeader, roles);
+            headers.TryAddWithoutValidation(UserIdHeader, subject);
+            string? roles = null; // usually one role: no joining, no LINQ on the request path
+            foreach (var role in user.FindAll("role"))
+            {
+                roles = roles is null ? role.Value : roles + "," + role.Value;
+            }
+            if (roles is { Length: > 0 })
+            {
+                headers.TryAddWithoutValidation(UserRolesHeader, roles);
+            }
         }
         return default;
-    }
-
-    /// <summary>The values of <see cref="UserIdHeader"/> and <see cref="UserRolesHeader"/> for a caller; null where a header is not sent.</summary>
-    public static (string? UserId, string? Roles) Describe(ClaimsPrincipal user)
-    {
-        if (user.Identity?.IsAuthenticated != true || user.FindFirstValue("sub") is not { Length: > 0 } subject)
-        {
-            return (null, null);
-        }
-        string? roles = null; // usually one role: no joining, no LINQ on the request path
-        foreach (var role in user.FindAll("role"))
-        {
-            roles = roles is null ? role.Value : roles + "," + role.Value;
-        }
-        return (subject, roles is { Length: > 0 } ? roles : null);
     }
 }

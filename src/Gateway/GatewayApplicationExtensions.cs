@@ -18,7 +18,7 @@ namespace Microsoft.AspNetCore.Builder;
 public static class GatewayApplicationExtensions
 {
     /// <summary>
-    /// Middleware that runs for every request: access log, request id and hardening headers, then routing,
+    /// Middleware that runs for every request: access log, request id, the edge's header rules and hardening headers, then routing,
     /// fresh public cache hits that need nothing else, CORS, authentication, authorization and rate limiting
     /// (which need the matched route).
     /// </summary>
@@ -26,6 +26,7 @@ public static class GatewayApplicationExtensions
     {
         app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestIdMiddleware>();
+        app.Use(RequestHeaderRules.InvokeAsync);
         if (app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value.HardeningHeaders)
         {
             app.UseMiddleware<SecurityHeadersMiddleware>();

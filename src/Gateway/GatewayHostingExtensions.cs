@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -14,6 +15,8 @@ namespace Microsoft.Extensions.Hosting;
 
 public static class GatewayHostingExtensions
 {
+    private const string DisableBareLineFeeds = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
+
     /// <summary>
     /// Adds the Portico gateway: YARP fed from the validated, hot-reloaded gateway file, service-discovery
     /// destinations, Portico's health defaults, request limits, problem+json answers, secure-by-default
@@ -21,6 +24,13 @@ public static class GatewayHostingExtensions
     /// </summary>
     public static IReverseProxyBuilder AddPorticoGateway(this IHostApplicationBuilder builder)
     {
+        // RFC 9112 §2.2 lets a server take a bare LF as a line end, and Kestrel does by default; in front of
+        // services whose parsers may not, one head could be read two ways. An operator's own setting wins.
+        if (!AppContext.TryGetSwitch(DisableBareLineFeeds, out _))
+        {
+            AppContext.SetSwitch(DisableBareLineFeeds, true);
+        }
+
         var services = builder.Services;
         services.AddOptions<GatewayOptions>()
             .BindConfiguration(GatewayOptions.SectionName)
@@ -32,6 +42,9 @@ public static class GatewayHostingExtensions
         {
             var limits = gateway.Value.Limits;
             kestrel.AddServerHeader = false;
+            // One char per byte both ways, so header bytes (obs-text, UTF-8) pass unchanged; see ForwarderClientFactory.
+            kestrel.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
             kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
             kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;

@@ -1,9 +1,9 @@
+using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Portico.Tests.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,6 +36,9 @@ public sealed class GatewayTestHost : IAsyncDisposable
     /// <summary>How often the gateway fetched the key set.</summary>
     public int JwksFetches => _jwks.RequestCount;
 
+    /// <summary>The HTTP/2-only (h2c) endpoint; <see cref="Client"/> speaks HTTP/1.1 to the other one.</summary>
+    public IPEndPoint H2cEndPoint { get; private init; } = null!;
+
     public string Folder { get; }
     public string ConfigPath => Path.Combine(Folder, "gateway.json");
     public HttpClient Client { get; }
@@ -55,7 +58,13 @@ public sealed class GatewayTestHost : IAsyncDisposable
         {
             builder.Logging.ClearProviders();
         }
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        // As Gateway.Host: an HTTP/1.1 endpoint, and an HTTP/2-only one for h2c (prior knowledge, RFC 9113 §3.3).
+        ListenOptions? http1 = null, h2c = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, 0, listen => http1 = listen);
+            kestrel.Listen(IPAddress.Loopback, 0, listen => (h2c = listen).Protocols = HttpProtocols.Http2);
+        });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Portico:HealthChecks:ActiveInterval"] = "00:00:00.500",
@@ -85,9 +94,8 @@ public sealed class GatewayTestHost : IAsyncDisposable
             throw;
         }
 
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
-        return new GatewayTestHost(app, folder, client, tokens, jwks);
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http1!.IPEndPoint!.Port}"), Timeout = TimeSpan.FromSeconds(30) };
+        return new GatewayTestHost(app, folder, client, tokens, jwks) { H2cEndPoint = h2c!.IPEndPoint! };
     }
 
     /// <summary>Replaces the gateway file the way an editor would.</summary>

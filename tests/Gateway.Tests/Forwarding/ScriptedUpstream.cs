@@ -43,15 +43,21 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
     private static readonly byte[] HealthAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"u8.ToArray();
 
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly Func<int, Reply> _script;
+    private readonly Func<int, string, Reply> _script;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentBag<Task> _serving = [];
     private readonly Task _accepting;
     private int _requests;
     private int _connections;
     private int _closed;
+    private int _sent;
 
-    public ScriptedUpstream(Func<int, Reply> script)
+    public ScriptedUpstream(Func<int, Reply> script) : this((n, _) => script(n))
+    {
+    }
+
+    /// <summary>A script that also sees the request line, to answer each request by what it asks for.</summary>
+    public ScriptedUpstream(Func<int, string, Reply> script)
     {
         _script = script;
         _listener.Start();
@@ -69,6 +75,9 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 
     /// <summary>Of those, how many have ended (closed by either side).</summary>
     public int ClosedConnections => Volatile.Read(ref _closed);
+
+    /// <summary>Replies whose every part has been written.</summary>
+    public int RepliesSent => Volatile.Read(ref _sent);
 
     /// <summary>The request lines of the scripted requests, in arrival order.</summary>
     public ConcurrentQueue<string> RequestLines { get; } = new();
@@ -109,6 +118,10 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                 var head = buffer.Take(headEnd + 4);
                 var lineEnd = head.IndexOf("\r\n", StringComparison.Ordinal);
                 var requestLine = head[..lineEnd];
+                if (requestLine.Split(' ').Length != 3)
+                {
+                    return; // no request line (say, an unread body taken for one): close, as a server would after a 400
+                }
                 if (requestLine.Contains(" /health/", StringComparison.Ordinal))
                 {
                     await socket.SendAsync(HealthAnswer, SocketFlags.None, _stop.Token);
@@ -120,7 +133,7 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                     Interlocked.Increment(ref _connections);
                 }
                 RequestLines.Enqueue(requestLine);
-                var reply = _script(Interlocked.Increment(ref _requests));
+                var reply = _script(Interlocked.Increment(ref _requests), requestLine);
                 var body = reply.ReadBody ? await ReadBodyAsync(buffer, head) : "";
                 RawRequests.Enqueue(head + body);
                 if (reply.Silent)
@@ -135,6 +148,7 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                     }
                     await socket.SendAsync(reply.Parts[i], SocketFlags.None, _stop.Token);
                 }
+                Interlocked.Increment(ref _sent);
                 if (reply.End == ReplyEnd.Reset)
                 {
                     socket.LingerState = new LingerOption(true, 0); // close with RST

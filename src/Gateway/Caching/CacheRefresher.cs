@@ -1,18 +1,20 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Yarp.ReverseProxy.Forwarder;
+using Portico.Gateway.Resilience;
 using Yarp.ReverseProxy.Model;
 
 namespace Portico.Gateway.Caching;
 
 /// <summary>
 /// Refreshes a stale entry in the background, once per key however many requests see it stale. The
-/// request is rebuilt from the one that found the entry (same path, query, vary headers and user) and sent
-/// through YARP's forwarder with the route's own transforms, so it looks upstream like any other.
+/// request is rebuilt from the one that found the entry (same path, query, vary headers and user) with the route's
+/// own transforms, so it looks upstream like any other, and sent through the cluster client (load balancing over
+/// healthy destinations, breakers, the cluster's resilience policy, metrics).
 /// </summary>
-internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceProvider services, ILogger<CacheRefresher> logger)
+internal sealed partial class CacheRefresher(ClusterClient clusters, IServiceProvider services, TimeProvider time, ILogger<CacheRefresher> logger)
 {
     private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
 
@@ -29,7 +31,7 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
             {
                 await RefreshAsync(key, request, route, policy, policyName);
             }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+            catch (Exception ex) when (ex is ClusterCallException or HttpRequestException or OperationCanceledException or IOException)
             {
                 Log.RefreshFailed(logger, route.Config.RouteId, ex.Message);
             }
@@ -42,24 +44,35 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
 
     private async Task RefreshAsync(string key, DefaultHttpContext context, RouteModel route, CachePolicy policy, string policyName)
     {
-        var cluster = route.Cluster;
-        var destinations = cluster?.DestinationsState.AvailableDestinations;
-        if (cluster?.Model is not { } model || destinations is not { Count: > 0 })
+        if (route.Cluster?.Model is not { } model)
         {
             return;
         }
-        var destination = destinations[Random.Shared.Next(destinations.Count)];
-        using var body = new MemoryStream();
-        context.Response.Body = body;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30), time);
         context.RequestAborted = timeout.Token;
+        var version = model.Config.HttpRequest?.Version ?? HttpVersion.Version20;
+        var versionPolicy = model.Config.HttpRequest?.VersionPolicy ?? HttpVersionPolicy.RequestVersionOrLower;
 
-        var error = await forwarder.SendAsync(context, destination.Model.Config.Address, model.HttpClient,
-            model.Config.HttpRequest ?? ForwarderRequestConfig.Empty, route.Transformer);
-        if (error != ForwarderError.None)
+        // Built by the route's own transformer for the destination chosen, as YARP's forwarder would build it.
+        async ValueTask<HttpRequestMessage> CreateRequest(DestinationState destination, CancellationToken cancellationToken)
         {
-            Log.RefreshFailed(logger, route.Config.RouteId, error.ToString());
-            return;
+            var request = new HttpRequestMessage(HttpMethod.Get, (Uri?)null) { Version = version, VersionPolicy = versionPolicy };
+            await route.Transformer.TransformRequestAsync(context, request, destination.Model.Config.Address, cancellationToken);
+            return request;
+        }
+
+        using var response = await clusters.SendAsync(context, route.Cluster.ClusterId, idempotent: true, CreateRequest, timeout.Token);
+        context.Response.StatusCode = (int)response.StatusCode;
+        await route.Transformer.TransformResponseAsync(context, response, timeout.Token);
+        using var body = new MemoryStream();
+        await using (var stream = await response.Content.ReadAsStreamAsync(timeout.Token))
+        {
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0 && body.Length <= policy.MaxEntrySize)
+            {
+                body.Write(buffer, 0, read);
+            }
         }
         if (body.Length > policy.MaxEntrySize)
         {

@@ -6,10 +6,10 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Google.Protobuf.Reflection;
+using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Security;
 using Portico.Gateway.Transcoding;
-using Yarp.ReverseProxy;
 
 namespace Portico.Gateway.Composition;
 
@@ -18,10 +18,9 @@ namespace Portico.Gateway.Composition;
 /// steps run in parallel. A required step failing makes the compensations of the steps that succeeded run
 /// in reverse order; an optional step failing leaves its part out and says so.
 /// </summary>
-internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcCaller grpc, ServiceTokenSource serviceTokens, CompositionTelemetry telemetry,
+internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCaller grpc, ServiceTokenSource serviceTokens, CompositionTelemetry telemetry,
     TimeProvider time, ILogger<CompositionExecutor> logger)
 {
-    private const int CompensationAttempts = 3;
     public const string PartialHeader = "Portico-Partial";
 
     private enum Outcome
@@ -126,7 +125,7 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         StepOutcome outcome;
         try
         {
-            var (status, result, reason) = await SendAsync(step.Cluster, step.Call, scope, linked.Token);
+            var (status, result, reason) = await SendAsync(step.Cluster, step.Call, scope, step.Timeout, linked.Token);
             if (result is not null && status is >= 200 and < 300)
             {
                 scope.Complete(step.Name, result);
@@ -146,9 +145,9 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         {
             outcome = new StepOutcome(step, Outcome.Failed, 499, "the client went away", null, time.GetTimestamp());
         }
-        catch (HttpRequestException ex)
+        catch (ClusterCallException ex)
         {
-            outcome = new StepOutcome(step, Outcome.Failed, StatusCodes.Status503ServiceUnavailable, $"cluster '{step.Cluster}' could not be reached ({ex.HttpRequestError})", null, time.GetTimestamp());
+            outcome = new StepOutcome(step, Outcome.Failed, ex.Status, ex.Message, null, time.GetTimestamp());
         }
         activity?.SetTag("http.response.status_code", outcome.Status);
         if (outcome.Outcome != Outcome.Succeeded)
@@ -159,8 +158,16 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         return outcome;
     }
 
-    /// <summary>Sends one call to a healthy destination of the cluster. Status 0 with a reason: nothing was sent.</summary>
-    private async Task<(int Status, StepResult? Result, string Reason)> SendAsync(string clusterId, HttpCall call, CompositionScope scope, CancellationToken cancellationToken)
+    /// <summary>RFC 9110 §9.2.2: the methods a step may send again without an <c>Idempotency-Key</c>.</summary>
+    private static bool IsIdempotent(string method) =>
+        HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method);
+
+    /// <summary>
+    /// Sends one call through the cluster client (load balancing, breakers, the cluster's resilience policy).
+    /// <paramref name="idempotencyKey"/>, when given, is sent as <c>Idempotency-Key</c> and lets the call be retried.
+    /// </summary>
+    private async Task<(int Status, StepResult? Result, string Reason)> SendAsync(string clusterId, HttpCall call, CompositionScope scope,
+        TimeSpan timeout, CancellationToken cancellationToken, string? idempotencyKey = null)
     {
         var incoming = scope.Context.Request.Headers;
         string? authorization = incoming.Authorization.Count > 0 ? incoming.Authorization.ToString() : null;
@@ -174,23 +181,12 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         }
         if (call.Grpc is { } method)
         {
-            return await SendGrpcAsync(clusterId, call, method, authorization, scope, cancellationToken);
-        }
-        if (!proxy.TryGetCluster(clusterId, out var cluster) || cluster.Model?.HttpClient is not { } client)
-        {
-            return (StatusCodes.Status503ServiceUnavailable, null, $"cluster '{clusterId}' is not loaded");
-        }
-        var destinations = cluster.DestinationsState.AvailableDestinations;
-        if (destinations.Count == 0)
-        {
-            return (StatusCodes.Status503ServiceUnavailable, null, $"no healthy destination in cluster '{clusterId}'");
+            return await SendGrpcAsync(clusterId, call, method, authorization, scope, idempotencyKey is not null, timeout, cancellationToken);
         }
         if (call.Path.RenderPath(scope) is not { } path)
         {
             return (StatusCodes.Status400BadRequest, null, "a value for its path is missing or is a dot segment");
         }
-
-        var destination = destinations[Random.Shared.Next(destinations.Count)];
         var query = new StringBuilder();
         foreach (var (name, template) in call.Query)
         {
@@ -199,27 +195,43 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
                 query.Append(query.Length == 0 ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(value));
             }
         }
-        var address = destination.Model.Config.Address.TrimEnd('/');
-        using var request = new HttpRequestMessage(new HttpMethod(call.Method), address + path + query) { Version = System.Net.HttpVersion.Version11 };
-        if (authorization is not null)
-        {
-            request.Headers.TryAddWithoutValidation("Authorization", authorization);
-        }
-        request.Headers.TryAddWithoutValidation("X-Request-Id", scope.Context.TraceIdentifier);
+        var target = path + query;
+        var extraHeaders = new List<(string Name, string Value)>();
         foreach (var (name, template) in call.Headers)
         {
             if (template.RenderText(scope, forHeader: true) is { Length: > 0 } value)
             {
-                request.Headers.TryAddWithoutValidation(name, value);
+                extraHeaders.Add((name, value));
             }
         }
-        if (call.Body is { } body)
+        if (idempotencyKey is not null)
         {
-            request.Content = new ByteArrayContent(body.Render(scope));
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            extraHeaders.Add((RequestSafety.IdempotencyKeyHeader, idempotencyKey));
+        }
+        var content = call.Body?.Render(scope);
+        var idempotent = IsIdempotent(call.Method) || extraHeaders.Exists(h => h.Name.Equals(RequestSafety.IdempotencyKeyHeader, StringComparison.OrdinalIgnoreCase));
+
+        ValueTask<HttpRequestMessage> CreateRequest(Yarp.ReverseProxy.Model.DestinationState destination, CancellationToken _)
+        {
+            var request = new HttpRequestMessage(new HttpMethod(call.Method), destination.Model.Config.Address.TrimEnd('/') + target) { Version = System.Net.HttpVersion.Version11 };
+            if (authorization is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            }
+            request.Headers.TryAddWithoutValidation("X-Request-Id", scope.Context.TraceIdentifier);
+            foreach (var (name, value) in extraHeaders)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+            if (content is not null)
+            {
+                request.Content = new ByteArrayContent(content);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            }
+            return ValueTask.FromResult(request);
         }
 
-        using var response = await client.SendAsync(request, cancellationToken);
+        using var response = await clusters.SendAsync(scope.Context, clusterId, idempotent, CreateRequest, cancellationToken);
         var bytes = await BoundedBody.ReadAsync(response.Content, cancellationToken);
         JsonElement? json = null;
         if (bytes.Length > 0 && response.Content.Headers.ContentType?.MediaType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase))
@@ -241,14 +253,14 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
 
     /// <summary>A gRPC step: the rendered body becomes the request message; the reply (or the error) becomes JSON.</summary>
     private async Task<(int Status, StepResult? Result, string Reason)> SendGrpcAsync(string clusterId, HttpCall call, MethodDescriptor method,
-        string? authorization, CompositionScope scope, CancellationToken cancellationToken)
+        string? authorization, CompositionScope scope, bool idempotent, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var json = call.Body is null ? "{}" : Encoding.UTF8.GetString(call.Body.Render(scope));
         if (GrpcJson.TryParse(json, method.InputType, out var error) is not { } request)
         {
             return (StatusCodes.Status400BadRequest, null, "its request " + error);
         }
-        var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Context.TraceIdentifier, cancellationToken);
+        var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Context.TraceIdentifier, idempotent, timeout, cancellationToken);
         var text = reply.IsOk
             ? GrpcJson.Format(reply.Message!)
             : new JsonObject { ["grpcStatus"] = GrpcCaller.StatusName(reply.GrpcStatus), ["detail"] = reply.Detail }.ToJsonString();
@@ -263,32 +275,25 @@ internal sealed partial class CompositionExecutor(IProxyStateLookup proxy, GrpcC
         foreach (var outcome in outcomes.Where(o => o.Outcome == Outcome.Succeeded && o.Step.Compensate is not null).OrderByDescending(o => o.CompletedAt))
         {
             var step = outcome.Step;
-            var delay = TimeSpan.FromMilliseconds(100);
-            string reason = "";
-            for (var attempt = 1; attempt <= CompensationAttempts; attempt++)
+            var reason = "";
+            using var timeout = new CancellationTokenSource(step.Timeout, time);
+            try
             {
-                using var timeout = new CancellationTokenSource(step.Timeout, time);
-                try
+                // Not tied to the client: an undo must run even after the client has gone. Its key makes it safe for
+                // the cluster's policy to retry (RFC 9110 §9.2.2) and for the service to apply it once.
+                var (status, _, why) = await SendAsync(step.Cluster, step.Compensate!, scope, step.Timeout, timeout.Token, $"{requestId}:{step.Name}:undo");
+                if (status is >= 200 and < 300)
                 {
-                    // Not tied to the client: an undo must run even after the client has gone.
-                    var (status, _, why) = await SendAsync(step.Cluster, step.Compensate!, scope, timeout.Token);
-                    if (status is >= 200 and < 300)
-                    {
-                        done.Add(step.Name);
-                        reason = "";
-                        break;
-                    }
+                    done.Add(step.Name);
+                }
+                else
+                {
                     reason = why;
                 }
-                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
-                {
-                    reason = ex.Message;
-                }
-                if (attempt < CompensationAttempts)
-                {
-                    await Task.Delay(delay, time);
-                    delay *= 2;
-                }
+            }
+            catch (Exception ex) when (ex is ClusterCallException or OperationCanceledException)
+            {
+                reason = ex.Message;
             }
             if (reason.Length > 0)
             {

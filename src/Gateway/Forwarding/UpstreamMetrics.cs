@@ -8,10 +8,10 @@ using Yarp.ReverseProxy.Model;
 namespace Portico.Gateway.Forwarding;
 
 /// <summary>
-/// How long each destination took to answer: the last step of the per-route pipeline, wrapped around YARP's
-/// forwarder, so it times exactly one attempt at one destination (retries and other steps are outside it). The
-/// one place an operator reads per-destination latency and failures, tagged by cluster, destination, status and
-/// YARP's <see cref="ForwarderError"/>.
+/// How long each destination took to answer, for every call the gateway makes to a cluster: proxied requests (the
+/// last step of the per-route pipeline, wrapped around YARP's forwarder, so it times exactly one attempt at one
+/// destination) and the cluster client's calls. The one place an operator reads per-destination latency and
+/// failures, tagged by cluster, destination, status and the failure's type.
 /// </summary>
 internal sealed class UpstreamMetrics(IMeterFactory meterFactory, TimeProvider time)
 {
@@ -47,15 +47,26 @@ internal sealed class UpstreamMetrics(IMeterFactory meterFactory, TimeProvider t
         {
             return;
         }
+        var error = context.GetForwarderErrorFeature() is { Error: not ForwarderError.None } failure ? failure.Error.ToString() : null;
+        Record(proxy.Route.Cluster?.ClusterId, proxy.ProxiedDestination?.DestinationId, context.Response.StatusCode, error, elapsed);
+    }
+
+    /// <summary>One attempt at one destination; <paramref name="errorType"/> names the failure when there was no answer (status 0).</summary>
+    public void Record(string? clusterId, string? destinationId, int status, string? errorType, TimeSpan elapsed)
+    {
+        if (!_duration.Enabled)
+        {
+            return;
+        }
         var tags = new TagList
         {
-            { "cluster", proxy.Route.Cluster?.ClusterId },
-            { "destination", proxy.ProxiedDestination?.DestinationId },
-            { "http.response.status_code", Boxed(context.Response.StatusCode) },
+            { "cluster", clusterId },
+            { "destination", destinationId },
+            { "http.response.status_code", Boxed(status) },
         };
-        if (context.GetForwarderErrorFeature() is { Error: not ForwarderError.None } failure)
+        if (errorType is not null)
         {
-            tags.Add("error.type", failure.Error.ToString());
+            tags.Add("error.type", errorType);
         }
         _duration.Record(elapsed.TotalSeconds, tags);
     }

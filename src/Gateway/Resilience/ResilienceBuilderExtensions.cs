@@ -18,6 +18,7 @@ public static class ResilienceBuilderExtensions
         services.TryAddSingleton<ResilienceMetrics>();
         services.TryAddSingleton<ResilienceStates>();
         services.TryAddSingleton<ResilienceMiddleware>();
+        services.TryAddSingleton<ClusterClient>();
 
         // A retryable 502/503/504 is held back (its body not copied) so the request can go elsewhere.
         builder.AddTransforms(static transforms => transforms.AddResponseTransform(static context =>

@@ -3,13 +3,22 @@ using Portico.Gateway.Configuration;
 
 namespace Portico.Gateway.Resilience;
 
-/// <summary>The policies of one version of the gateway file, and which policy each route uses.</summary>
-internal sealed class ResilienceSettings(IReadOnlyDictionary<string, ResiliencePolicy> policies, IReadOnlyDictionary<string, string> policyByRoute)
+/// <summary>The policies of one version of the gateway file, and which policy each route and cluster uses.</summary>
+internal sealed class ResilienceSettings(IReadOnlyDictionary<string, ResiliencePolicy> policies, IReadOnlyDictionary<string, string> policyByRoute,
+    IReadOnlyDictionary<string, string?> policyByCluster)
 {
     public IReadOnlyDictionary<string, ResiliencePolicy> Policies { get; } = policies;
 
     /// <summary>Route id → policy name; routes with resilience turned off are absent.</summary>
     public IReadOnlyDictionary<string, string> PolicyByRoute { get; } = policyByRoute;
+
+    /// <summary>
+    /// The policy for calls the gateway makes to a cluster outside a proxied route (composition steps, transcoded
+    /// calls, cache refreshes): the cluster's own <c>Portico.Resilience</c> metadata, else the default; null when the
+    /// cluster turns resilience off.
+    /// </summary>
+    public string? PolicyForCluster(string clusterId) =>
+        policyByCluster.TryGetValue(clusterId, out var name) ? name : ResiliencePolicies.Default;
 }
 
 /// <summary>Reads <c>Portico:Resilience:Policies</c> and checks every value and every reference to a policy.</summary>
@@ -62,7 +71,27 @@ internal sealed class ResilienceConfigSection : IGatewayConfigSection
             }
             byRoute[route.RouteId] = name;
         }
-        return new ResilienceSettings(policies, byRoute);
+        var byCluster = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (clusterId, name) in clusterPolicy)
+        {
+            if (name is null)
+            {
+                continue;
+            }
+            if (name.Equals(ResiliencePolicies.None, StringComparison.OrdinalIgnoreCase))
+            {
+                byCluster[clusterId] = null;
+            }
+            else if (policies.ContainsKey(name))
+            {
+                byCluster[clusterId] = name;
+            }
+            else
+            {
+                context.Errors.Add($"Cluster '{clusterId}' uses unknown resilience policy '{name}'.");
+            }
+        }
+        return new ResilienceSettings(policies, byRoute, byCluster);
     }
 
     private static void Validate(string name, ResiliencePolicy p, ICollection<string> errors)

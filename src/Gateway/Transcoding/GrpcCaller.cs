@@ -1,11 +1,12 @@
-using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Http.Headers;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Http;
+using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
-using Yarp.ReverseProxy;
 
 namespace Portico.Gateway.Transcoding;
 
@@ -16,97 +17,107 @@ internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, 
 }
 
 /// <summary>
-/// Calls a unary gRPC method on a healthy destination of a YARP cluster over HTTP/2 with the cluster's own
-/// client: length-prefixed protobuf in, grpc-status from the trailers out, mapped to the HTTP status the REST
-/// caller should see (INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE 503, …).
+/// Calls a unary gRPC method of a YARP cluster with Grpc.Net.Client: a dynamic <see cref="Method{TRequest,TResponse}"/>
+/// per method descriptor, a deadline (sent as <c>grpc-timeout</c>), and a channel whose handler sends every HTTP/2
+/// request through the <see cref="ClusterClient"/>, so the call is load-balanced, breaker-gated, retried and measured
+/// as proxied requests are. The answer is mapped to the HTTP status a REST caller should see (INVALID_ARGUMENT 400,
+/// NOT_FOUND 404, UNAVAILABLE 503, …).
 /// </summary>
-internal sealed class GrpcCaller(IProxyStateLookup proxy)
+internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
 {
-    private static readonly MediaTypeHeaderValue GrpcContentType = new("application/grpc");
+    private readonly ClusterClient _clusters = clusters;
+    private readonly ConcurrentDictionary<(string ClusterId, bool Idempotent), GrpcChannel> _channels = new();
+    private readonly ConcurrentDictionary<MethodDescriptor, Method<IMessage, IMessage>> _methods = new();
 
+    /// <summary>
+    /// <paramref name="idempotent"/>: the call may be sent again after it may have arrived (a read, or a request
+    /// carrying an <c>Idempotency-Key</c>); <paramref name="timeout"/> becomes the call's deadline.
+    /// </summary>
     public async Task<GrpcReply> CallAsync(string clusterId, MethodDescriptor method, IMessage request, string? authorization, string requestId,
-        CancellationToken cancellationToken)
+        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!proxy.TryGetCluster(clusterId, out var cluster) || cluster.Model?.HttpClient is not { } client)
+        var channel = _channels.GetOrAdd((clusterId, idempotent), static (key, self) => GrpcChannel.ForAddress("http://" + key.ClusterId, new GrpcChannelOptions
         {
-            return Failure(StatusCodes.Status503ServiceUnavailable, 14, $"cluster '{clusterId}' is not loaded");
-        }
-        var destinations = cluster.DestinationsState.AvailableDestinations;
-        if (destinations.Count == 0)
-        {
-            return Failure(StatusCodes.Status503ServiceUnavailable, 14, $"no healthy destination in cluster '{clusterId}'");
-        }
-        var destination = destinations[Random.Shared.Next(destinations.Count)];
-
-        var size = request.CalculateSize();
-        var frame = new byte[5 + size];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)size);
-        request.WriteTo(frame.AsSpan(5));
-        var uri = destination.Model.Config.Address.TrimEnd('/') + "/" + method.Service.FullName + "/" + method.Name;
-        using var message = new HttpRequestMessage(HttpMethod.Post, uri)
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(frame),
-        };
-        message.Content.Headers.ContentType = GrpcContentType;
-        message.Headers.TryAddWithoutValidation("te", "trailers");
-        message.Headers.TryAddWithoutValidation("X-Request-Id", requestId);
+            HttpHandler = new ClusterHandler(self._clusters, key.ClusterId, key.Idempotent),
+            MaxReceiveMessageSize = BoundedBody.MaxBytes,
+            DisposeHttpClient = true,
+        }), this);
+        var headers = new Metadata { { "x-request-id", requestId } };
         if (authorization is not null)
         {
-            message.Headers.TryAddWithoutValidation("Authorization", authorization);
+            headers.Add("authorization", authorization);
         }
-
-        HttpResponseMessage response;
-        byte[] body;
         try
         {
-            response = await client.SendAsync(message, cancellationToken);
-            body = await BoundedBody.ReadAsync(response.Content, cancellationToken);
+            var reply = await channel.CreateCallInvoker().AsyncUnaryCall(MethodFor(method), null,
+                new CallOptions(headers, DateTime.UtcNow + timeout, cancellationToken), request);
+            return new GrpcReply(StatusCodes.Status200OK, 0, "", reply);
         }
-        catch (HttpRequestException ex)
+        catch (RpcException ex) when (ex.Status.DebugException is ClusterCallException failure)
         {
-            return Failure(StatusCodes.Status503ServiceUnavailable, 14, $"cluster '{clusterId}' could not be reached or answered too much ({ex.HttpRequestError})");
+            return Failure(failure.Status, failure.Status == StatusCodes.Status504GatewayTimeout ? 4 : 14, failure.Message);
         }
-        using (response)
+        catch (RpcException ex)
         {
-            if (response.StatusCode != HttpStatusCode.OK)
+            var code = (int)ex.StatusCode;
+            var detail = ex.Status.Detail.Length > 0 ? ex.Status.Detail : StatusName(code);
+            return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(ex.Trailers.GetValueBytes("grpc-status-details-bin")));
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+    }
+
+    private Method<IMessage, IMessage> MethodFor(MethodDescriptor method) => _methods.GetOrAdd(method, static m => new Method<IMessage, IMessage>(
+        MethodType.Unary, m.Service.FullName, m.Name,
+        Marshallers.Create<IMessage>(static message => message.ToByteArray(), bytes => m.InputType.Parser.ParseFrom(bytes)),
+        Marshallers.Create<IMessage>(static message => message.ToByteArray(), bytes => m.OutputType.Parser.ParseFrom(bytes))));
+
+    /// <summary>
+    /// The channel's transport: each HTTP/2 request Grpc.Net.Client builds (a unary call: one small framed message)
+    /// is sent by the cluster client, copied afresh for every attempt to the destination chosen for it.
+    /// </summary>
+    private sealed class ClusterHandler(ClusterClient clusters, string clusterId, bool idempotent) : HttpMessageHandler
+    {
+        private static readonly HttpContext NoCaller = new DefaultHttpContext();
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+            var target = request.RequestUri!.PathAndQuery;
+            return await clusters.SendAsync(NoCaller, clusterId, idempotent, (destination, _) =>
             {
-                return Failure(StatusCodes.Status502BadGateway, 13, $"cluster '{clusterId}' answered HTTP {(int)response.StatusCode} instead of gRPC");
-            }
-            // Trailers-only answers (errors) carry the status in the headers.
-            var status = Header(response, "grpc-status");
-            if (!int.TryParse(status, out var code))
-            {
-                return Failure(StatusCodes.Status502BadGateway, 13, $"cluster '{clusterId}' sent no grpc-status");
-            }
-            if (code != 0)
-            {
-                var detail = Uri.UnescapeDataString(Header(response, "grpc-message") ?? "");
-                return new GrpcReply(HttpStatusFor(code), code, detail.Length > 0 ? detail : StatusName(code), null, FieldErrors(Header(response, "grpc-status-details-bin")));
-            }
-            if (body.Length < 5 || body[0] != 0 || BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(1)) != body.Length - 5)
-            {
-                return Failure(StatusCodes.Status502BadGateway, 13, $"cluster '{clusterId}' sent a reply that is not one uncompressed message");
-            }
-            try
-            {
-                return new GrpcReply(StatusCodes.Status200OK, 0, "", method.OutputType.Parser.ParseFrom(body, 5, body.Length - 5));
-            }
-            catch (InvalidProtocolBufferException ex)
-            {
-                return Failure(StatusCodes.Status502BadGateway, 13, $"cluster '{clusterId}' sent a reply that does not parse as {method.OutputType.FullName}: {ex.Message}");
-            }
+                var copy = new HttpRequestMessage(request.Method, destination.Model.Config.Address.TrimEnd('/') + target)
+                {
+                    Version = HttpVersion.Version20,
+                    VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                };
+                foreach (var (name, values) in request.Headers)
+                {
+                    copy.Headers.TryAddWithoutValidation(name, values);
+                }
+                if (body is not null)
+                {
+                    copy.Content = new ByteArrayContent(body);
+                    foreach (var (name, values) in request.Content!.Headers)
+                    {
+                        copy.Content.Headers.TryAddWithoutValidation(name, values);
+                    }
+                }
+                return ValueTask.FromResult(copy);
+            }, cancellationToken);
         }
     }
 
     private static GrpcReply Failure(int httpStatus, int grpcStatus, string detail) => new(httpStatus, grpcStatus, detail, null);
 
-    private static string? Header(HttpResponseMessage response, string name) =>
-        response.TrailingHeaders.TryGetValues(name, out var values) || response.Headers.TryGetValues(name, out values) ? values.FirstOrDefault() : null;
-
     /// <summary>google.rpc.BadRequest field violations, when the service sent them.</summary>
-    private static Dictionary<string, string[]>? FieldErrors(string? detailsBin)
+    private static Dictionary<string, string[]>? FieldErrors(byte[]? detailsBin)
     {
         if (detailsBin is null)
         {
@@ -114,8 +125,7 @@ internal sealed class GrpcCaller(IProxyStateLookup proxy)
         }
         try
         {
-            var padded = detailsBin.PadRight(detailsBin.Length + ((4 - detailsBin.Length % 4) % 4), '=');
-            var status = Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(padded));
+            var status = Google.Rpc.Status.Parser.ParseFrom(detailsBin);
             var errors = new Dictionary<string, List<string>>(StringComparer.Ordinal);
             foreach (var detail in status.Details)
             {
@@ -129,7 +139,7 @@ internal sealed class GrpcCaller(IProxyStateLookup proxy)
             }
             return errors.Count == 0 ? null : errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
         }
-        catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
+        catch (InvalidProtocolBufferException)
         {
             return null;
         }

@@ -20,6 +20,9 @@ internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config
 {
     private const int MaxBodyBytes = 64 * 1024;
 
+    /// <summary>The deadline of a transcoded call (its <c>grpc-timeout</c>); the cluster's resilience policy may end it sooner.</summary>
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+
     protected override IReadOnlyList<Endpoint> Build(TranscodingSettings settings) => [.. settings.Routes.Select(Build)];
 
     private RouteEndpoint Build(TranscodedRoute route)
@@ -86,7 +89,8 @@ internal sealed class TranscodingEndpointDataSource(GatewayConfigProvider config
         }
 
         var authorization = context.Request.Headers.Authorization.Count > 0 ? context.Request.Headers.Authorization.ToString() : null;
-        var reply = await caller.CallAsync(route.Cluster, route.Method, request, authorization, context.TraceIdentifier, context.RequestAborted);
+        var reply = await caller.CallAsync(route.Cluster, route.Method, request, authorization, context.TraceIdentifier,
+            RequestSafety.IsIdempotent(context.Request), CallTimeout, context.RequestAborted);
         if (reply.IsOk)
         {
             context.Response.ContentType = "application/json; charset=utf-8";

@@ -20,6 +20,9 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
 
     public HttpClient Gateway { get; private set; } = null!;
 
+    /// <summary>The running application, for tests that stop and start its resources.</summary>
+    public DistributedApplication App => _app!;
+
     /// <summary>The gateway's h2c (HTTP/2 without TLS) address, for gRPC clients.</summary>
     public Uri GatewayH2c { get; } = new($"http://127.0.0.1:{Ports.GetFreeTcpPort()}");
 

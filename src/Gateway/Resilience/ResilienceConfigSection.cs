@@ -30,7 +30,7 @@ internal sealed class ResilienceConfigSection : IGatewayConfigSection
     {
         var policies = new Dictionary<string, ResiliencePolicy>(StringComparer.OrdinalIgnoreCase)
         {
-            [ResiliencePolicies.Default] = new ResiliencePolicy(),
+            [ResiliencePolicies.Default] = ResiliencePolicies.BuiltInDefault,
         };
         foreach (var section in context.File.GetSection(SectionPath).GetChildren())
         {

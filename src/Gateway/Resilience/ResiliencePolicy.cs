@@ -14,7 +14,10 @@ public sealed record ResiliencePolicy
     /// </summary>
     public TimeSpan? Timeout { get; init; }
 
-    /// <summary>Time an attempt may take until the destination starts answering. Null: none.</summary>
+    /// <summary>
+    /// Time an attempt may take until the destination starts answering. Null: none (YARP's activity timeout still
+    /// applies); the built-in <c>default</c> policy sets 10 s.
+    /// </summary>
     public TimeSpan? AttemptTimeout { get; init; }
 
     public RetryPolicy Retry { get; init; } = new();
@@ -77,4 +80,11 @@ public static class ResiliencePolicies
     public const string MetadataKey = "Portico.Resilience";
     public const string Default = "default";
     public const string None = "none";
+
+    /// <summary>
+    /// The built-in <c>default</c> policy. It bounds each attempt at 10 s: a destination that accepts connections
+    /// but never answers (a hung process, a dead instance behind a port proxy) would otherwise hold a request for
+    /// YARP's 100 s activity timeout instead of letting it go to a healthy destination.
+    /// </summary>
+    public static ResiliencePolicy BuiltInDefault { get; } = new() { AttemptTimeout = TimeSpan.FromSeconds(10) };
 }

@@ -67,7 +67,7 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
         }
         var tiers = services.GetRequiredService<CacheTiers>();
         var entry = services.GetRequiredService<CachingMiddleware>().CreateEntry(context.Response, body.ToArray(), route.Config.RouteId, policy,
-            context.User.Identity?.IsAuthenticated == true);
+            context.Request.Headers.Authorization.Count != 0);
         if (entry is not null)
         {
             await tiers.SetAsync(key, entry, policy);

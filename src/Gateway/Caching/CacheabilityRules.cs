@@ -17,7 +17,7 @@ internal static class CacheabilityRules
     };
 
     /// <summary>The freshness lifetime, or null when the answer must not be stored.</summary>
-    public static TimeSpan? Freshness(HttpResponse response, CachePolicy policy, bool authenticatedRequest)
+    public static TimeSpan? Freshness(HttpResponse response, CachePolicy policy, bool requestHadAuthorization)
     {
         if (!CacheableStatuses.Contains(response.StatusCode) || response.Headers.ContainsKey(HeaderNames.SetCookie))
         {
@@ -43,9 +43,11 @@ internal static class CacheabilityRules
             {
                 return null;
             }
-            if (authenticatedRequest && policy.Scope == CacheScope.Public && !cc.Public && cc.SharedMaxAge is null)
+            if (requestHadAuthorization && policy.Scope == CacheScope.Public && !cc.Public && cc.SharedMaxAge is null && !cc.MustRevalidate)
             {
-                return null; // an answer to a request with credentials is shared only when the origin says so
+                // RFC 9111 §3.5: an answer to a request that carried Authorization (valid or not) is shared only
+                // when the origin says so.
+                return null;
             }
             var originMaxAge = cc.SharedMaxAge ?? cc.MaxAge;
             if (originMaxAge is { } maxAge && maxAge < ttl)
@@ -53,7 +55,7 @@ internal static class CacheabilityRules
                 ttl = maxAge;
             }
         }
-        else if (authenticatedRequest && policy.Scope == CacheScope.Public)
+        else if (requestHadAuthorization && policy.Scope == CacheScope.Public)
         {
             return null;
         }

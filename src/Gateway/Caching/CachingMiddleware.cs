@@ -158,7 +158,8 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         var feature = fallback is null ? null : new CacheFallbackFeature();
         context.Features.Set(feature);
         var originalBody = response.Body;
-        var authenticated = context.User.Identity?.IsAuthenticated == true;
+        // Whether the request carried credentials, not whether they validated (RFC 9111 §3.5).
+        var authenticated = context.Request.Headers.Authorization.Count != 0;
         CacheEntry? stored = null;
         async ValueTask StoreAsync(byte[] body)
         {
@@ -210,9 +211,9 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
     }
 
     /// <summary>An entry from a finished answer, or null when the answer must not be stored.</summary>
-    internal CacheEntry? CreateEntry(HttpResponse response, byte[] body, string routeId, CachePolicy policy, bool authenticated)
+    internal CacheEntry? CreateEntry(HttpResponse response, byte[] body, string routeId, CachePolicy policy, bool requestHadAuthorization)
     {
-        if (CacheabilityRules.Freshness(response, policy, authenticated) is not { } ttl)
+        if (CacheabilityRules.Freshness(response, policy, requestHadAuthorization) is not { } ttl)
         {
             return null;
         }

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,6 +33,9 @@ public static class GatewayHostingExtensions
         {
             var limits = gateway.Value.Limits;
             kestrel.AddServerHeader = false;
+            // RFC 9110 §5.5 allows obs-text (bytes 0x80-0xFF) in field values; both forwarders read upstream values as
+            // Latin-1, so writing them back as Latin-1 relays the origin's bytes unchanged instead of failing with 502.
+            kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
             kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
             kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;

@@ -246,8 +246,14 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         }
         response.Headers.Age = CacheabilityRules.Age(entry.StoredAt, now);
         response.Headers[CachePolicies.ResultHeader] = result;
+        // RFC 9110 §6.4.1: a 204 or 304 has no content, and no Content-Length may announce one; HEAD gets the head alone.
+        if (entry.Status is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified)
+        {
+            response.Headers.ContentLength = null;
+            return Task.CompletedTask;
+        }
         response.ContentLength = entry.Body.Length;
-        if (HttpMethods.IsHead(context.Request.Method))
+        if (HttpMethods.IsHead(context.Request.Method) || entry.Body.Length == 0)
         {
             return Task.CompletedTask;
         }

@@ -86,4 +86,72 @@ public sealed class CacheRfc9111Tests
         Assert.Equal(("shared 1", "HIT"), (anonymous.Body, anonymous.Result));
         Assert.Equal(1, origin.RequestCount);
     }
+
+    // RFC 9110 §6.4.1: a stored 204 is replayed without content, on GET and HEAD alike, hit after hit.
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"Ttl\":\"00:01:00\"}")]
+    public async Task Stored204_IsServedWithoutABody_OnEveryHit(string policyJson)
+    {
+        await using var origin = await Origin((c, n) =>
+        {
+            c.Response.StatusCode = 204;
+            c.Response.Headers.CacheControl = "max-age=60";
+            return Task.CompletedTask;
+        });
+        var policy = System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(policyJson);
+        await using var gateway = await GatewayTestHost.StartAsync(CacheJson.Create("api", origin.Address, policy));
+
+        Assert.Equal((HttpStatusCode.NoContent, "", "MISS"), await Get(gateway, "/api/empty"));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal((HttpStatusCode.NoContent, "", "HIT"), await Get(gateway, "/api/empty"));
+        }
+        using var head = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/api/empty"), Ct);
+        Assert.Equal(HttpStatusCode.NoContent, head.StatusCode);
+        Assert.Equal("HIT", Result(head));
+        Assert.Equal(1, origin.RequestCount);
+    }
+
+    // RFC 9110 §5.5: obs-text in a field value is relayed as the origin sent it, on the miss and from the cache.
+    [Fact]
+    public async Task NonAsciiByteInAnUpstreamHeader_IsRelayed_NotA502()
+    {
+        // Kestrel will not send such a byte itself: the origin writes its answer on a raw socket, as older servers do.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var served = 0;
+        var serving = Task.Run(async () =>
+        {
+            while (!Ct.IsCancellationRequested)
+            {
+                using var client = await listener.AcceptTcpClientAsync(Ct);
+                var stream = client.GetStream();
+                var buffer = new byte[8192];
+                var read = 0;
+                while (System.Text.Encoding.ASCII.GetString(buffer, 0, read).IndexOf("\r\n\r\n", StringComparison.Ordinal) < 0)
+                {
+                    read += await stream.ReadAsync(buffer.AsMemory(read), Ct);
+                }
+                Interlocked.Increment(ref served);
+                await stream.WriteAsync(System.Text.Encoding.Latin1.GetBytes(
+                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\nX-Label: caf\u00e9\r\nConnection: close\r\n\r\nok"), Ct);
+            }
+        }, Ct);
+        var address = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
+        await using var gateway = await GatewayTestHost.StartAsync(CacheJson.Create("api", address, Standard));
+
+        foreach (var expected in (string[])["MISS", "HIT"])
+        {
+            using var response = await gateway.Client.GetAsync("/api/label", Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(expected, Result(response));
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync(Ct));
+            var label = response.Headers.GetValues("X-Label").Single();
+            Assert.Equal(4, label.Length);
+            Assert.StartsWith("caf", label, StringComparison.Ordinal);
+        }
+        Assert.True(Volatile.Read(ref served) >= 1);
+        listener.Stop();
+    }
 }

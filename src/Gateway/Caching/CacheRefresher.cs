@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -16,18 +17,18 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
 {
     private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
 
-    public void RefreshOnce(string key, HttpContext original, RouteModel route, CachePolicy policy, string policyName)
+    public void RefreshOnce(string key, HttpContext original, RouteModel route, CachePolicy policy, string policyName, CacheEntry stale)
     {
         if (!_refreshing.TryAdd(key, 0))
         {
             return;
         }
-        var request = Snapshot(original, policy);
+        var (request, replayed) = Snapshot(original, policy, stale);
         _ = Task.Run(async () =>
         {
             try
             {
-                await RefreshAsync(key, request, route, policy, policyName);
+                await RefreshAsync(key, request, replayed, route, policy, policyName, stale);
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
             {
@@ -40,7 +41,8 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
         });
     }
 
-    private async Task RefreshAsync(string key, DefaultHttpContext context, RouteModel route, CachePolicy policy, string policyName)
+    private async Task RefreshAsync(string key, DefaultHttpContext context, string[] replayed, RouteModel route, CachePolicy policy, string policyName,
+        CacheEntry stale)
     {
         var cluster = route.Cluster;
         var destinations = cluster?.DestinationsState.AvailableDestinations;
@@ -54,6 +56,7 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         context.RequestAborted = timeout.Token;
 
+        var requestTime = services.GetRequiredService<TimeProvider>().GetUtcNow();
         var error = await forwarder.SendAsync(context, destination.Model.Config.Address, model.HttpClient,
             model.Config.HttpRequest ?? ForwarderRequestConfig.Empty, route.Transformer);
         if (error != ForwarderError.None)
@@ -66,8 +69,26 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
             return;
         }
         var tiers = services.GetRequiredService<CacheTiers>();
-        var entry = services.GetRequiredService<CachingMiddleware>().CreateEntry(context.Response, body.ToArray(), route.Config.RouteId, policy,
-            context.Request.Headers.Authorization.Count != 0);
+        var cache = services.GetRequiredService<CachingMiddleware>();
+        var response = context.Response;
+        var hadAuthorization = context.Request.Headers.Authorization.Count != 0;
+        CacheEntry? entry;
+        if (response.StatusCode == StatusCodes.Status304NotModified)
+        {
+            // RFC 9111 §4.3.4: the stored answer is still good; the 304 updates its fields and freshness.
+            entry = cache.CreateEntry(stale.Status, CacheabilityRules.Merge(stale.Headers, response.Headers), stale.Body, route.Config.RouteId, policy,
+                hadAuthorization, requestTime, context.Request);
+        }
+        else if ((CacheabilityRules.VaryNames(response.Headers) ?? []).All(name => replayed.Contains(name, StringComparer.OrdinalIgnoreCase)))
+        {
+            // Stored only when the request replayed every header the answer varies on: its variant is then the original's.
+            entry = cache.CreateEntry(response.StatusCode, response.Headers, body.ToArray(), route.Config.RouteId, policy, hadAuthorization, requestTime,
+                context.Request);
+        }
+        else
+        {
+            entry = null;
+        }
         if (entry is not null)
         {
             await tiers.SetAsync(key, entry, policy);
@@ -76,7 +97,7 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
     }
 
     /// <summary>A detached copy of what the upstream needs to see; the original request ends before the refresh does.</summary>
-    private DefaultHttpContext Snapshot(HttpContext original, CachePolicy policy)
+    private (DefaultHttpContext Context, string[] Replayed) Snapshot(HttpContext original, CachePolicy policy, CacheEntry stale)
     {
         var context = new DefaultHttpContext { RequestServices = services, User = original.User };
         var request = context.Request;
@@ -86,15 +107,25 @@ internal sealed partial class CacheRefresher(IHttpForwarder forwarder, IServiceP
         request.PathBase = original.Request.PathBase;
         request.Path = original.Request.Path;
         request.QueryString = original.Request.QueryString;
-        foreach (var name in (string[])["Accept", "Accept-Language", "Authorization", "X-Request-Id", .. policy.VaryByHeaders])
+        string[] replayed = ["Accept", "Accept-Language", "Authorization", "X-Request-Id", .. policy.VaryByHeaders, .. stale.VaryNames];
+        foreach (var name in replayed)
         {
             if (original.Request.Headers.TryGetValue(name, out var value))
             {
                 request.Headers[name] = value;
             }
         }
+        // RFC 9111 §4.3.1: validate with the stored validators, so an unchanged answer costs a 304.
+        if (CacheabilityRules.Header(stale, HeaderNames.ETag) is { } etag)
+        {
+            request.Headers.IfNoneMatch = etag;
+        }
+        if (CacheabilityRules.Header(stale, HeaderNames.LastModified) is { } lastModified)
+        {
+            request.Headers.IfModifiedSince = lastModified;
+        }
         context.Connection.RemoteIpAddress = original.Connection.RemoteIpAddress;
-        return context;
+        return (context, replayed);
     }
 
     private static partial class Log

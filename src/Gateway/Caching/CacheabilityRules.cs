@@ -196,7 +196,7 @@ internal static class CacheabilityRules
         var stored = new List<KeyValuePair<string, string[]>>(headers.Count + 1);
         foreach (var (name, values) in headers)
         {
-            if (!NotStored.Contains(name) && !name.Equals(CacheDirectives.PorticoCacheControl, StringComparison.OrdinalIgnoreCase))
+            if (!NotStored.Contains(name))
             {
                 stored.Add(new(name, values.ToArray()!));
             }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Portico.Gateway.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -217,10 +218,11 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         var hadAuthorization = request.Headers.Authorization.Count != 0;
         var requestTime = time.GetUtcNow();
         CacheEntry? stored = null;
+        var miss = new MissState(context, validating is null ? "uri-miss" : "stale");
         async ValueTask StoreAsync(byte[] body)
         {
             if (context.Features.Get<IForwarderErrorFeature>() is null
-                && CreateEntry(response.StatusCode, response.Headers, body, route.Config.RouteId, policy, hadAuthorization, requestTime, request) is { } entry)
+                && CreateEntry(response.StatusCode, miss.HeadersAsReceived(), body, route.Config.RouteId, policy, hadAuthorization, requestTime, request) is { } entry)
             {
                 await tiers.SetAsync(key, entry, policy);
                 metrics.Stored(policyName, entry.Body.Length);
@@ -242,7 +244,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
             request.Headers.IfModifiedSince = CacheabilityRules.Header(validating, HeaderNames.LastModified);
         }
         response.Headers[CachePolicies.ResultHeader] = "MISS";
-        response.OnStarting(s_describeMiss, (context, validating is null ? "uri-miss" : "stale"));
+        response.OnStarting(s_describeMiss, miss);
         try
         {
             await next();
@@ -296,15 +298,45 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
     /// <summary>RFC 9211 for an answer that went to the origin, and the Portico-targeted field kept from the client.</summary>
     private static readonly Func<object, Task> s_describeMiss = static state =>
     {
-        var (context, forward) = ((HttpContext, string))state;
-        var headers = context.Response.Headers;
+        var miss = (MissState)state;
+        var response = miss.Context.Response;
+        var headers = response.Headers;
         if (headers[CachePolicies.ResultHeader] == "MISS")
         {
-            headers[CachePolicies.StatusHeader] = $"Portico; fwd={forward}; fwd-status={context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)}";
+            headers[CachePolicies.StatusHeader] = $"Portico; fwd={miss.Forward}; fwd-status={response.StatusCode.ToString(CultureInfo.InvariantCulture)}";
         }
-        headers.Remove(CacheDirectives.PorticoCacheControl);
+        if (headers.TryGetValue(CacheDirectives.PorticoCacheControl, out var targeted))
+        {
+            miss.PorticoCacheControl = targeted;
+            headers.Remove(CacheDirectives.PorticoCacheControl);
+        }
         return Task.CompletedTask;
     };
+
+    /// <summary>A miss on its way: how it went forward, and the field for Portico alone that the client does not get.</summary>
+    private sealed class MissState(HttpContext context, string forward)
+    {
+        public HttpContext Context { get; } = context;
+        public string Forward { get; } = forward;
+        public StringValues PorticoCacheControl { get; set; }
+
+        /// <summary>The answer's fields as the origin sent them, for deciding whether to store it.</summary>
+        public IHeaderDictionary HeadersAsReceived()
+        {
+            var headers = Context.Response.Headers;
+            if (StringValues.IsNullOrEmpty(PorticoCacheControl))
+            {
+                return headers;
+            }
+            var copy = new HeaderDictionary();
+            foreach (var (name, values) in headers)
+            {
+                copy[name] = values;
+            }
+            copy[CacheDirectives.PorticoCacheControl] = PorticoCacheControl;
+            return copy;
+        }
+    }
 
     private static readonly Func<object, Task> s_removeTargetedField = static state =>
     {
@@ -354,6 +386,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         {
             response.Headers[name] = values;
         }
+        response.Headers.Remove(CacheDirectives.PorticoCacheControl); // stored to decide a 304's merge, never sent on
         response.Headers.Age = CacheabilityRules.Age(entry.AgeAt(now));
         response.Headers[CachePolicies.ResultHeader] = result;
         response.Headers[CachePolicies.StatusHeader] = CacheStatus(result, entry, now);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Caching.Memory;
@@ -223,11 +224,65 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
 
     private void PurgeMemoryTargets(IReadOnlyCollection<string> targets)
     {
-        foreach (var key in _memory.Keys)
+        foreach (var target in targets)
         {
-            if (_memory.TryGetValue(key, out CacheEntry? entry) && entry is not null && targets.Contains(entry.Target, StringComparer.Ordinal))
+            if (!_keysByTarget.TryGetValue(target, out var keys))
             {
-                _memory.Remove(key);
+                continue;
+            }
+            string[] held;
+            lock (keys)
+            {
+                held = [.. keys];
+            }
+            foreach (var key in held)
+            {
+                _memory.Remove(key); // the eviction callback takes it out of the index
+            }
+        }
+    }
+
+    /// <summary>
+    /// The memory keys stored for each target, so an unsafe request (which any route may see often) invalidates by
+    /// lookup instead of a walk over the whole memory tier. Kept in step with the tier by its eviction callback.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, HashSet<string>> _keysByTarget = new(StringComparer.Ordinal);
+
+    /// <summary>Indexes the key and stores the entry under the index's lock, so a late eviction callback cannot unindex it.</summary>
+    private void SetIndexed(string key, CacheEntry entry, MemoryCacheEntryOptions options)
+    {
+        while (true)
+        {
+            var keys = _keysByTarget.GetOrAdd(entry.Target, static _ => new HashSet<string>(StringComparer.Ordinal));
+            lock (keys)
+            {
+                // A set emptied and dropped meanwhile is not the index any more: take the current one.
+                if (_keysByTarget.TryGetValue(entry.Target, out var current) && ReferenceEquals(current, keys))
+                {
+                    keys.Add(key);
+                    _memory.Set(key, entry, options);
+                    return;
+                }
+            }
+        }
+    }
+
+    private void Forget(string target, string key)
+    {
+        if (!_keysByTarget.TryGetValue(target, out var keys))
+        {
+            return;
+        }
+        lock (keys)
+        {
+            // Eviction callbacks run later, on the thread pool: the key may hold a newer entry by now.
+            if (_memory.TryGetValue(key, out CacheEntry? current) && current?.Target == target)
+            {
+                return;
+            }
+            if (keys.Remove(key) && keys.Count == 0)
+            {
+                _keysByTarget.TryRemove(new KeyValuePair<string, HashSet<string>>(target, keys));
             }
         }
     }
@@ -251,14 +306,20 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     private void SetMemory(string key, CacheEntry entry)
     {
         var options = new MemoryCacheEntryOptions { Size = entry.Size, AbsoluteExpiration = entry.ExpiresAt };
-        options.RegisterPostEvictionCallback(static (_, _, reason, state) =>
+        options.RegisterPostEvictionCallback(static (key, value, reason, state) =>
         {
+            var tiers = (CacheTiers)state!;
             if (reason == EvictionReason.Capacity)
             {
-                ((CacheMetrics)state!).Evicted();
+                tiers._metrics.Evicted();
             }
-        }, _metrics);
-        _memory.Set(key, entry, options);
+            // A replaced entry's key stays indexed under the same target (the key holds the path and query).
+            if (reason != EvictionReason.Replaced && value is CacheEntry gone)
+            {
+                tiers.Forget(gone.Target, (string)key);
+            }
+        }, this);
+        SetIndexed(key, entry, options);
     }
 
     private async Task SubscribeAsync()

@@ -613,4 +613,90 @@ public abstract class CacheRfc9111Tests
             Assert.Equal((expected, "(none)", "kept"), (Result(response), Header(response, "X-Hop"), Header(response, "X-End")));
         }
     }
+
+    // RFC 5861 §4: the origin's stale-if-error serves the stored answer when the origin fails, within its window only.
+    [Fact]
+    public async Task StandardMode_OriginsStaleIfError_ServesStaleWhenTheOriginFails()
+    {
+        var time = new FakeTimeProvider(Start);
+        var origin = await Origin((c, n) =>
+        {
+            Date(c, time);
+            return Text(c, "sunny", "max-age=1, stale-if-error=60");
+        });
+        await using var gateway = await OnClock(origin, time);
+
+        Assert.Equal("MISS", (await Get(gateway, "/api/w")).Result);
+        await origin.KillAsync();
+        await origin.DisposeAsync();
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal((HttpStatusCode.OK, "sunny", "STALE"), await Get(gateway, "/api/w"));
+        time.Advance(TimeSpan.FromSeconds(60));
+        var gone = await Get(gateway, "/api/w");
+        Assert.True((int)gone.Status is 502 or 503 or 504, $"got {(int)gone.Status}");
+    }
+
+    // RFC 9111 §4.4: only a successful answer invalidates; a failed unsafe request leaves the entry.
+    [Fact]
+    public async Task FailedUnsafeMethod_DoesNotInvalidate()
+    {
+        await using var origin = await Origin((c, n) =>
+        {
+            if (HttpMethods.IsPost(c.Request.Method))
+            {
+                c.Response.StatusCode = 409;
+                return Task.CompletedTask;
+            }
+            return Text(c, "v" + n, "max-age=600");
+        });
+        await using var gateway = await StartGateway(CacheJson.Create("api", origin.Address, Standard));
+
+        await Get(gateway, "/api/item");
+        using var post = await gateway.Client.PostAsync("/api/item", new StringContent("{}"), Ct);
+
+        Assert.Equal(HttpStatusCode.Conflict, post.StatusCode);
+        Assert.Equal("HIT", (await Get(gateway, "/api/item")).Result);
+    }
+
+    // RFC 9111 §4.3.1, §4.3.4 in the background: the stale-while-revalidate refresh sends the stored ETag, and a 304
+    // refreshes the entry (with the 304's fields) without a body crossing the wire.
+    [Fact]
+    public async Task BackgroundRefresh_RevalidatesWithTheStoredETag()
+    {
+        var time = new FakeTimeProvider(Start);
+        var conditions = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var origin = await Origin((c, n) =>
+        {
+            conditions.Enqueue(c.Request.Headers.IfNoneMatch.ToString());
+            Date(c, time);
+            c.Response.Headers.ETag = "\"v1\"";
+            c.Response.Headers["X-Served"] = "answer " + n;
+            c.Response.Headers.CacheControl = "max-age=10, stale-while-revalidate=60";
+            if (c.Request.Headers.IfNoneMatch == "\"v1\"")
+            {
+                c.Response.StatusCode = 304;
+                return Task.CompletedTask;
+            }
+            return Text(c, "the body");
+        });
+        await using var gateway = await OnClock(origin, time);
+
+        await Get(gateway, "/api/x");
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal("STALE", (await Get(gateway, "/api/x")).Result);
+
+        var served = "";
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); served != "answer 2" && DateTime.UtcNow < deadline;)
+        {
+            await Task.Yield();
+            using var response = await gateway.Client.GetAsync("/api/x", Ct);
+            served = Header(response, "X-Served");
+            if (served == "answer 2")
+            {
+                Assert.Equal(("HIT", "the body"), (Result(response), await response.Content.ReadAsStringAsync(Ct)));
+            }
+        }
+        Assert.Equal("answer 2", served);
+        Assert.Equal(["", "\"v1\""], conditions);
+    }
 }

@@ -18,7 +18,8 @@ namespace Portico.Gateway.Caching;
 /// is the last resort. Fresh: HIT without going upstream. Stale within stale-while-revalidate: STALE at
 /// once plus one background refresh. Missing: one request goes upstream per key (MISS) and concurrent
 /// requests for that key wait for it (COALESCED). Upstream failing with a stale entry within
-/// stale-if-error: STALE.
+/// stale-if-error: STALE. Expired with validators: the request goes upstream conditionally and a 304 refreshes
+/// the entry (REVALIDATED). What may be stored and for how long is <see cref="CacheabilityRules"/>' decision.
 /// </summary>
 internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers tiers, CacheRefresher refresher, CacheMetrics metrics, TimeProvider time)
 {

@@ -297,7 +297,7 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
                     || (tag is not null && entry.Tags.Contains(tag, StringComparer.OrdinalIgnoreCase))))
             {
                 _memory.Remove(key);
-                removed++;
+                removed += entry.IsVariantIndex ? 0 : 1; // answers are counted, not the indexes of their variants
             }
         }
         return removed;

@@ -216,8 +216,9 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
                 await _store.Subscriber.PublishAsync(_channel, "uri:" + target);
             }
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            // RedisTimeoutException is a TimeoutException: the answer goes on; other instances keep entries until they expire.
             Log.StoreFailed(_logger, "invalidate", ex.Message);
         }
     }

@@ -115,10 +115,11 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         }
         var request = context.Request;
         var targets = new List<string>(3) { CacheKey.Target(request) };
-        var requestUri = new Uri(UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, request.QueryString));
+        // A Host that makes no URI leaves the request's own target alone to invalidate.
+        Uri.TryCreate(UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, request.Path, request.QueryString), UriKind.Absolute, out var requestUri);
         foreach (var name in (string[])[HeaderNames.Location, HeaderNames.ContentLocation])
         {
-            if (response.Headers.TryGetValue(name, out var value) && Uri.TryCreate(requestUri, value.ToString(), out var uri)
+            if (requestUri is not null && response.Headers.TryGetValue(name, out var value) && Uri.TryCreate(requestUri, value.ToString(), out var uri)
                 && Uri.Compare(uri, requestUri, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0)
             {
                 targets.Add(CacheKey.Target(PathString.FromUriComponent(uri), QueryString.FromUriComponent(uri)));

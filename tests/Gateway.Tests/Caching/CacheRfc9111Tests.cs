@@ -162,7 +162,9 @@ public abstract class CacheRfc9111Tests
         Assert.True(served.Count >= 1);
     }
 
-    private static readonly DateTimeOffset Start = DateTimeOffset.UtcNow;
+    // Per test (xUnit makes an instance per test): the fake clock starts at the real time and only moves ahead, since the
+    // memory tier's own expiry follows the real clock.
+    private readonly DateTimeOffset _start = DateTimeOffset.UtcNow;
 
     /// <summary>A gateway on a fake clock (the origin takes its Date from the same one), standard mode unless a policy is given.</summary>
     private Task<GatewayTestHost> OnClock(TestBackend origin, FakeTimeProvider time, object? policy = null, IDictionary<string, string?>? settings = null) =>
@@ -222,8 +224,8 @@ public abstract class CacheRfc9111Tests
     [Fact]
     public async Task StandardMode_AgeFromOrigin_Counts_AndHitsKeepTheOriginsDate()
     {
-        var time = new FakeTimeProvider(Start);
-        var anHourAgo = HeaderUtilities.FormatDate(Start.AddHours(-1));
+        var time = new FakeTimeProvider(_start);
+        var anHourAgo = HeaderUtilities.FormatDate(_start.AddHours(-1));
         await using var origin = await Origin((c, n) =>
         {
             if (c.Request.Path.Value!.EndsWith("old", StringComparison.Ordinal))
@@ -255,7 +257,7 @@ public abstract class CacheRfc9111Tests
     [InlineData(201, "MISS")]
     public async Task StandardMode_HeuristicFreshness_OnlyForItsStatuses(int status, string second)
     {
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(_start);
         await using var origin = await Origin((c, n) =>
         {
             c.Response.StatusCode = status;
@@ -293,7 +295,7 @@ public abstract class CacheRfc9111Tests
     [InlineData("max-age=1", "STALE")]
     public async Task StandardMode_StaleIsServed_OnlyWhereTheOriginAllows(string cacheControl, string afterExpiry)
     {
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(_start);
         await using var origin = await Origin((c, n) =>
         {
             Date(c, time);
@@ -310,7 +312,7 @@ public abstract class CacheRfc9111Tests
     [Fact]
     public async Task StandardMode_OriginsStaleWhileRevalidate_ServesStale_AndRefreshesInTheBackgroundOnce()
     {
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(_start);
         var burstOver = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var origin = await Origin(async (c, n) =>
         {
@@ -344,7 +346,7 @@ public abstract class CacheRfc9111Tests
     [Fact]
     public async Task StandardMode_ExpiredEntry_IsRevalidated_And304UpdatesTheStoredHeaders()
     {
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(_start);
         var conditions = new System.Collections.Concurrent.ConcurrentQueue<string>();
         await using var origin = await Origin((c, n) =>
         {
@@ -623,7 +625,7 @@ public abstract class CacheRfc9111Tests
     [Fact]
     public async Task StandardMode_OriginsStaleIfError_ServesStaleWhenTheOriginFails()
     {
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(_start);
         var origin = await Origin((c, n) =>
         {
             Date(c, time);
@@ -668,7 +670,7 @@ public abstract class CacheRfc9111Tests
     [Fact]
     public async Task BackgroundRefresh_RevalidatesWithTheStoredETag()
     {
-        var time = new FakeTimeProvider(Start);
+        var time = new FakeTimeProvider(_start);
         var conditions = new System.Collections.Concurrent.ConcurrentQueue<string>();
         await using var origin = await Origin((c, n) =>
         {

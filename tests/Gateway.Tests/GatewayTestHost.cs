@@ -45,7 +45,11 @@ public sealed class GatewayTestHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Builds the gateway; throws what start-up throws when the gateway file is invalid.</summary>
-    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null,
+    public static Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null,
+        params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts) => StartAsync(gatewayJson, time: null, settings, grpcContracts);
+
+    /// <summary>As above, with the gateway's clock replaced (a <c>FakeTimeProvider</c>) when <paramref name="time"/> is set.</summary>
+    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, TimeProvider? time, IDictionary<string, string?>? settings = null,
         params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts)
     {
         var tokens = new TestTokenIssuer();
@@ -74,6 +78,10 @@ public sealed class GatewayTestHost : IAsyncDisposable
         if (settings is not null)
         {
             builder.Configuration.AddInMemoryCollection(settings);
+        }
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
         }
         builder.AddServiceDefaults();
         builder.AddJwtAuthentication();

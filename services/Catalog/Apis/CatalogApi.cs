@@ -8,10 +8,10 @@ namespace Portico.Catalog.Apis;
 
 public static class CatalogApi
 {
-    /// <summary>Maps <c>GET /api/products</c> and <c>GET /api/products/{id}</c>.</summary>
+    /// <summary>Maps <c>GET /api/products</c> and <c>GET /api/products/{id}</c>, cacheable by shared caches with an ETag (<see cref="ProductCaching"/>).</summary>
     public static IEndpointRouteBuilder MapCatalogApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/products").WithTags("Catalog");
+        var api = app.MapGroup("/api/products").WithTags("Catalog").AddEndpointFilter<ProductCaching>();
 
         api.MapGet("/", GetProductsAsync).WithName("GetProducts");
         api.MapGet("/{id:int}", GetProductByIdAsync).WithName("GetProductById");

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Portico.Catalog.Apis;
 using Portico.Catalog.Infrastructure;
 
 namespace Microsoft.Extensions.Hosting;
@@ -15,6 +16,8 @@ public static class CatalogServiceCollectionExtensions
     public static TBuilder AddCatalogServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddProblemDetails();
+        builder.Services.AddOptions<ProductCachingOptions>().BindConfiguration(ProductCachingOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ProductCaching>();
 
         // The connection string is read when the first context is made, so test hosts can override it.
         builder.Services.AddDbContext<CatalogDbContext>(

@@ -52,6 +52,51 @@ internal static class CacheKey
         return built;
     }
 
+    /// <summary>Path and query as the request named them, the URI that unsafe methods invalidate (RFC 9111 §4.4).</summary>
+    public static string Target(HttpRequest request) => Target(request.Path, request.QueryString);
+
+    public static string Target(PathString path, QueryString query) => (path.Value ?? "/") + query.Value;
+
+    /// <summary>The key of one variant: the key of the resource plus the request's normalised values of the varying headers.</summary>
+    public static string VariantKey(string key, string variant) => key + "v:" + variant;
+
+    /// <summary>
+    /// The request's values of the headers a response varies on, normalised as RFC 9111 §4.1 allows: field lines
+    /// combined, whitespace around list members removed, and case folded for fields whose values are case-insensitive.
+    /// A missing header differs from an empty one.
+    /// </summary>
+    public static string Variant(string[] varyNames, IHeaderDictionary headers)
+    {
+        var variant = new StringBuilder();
+        foreach (var name in varyNames)
+        {
+            variant.Append(name).Append('=');
+            if (!headers.TryGetValue(name, out var values))
+            {
+                variant.Append("\0absent");
+            }
+            else
+            {
+                var first = true;
+                foreach (var line in values)
+                {
+                    foreach (var member in (line ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        variant.Append(first ? "" : ",").Append(CaseInsensitiveValues.Contains(name) ? member.ToLowerInvariant() : member);
+                        first = false;
+                    }
+                }
+            }
+            Append(variant, "");
+        }
+        return variant.ToString();
+    }
+
+    private static readonly HashSet<string> CaseInsensitiveValues = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "accept", "accept-encoding", "accept-language", "accept-charset",
+    };
+
     [ThreadStatic]
     private static StringBuilder? t_builder;
 

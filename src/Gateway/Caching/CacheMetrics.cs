@@ -4,12 +4,12 @@ using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Caching;
 
-internal enum CacheResult { Hit, Miss, Stale, Coalesced, Bypass }
+internal enum CacheResult { Hit, Miss, Stale, Coalesced, Bypass, Revalidated }
 
 /// <summary>Cache counters of the <c>Portico.Gateway</c> meter: results per policy, evictions, bytes held.</summary>
 internal sealed class CacheMetrics
 {
-    private static readonly string[] ResultNames = ["hit", "miss", "stale", "coalesced", "bypass"];
+    private static readonly string[] ResultNames = ["hit", "miss", "stale", "coalesced", "bypass", "revalidated"];
 
     private readonly Meter _meter;
     private readonly ConcurrentDictionary<string, long[]> _results = new(StringComparer.Ordinal);
@@ -22,7 +22,7 @@ internal sealed class CacheMetrics
         // Counted here and read when metrics are collected: a hit costs one increment, not a pass through the
         // metrics SDK's tag lookup (about 1 % of a cache hit's CPU).
         _meter.CreateObservableCounter("portico.gateway.cache.requests", ObserveResults,
-            description: "Cacheable requests by result: hit, miss, stale, coalesced, bypass.");
+            description: "Cacheable requests by result: hit, miss, stale, coalesced, bypass, revalidated.");
         _stored = _meter.CreateCounter<long>("portico.gateway.cache.stored_bytes", "By", "Bytes of answers stored.");
         _evictions = _meter.CreateCounter<long>("portico.gateway.cache.evictions", description: "Entries dropped from the memory tier for room.");
     }

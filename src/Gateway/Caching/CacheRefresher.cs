@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
 using Portico.Gateway.Resilience;
 using Yarp.ReverseProxy.Model;
 
@@ -18,18 +19,18 @@ internal sealed partial class CacheRefresher(ClusterClient clusters, IServicePro
 {
     private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
 
-    public void RefreshOnce(string key, HttpContext original, RouteModel route, CachePolicy policy, string policyName)
+    public void RefreshOnce(string key, HttpContext original, RouteModel route, CachePolicy policy, string policyName, CacheEntry stale)
     {
         if (!_refreshing.TryAdd(key, 0))
         {
             return;
         }
-        var request = Snapshot(original, policy);
+        var (request, replayed) = Snapshot(original, policy, stale);
         _ = Task.Run(async () =>
         {
             try
             {
-                await RefreshAsync(key, request, route, policy, policyName);
+                await RefreshAsync(key, request, replayed, route, policy, policyName, stale);
             }
             catch (Exception ex) when (ex is ClusterCallException or HttpRequestException or OperationCanceledException or IOException)
             {
@@ -42,7 +43,8 @@ internal sealed partial class CacheRefresher(ClusterClient clusters, IServicePro
         });
     }
 
-    private async Task RefreshAsync(string key, DefaultHttpContext context, RouteModel route, CachePolicy policy, string policyName)
+    private async Task RefreshAsync(string key, DefaultHttpContext context, string[] replayed, RouteModel route, CachePolicy policy, string policyName,
+        CacheEntry stale)
     {
         if (route.Cluster?.Model is not { } model)
         {
@@ -61,12 +63,13 @@ internal sealed partial class CacheRefresher(ClusterClient clusters, IServicePro
             return request;
         }
 
-        using var response = await clusters.SendAsync(context, route.Cluster.ClusterId, idempotent: true, CreateRequest, timeout.Token);
-        context.Response.StatusCode = (int)response.StatusCode;
-        await route.Transformer.TransformResponseAsync(context, response, timeout.Token);
+        var requestTime = time.GetUtcNow();
         using var body = new MemoryStream();
-        await using (var stream = await response.Content.ReadAsStreamAsync(timeout.Token))
+        using (var answer = await clusters.SendAsync(context, route.Cluster.ClusterId, idempotent: true, CreateRequest, timeout.Token))
         {
+            context.Response.StatusCode = (int)answer.StatusCode;
+            await route.Transformer.TransformResponseAsync(context, answer, timeout.Token);
+            await using var stream = await answer.Content.ReadAsStreamAsync(timeout.Token);
             var buffer = new byte[16 * 1024];
             int read;
             while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0 && body.Length <= policy.MaxEntrySize)
@@ -79,8 +82,26 @@ internal sealed partial class CacheRefresher(ClusterClient clusters, IServicePro
             return;
         }
         var tiers = services.GetRequiredService<CacheTiers>();
-        var entry = services.GetRequiredService<CachingMiddleware>().CreateEntry(context.Response, body.ToArray(), route.Config.RouteId, policy,
-            context.User.Identity?.IsAuthenticated == true);
+        var cache = services.GetRequiredService<CachingMiddleware>();
+        var response = context.Response;
+        var hadAuthorization = context.Request.Headers.Authorization.Count != 0;
+        CacheEntry? entry;
+        if (response.StatusCode == StatusCodes.Status304NotModified)
+        {
+            // RFC 9111 §4.3.4: the stored answer is still good; the 304 updates its fields and freshness.
+            entry = cache.CreateEntry(stale.Status, CacheabilityRules.Merge(stale.Headers, response.Headers), stale.Body, route.Config.RouteId, policy,
+                hadAuthorization, requestTime, context.Request);
+        }
+        else if ((CacheabilityRules.VaryNames(response.Headers) ?? []).All(name => replayed.Contains(name, StringComparer.OrdinalIgnoreCase)))
+        {
+            // Stored only when the request replayed every header the answer varies on: its variant is then the original's.
+            entry = cache.CreateEntry(response.StatusCode, response.Headers, body.ToArray(), route.Config.RouteId, policy, hadAuthorization, requestTime,
+                context.Request);
+        }
+        else
+        {
+            entry = null;
+        }
         if (entry is not null)
         {
             await tiers.SetAsync(key, entry, policy);
@@ -89,7 +110,7 @@ internal sealed partial class CacheRefresher(ClusterClient clusters, IServicePro
     }
 
     /// <summary>A detached copy of what the upstream needs to see; the original request ends before the refresh does.</summary>
-    private DefaultHttpContext Snapshot(HttpContext original, CachePolicy policy)
+    private (DefaultHttpContext Context, string[] Replayed) Snapshot(HttpContext original, CachePolicy policy, CacheEntry stale)
     {
         var context = new DefaultHttpContext { RequestServices = services, User = original.User };
         var request = context.Request;
@@ -99,15 +120,25 @@ internal sealed partial class CacheRefresher(ClusterClient clusters, IServicePro
         request.PathBase = original.Request.PathBase;
         request.Path = original.Request.Path;
         request.QueryString = original.Request.QueryString;
-        foreach (var name in (string[])["Accept", "Accept-Language", "Authorization", "X-Request-Id", .. policy.VaryByHeaders])
+        string[] replayed = ["Accept", "Accept-Language", "Authorization", "X-Request-Id", .. policy.VaryByHeaders, .. stale.VaryNames];
+        foreach (var name in replayed)
         {
             if (original.Request.Headers.TryGetValue(name, out var value))
             {
                 request.Headers[name] = value;
             }
         }
+        // RFC 9111 §4.3.1: validate with the stored validators, so an unchanged answer costs a 304.
+        if (CacheabilityRules.Header(stale, HeaderNames.ETag) is { } etag)
+        {
+            request.Headers.IfNoneMatch = etag;
+        }
+        if (CacheabilityRules.Header(stale, HeaderNames.LastModified) is { } lastModified)
+        {
+            request.Headers.IfModifiedSince = lastModified;
+        }
         context.Connection.RemoteIpAddress = original.Connection.RemoteIpAddress;
-        return context;
+        return (context, replayed);
     }
 
     private static partial class Log

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -51,10 +53,26 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>The memory tier alone, for the early hit step.</summary>
-    public bool TryGetMemory(string key, [NotNullWhen(true)] out CacheEntry? entry) => _memory.TryGetValue(key, out entry) && entry is not null;
+    /// <summary>The memory tier alone, for the early hit step; a variant index leads to the request's variant.</summary>
+    public bool TryGetMemory(string key, IHeaderDictionary request, [NotNullWhen(true)] out CacheEntry? entry)
+    {
+        if (!TryGetMemory(key, out entry))
+        {
+            return false;
+        }
+        return !entry.IsVariantIndex || TryGetMemory(CacheKey.VariantKey(key, CacheKey.Variant(entry.VaryNames, request)), out entry);
+    }
 
-    public async ValueTask<CacheEntry?> GetAsync(string key, CachePolicy policy)
+    private bool TryGetMemory(string key, [NotNullWhen(true)] out CacheEntry? entry) => _memory.TryGetValue(key, out entry) && entry is not null;
+
+    /// <summary>The stored answer for the request: the entry at the key, or, when answers there vary, the request's variant (RFC 9111 §4.1).</summary>
+    public async ValueTask<CacheEntry?> GetAsync(string key, IHeaderDictionary request, CachePolicy policy)
+    {
+        var entry = await GetAsync(key, policy);
+        return entry is { IsVariantIndex: true } ? await GetAsync(CacheKey.VariantKey(key, CacheKey.Variant(entry.VaryNames, request)), policy) : entry;
+    }
+
+    private async ValueTask<CacheEntry?> GetAsync(string key, CachePolicy policy)
     {
         if (TryGetMemory(key, out var entry))
         {
@@ -81,7 +99,24 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
         return null;
     }
 
+    /// <summary>Stores an answer; one that varies goes under its variant's key, with a variant index at the key (RFC 9111 §4.1).</summary>
     public async ValueTask SetAsync(string key, CacheEntry entry, CachePolicy policy)
+    {
+        if (entry.VaryNames.Length != 0)
+        {
+            var at = entry.ExpiresAt;
+            var index = new CacheEntry
+            {
+                Status = 0, Headers = [], Body = [], RouteId = entry.RouteId, Tags = entry.Tags, StoredAt = entry.StoredAt,
+                FreshUntil = at, StaleWhileRevalidateUntil = at, StaleIfErrorUntil = at, Target = entry.Target, VaryNames = entry.VaryNames,
+            };
+            await SetOneAsync(key, index, policy);
+            key = CacheKey.VariantKey(key, entry.Variant);
+        }
+        await SetOneAsync(key, entry, policy);
+    }
+
+    private async ValueTask SetOneAsync(string key, CacheEntry entry, CachePolicy policy)
     {
         SetMemory(key, entry);
         if (!policy.Shared || !_store.IsConfigured)
@@ -102,6 +137,8 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
                 batch.StringSetAsync(storeKey, entry.Serialize(), lifetime),
                 batch.SetAddAsync(RouteIndex(entry.RouteId), storeKey),
                 batch.KeyExpireAsync(RouteIndex(entry.RouteId), IndexLifetime),
+                batch.SetAddAsync(UriIndex(entry.Target), storeKey),
+                batch.KeyExpireAsync(UriIndex(entry.Target), IndexLifetime),
             };
             foreach (var tag in entry.Tags)
             {
@@ -154,6 +191,103 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
         return removed;
     }
 
+    /// <summary>
+    /// RFC 9111 §4.4: drops every stored answer (all variants, all users) to a GET of these targets, here, in the store and,
+    /// over pub/sub, in the other instances' memory.
+    /// </summary>
+    public async Task InvalidateAsync(IReadOnlyCollection<string> targets)
+    {
+        PurgeMemoryTargets(targets);
+        if (!_store.IsConfigured)
+        {
+            return;
+        }
+        try
+        {
+            var db = _store.Database;
+            foreach (var target in targets)
+            {
+                var members = await db.SetMembersAsync(UriIndex(target));
+                if (members.Length > 0)
+                {
+                    await db.KeyDeleteAsync(members.Select(m => (RedisKey)(string)m!).ToArray());
+                }
+                await db.KeyDeleteAsync(UriIndex(target));
+                await _store.Subscriber.PublishAsync(_channel, "uri:" + target);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // RedisTimeoutException is a TimeoutException: the answer goes on; other instances keep entries until they expire.
+            Log.StoreFailed(_logger, "invalidate", ex.Message);
+        }
+    }
+
+    private void PurgeMemoryTargets(IReadOnlyCollection<string> targets)
+    {
+        foreach (var target in targets)
+        {
+            if (!_keysByTarget.TryGetValue(target, out var keys))
+            {
+                continue;
+            }
+            string[] held;
+            lock (keys)
+            {
+                held = [.. keys];
+            }
+            foreach (var key in held)
+            {
+                _memory.Remove(key); // the eviction callback takes it out of the index
+            }
+        }
+    }
+
+    /// <summary>
+    /// The memory keys stored for each target, so an unsafe request (which any route may see often) invalidates by
+    /// lookup instead of a walk over the whole memory tier. Kept in step with the tier by its eviction callback.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, HashSet<string>> _keysByTarget = new(StringComparer.Ordinal);
+
+    /// <summary>Indexes the key and stores the entry under the index's lock, so a late eviction callback cannot unindex it.</summary>
+    private void SetIndexed(string key, CacheEntry entry, MemoryCacheEntryOptions options)
+    {
+        while (true)
+        {
+            var keys = _keysByTarget.GetOrAdd(entry.Target, static _ => new HashSet<string>(StringComparer.Ordinal));
+            lock (keys)
+            {
+                // A set emptied and dropped meanwhile is not the index any more: take the current one.
+                if (_keysByTarget.TryGetValue(entry.Target, out var current) && ReferenceEquals(current, keys))
+                {
+                    keys.Add(key);
+                    _memory.Set(key, entry, options);
+                    return;
+                }
+            }
+        }
+    }
+
+    private void Forget(string target, string key)
+    {
+        if (!_keysByTarget.TryGetValue(target, out var keys))
+        {
+            return;
+        }
+        lock (keys)
+        {
+            // Eviction callbacks run later, on the thread pool: the key may hold a newer entry by now.
+            if (_memory.TryGetValue(key, out CacheEntry? current) && current?.Target == target)
+            {
+                return;
+            }
+            if (keys.Remove(key) && keys.Count == 0)
+            {
+                _keysByTarget.TryRemove(new KeyValuePair<string, HashSet<string>>(target, keys));
+            }
+        }
+    }
+
     private int PurgeMemory(string? routeId, string? tag)
     {
         var removed = 0;
@@ -164,7 +298,7 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
                     || (tag is not null && entry.Tags.Contains(tag, StringComparer.OrdinalIgnoreCase))))
             {
                 _memory.Remove(key);
-                removed++;
+                removed += entry.IsVariantIndex ? 0 : 1; // answers are counted, not the indexes of their variants
             }
         }
         return removed;
@@ -173,14 +307,20 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     private void SetMemory(string key, CacheEntry entry)
     {
         var options = new MemoryCacheEntryOptions { Size = entry.Size, AbsoluteExpiration = entry.ExpiresAt };
-        options.RegisterPostEvictionCallback(static (_, _, reason, state) =>
+        options.RegisterPostEvictionCallback(static (key, value, reason, state) =>
         {
+            var tiers = (CacheTiers)state!;
             if (reason == EvictionReason.Capacity)
             {
-                ((CacheMetrics)state!).Evicted();
+                tiers._metrics.Evicted();
             }
-        }, _metrics);
-        _memory.Set(key, entry, options);
+            // A replaced entry's key stays indexed under the same target (the key holds the path and query).
+            if (reason != EvictionReason.Replaced && value is CacheEntry gone)
+            {
+                tiers.Forget(gone.Target, (string)key);
+            }
+        }, this);
+        SetIndexed(key, entry, options);
     }
 
     private async Task SubscribeAsync()
@@ -190,6 +330,11 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
             await _store.Subscriber.SubscribeAsync(_channel, (_, message) =>
             {
                 var text = (string?)message ?? "";
+                if (text.StartsWith("uri:", StringComparison.Ordinal))
+                {
+                    PurgeMemoryTargets([text[4..]]);
+                    return;
+                }
                 PurgeMemory(text.StartsWith("route:", StringComparison.Ordinal) ? text[6..] : null, text.StartsWith("tag:", StringComparison.Ordinal) ? text[4..] : null);
             });
         }
@@ -201,6 +346,8 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     }
 
     private static RedisKey RouteIndex(string routeId) => "portico:cache:idx:route:" + routeId.ToLowerInvariant();
+
+    private static RedisKey UriIndex(string target) => "portico:cache:idx:uri:" + CacheKey.StoreKey(target)[16..];
 
     private static RedisKey TagIndex(string tag) => "portico:cache:idx:tag:" + tag.ToLowerInvariant();
 

@@ -27,6 +27,18 @@ public static class CachingBuilderExtensions
         // A 5xx that a stale entry can replace is held back, so the cache can answer instead.
         builder.AddTransforms(static transforms => transforms.AddResponseTransform(static context =>
         {
+            // RFC 9110 §7.6.1: fields the upstream named in Connection are for that hop alone, so they are neither
+            // relayed nor stored (RFC 9111 §3.1). YARP drops Connection itself but not the fields it names.
+            if (context.ProxyResponse is { } answer && answer.Headers.Connection.Count != 0)
+            {
+                foreach (var name in answer.Headers.Connection)
+                {
+                    if (!name.Equals("close", StringComparison.OrdinalIgnoreCase) && !name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase))
+                    {
+                        context.HttpContext.Response.Headers.Remove(name);
+                    }
+                }
+            }
             if (!context.SuppressResponseBody && context.ProxyResponse is { } upstream && (int)upstream.StatusCode >= 500
                 && context.HttpContext.Features.Get<CacheFallbackFeature>() is { } fallback)
             {

@@ -54,7 +54,11 @@ internal sealed class CachingConfigSection : IGatewayConfigSection
     {
         if (p.Ttl <= TimeSpan.Zero)
         {
-            errors.Add($"Cache policy '{name}': Ttl must be positive.");
+            errors.Add($"Cache policy '{name}': Ttl must be positive, or left out for the standard (origin-driven) mode.");
+        }
+        if (p.HeuristicFreshnessLimit < TimeSpan.Zero)
+        {
+            errors.Add($"Cache policy '{name}': HeuristicFreshnessLimit must not be negative.");
         }
         if (p.StaleWhileRevalidate < TimeSpan.Zero || p.StaleIfError < TimeSpan.Zero)
         {

@@ -13,19 +13,34 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next)
 
     public Task InvokeAsync(HttpContext context)
     {
-        var headers = context.Response.Headers;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers["Cross-Origin-Resource-Policy"] = "same-site";
-        if (!context.Request.Path.StartsWithSegments("/portico"))
+        // Added as the answer starts, and only where the answer has no such field: an origin's own X-Frame-Options or
+        // Content-Security-Policy is its decision, and a second value beside it would be a contradiction.
+        context.Response.OnStarting(static state =>
         {
-            headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
-        }
-        if (context.Request.IsHttps)
-        {
-            headers.StrictTransportSecurity = "max-age=31536000; includeSubDomains";
-        }
+            var context = (HttpContext)state;
+            var headers = context.Response.Headers;
+            AddIfAbsent(headers, "X-Content-Type-Options", "nosniff");
+            AddIfAbsent(headers, "X-Frame-Options", "DENY");
+            AddIfAbsent(headers, "Referrer-Policy", "no-referrer");
+            AddIfAbsent(headers, "Cross-Origin-Resource-Policy", "same-site");
+            if (!context.Request.Path.StartsWithSegments("/portico"))
+            {
+                AddIfAbsent(headers, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+            }
+            if (context.Request.IsHttps)
+            {
+                AddIfAbsent(headers, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+            }
+            return Task.CompletedTask;
+        }, context);
         return next(context);
+    }
+
+    private static void AddIfAbsent(IHeaderDictionary headers, string name, string value)
+    {
+        if (!headers.ContainsKey(name))
+        {
+            headers[name] = value;
+        }
     }
 }

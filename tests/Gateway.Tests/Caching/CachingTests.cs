@@ -311,4 +311,16 @@ public sealed class CachingTests(ITestOutputHelper output)
         Assert.Equal(1, backend.HitsFor("/api/x"));
         Assert.Equal(1, backend.HitsFor("/auth/x"));
     }
+
+    [Fact]
+    public async Task Start_WithBadCachePolicyValues_NamesEveryOne()
+    {
+        var json = CacheJson.Create("api", new Uri("http://127.0.0.1:1/"), new { Ttl = "00:00:00", HeuristicFreshnessLimit = "-00:00:01", StaleIfError = "-00:00:01" });
+
+        var ex = await Assert.ThrowsAsync<Portico.Gateway.Configuration.GatewayConfigurationException>(() => GatewayTestHost.StartAsync(json));
+
+        Assert.Contains(ex.Errors, e => e.Contains("Ttl must be positive, or left out for the standard", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("HeuristicFreshnessLimit must not be negative", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("stale windows must not be negative", StringComparison.Ordinal));
+    }
 }

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text;
 
 namespace Portico.Gateway.Tests;
@@ -147,26 +146,7 @@ public sealed class HostileClientTests : IAsyncLifetime
 
     private Task<string> SendHttp1Async(string request) => SendHttp1Async(Encoding.Latin1.GetBytes(request));
 
-    /// <summary>Writes the bytes and reads until the gateway closes the connection (every request here asks it to).</summary>
-    private async Task<string> SendHttp1Async(byte[] request)
-    {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(_gateway.Client.BaseAddress!.Host, _gateway.Client.BaseAddress.Port, Ct);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(request, Ct);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        var answer = new MemoryStream();
-        try
-        {
-            await stream.CopyToAsync(answer, timeout.Token);
-        }
-        catch (IOException)
-        {
-            // Reset after the answer: what arrived is what counts.
-        }
-        return Encoding.Latin1.GetString(answer.ToArray());
-    }
+    private Task<string> SendHttp1Async(byte[] request) => RawHttp1Client.ExchangeAsync(_gateway.Client.BaseAddress!, request, Ct);
 
     private static int Status(string answer) =>
         answer.StartsWith("HTTP/1.1 ", StringComparison.Ordinal) && answer.Length >= 12 ? int.Parse(answer.AsSpan(9, 3), provider: null) : -1;

@@ -233,12 +233,7 @@ public sealed class UpstreamFramingTests
         await using var upstream = new ScriptedUpstream(_ => Reply.Of("HTTP/1.1 200 OK\r\nX-Latin: caf\u00E9\r\nX-Utf8: caf\u00C3\u00A9\r\nContent-Length: 2\r\n\r\nok"));
         await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("wire", upstream.Address));
 
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(gateway.Client.BaseAddress!.Host, gateway.Client.BaseAddress.Port, Ct);
-        await tcp.GetStream().WriteAsync("GET /wire/text HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n"u8.ToArray(), Ct);
-        var answer = new MemoryStream();
-        await tcp.GetStream().CopyToAsync(answer, Ct);
-        var text = Encoding.Latin1.GetString(answer.ToArray());
+        var text = await RawHttp1Client.ExchangeAsync(gateway.Client.BaseAddress!, "GET /wire/text HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n"u8.ToArray(), Ct);
 
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", text, StringComparison.Ordinal);
         Assert.Contains("\r\nX-Latin: caf\u00E9\r\n", text, StringComparison.Ordinal);

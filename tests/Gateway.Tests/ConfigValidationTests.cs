@@ -21,6 +21,26 @@ public sealed class ConfigValidationTests
         Assert.Contains(ex.Failures, f => f.StartsWith("Portico:Limits:", StringComparison.Ordinal) && f.Contains("MaxRequestHeaderCount", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("Portico:Admin:PathPrefix", "portico/", null, null, "Portico:Admin:PathPrefix")]
+    [InlineData("Portico:Security:Cors:shop:Origins:0", "https://shop.example/path", null, null, "Portico:Security:Cors:shop:Origins")]
+    [InlineData("Portico:Security:Cors:open:Origins:0", "*", "Portico:Security:Cors:open:AllowCredentials", "true", "Portico:Security:Cors:open: '*'")]
+    [InlineData("Portico:ServiceIdentity:TokenUrl", "identity/token", null, null, "Portico:ServiceIdentity:TokenUrl")]
+    [InlineData("Portico:Caching:MemoryLimitBytes", "10", null, null, "Portico:Caching:MemoryLimitBytes")]
+    public async Task Start_WithAHostSettingOutOfShape_FailsNamingIt(string key, string value, string? otherKey, string? otherValue, string expected)
+    {
+        var settings = new Dictionary<string, string?> { [key] = value };
+        if (otherKey is not null)
+        {
+            settings[otherKey] = otherValue;
+        }
+
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => GatewayTestHost.StartAsync(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")), settings));
+
+        Assert.Contains(ex.Failures, f => f.Contains(expected, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Start_WithThreeMistakes_FailsAndNamesAllThree()
     {

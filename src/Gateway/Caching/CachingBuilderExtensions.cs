@@ -16,7 +16,7 @@ public static class CachingBuilderExtensions
     public static IReverseProxyBuilder AddPorticoCaching(this IReverseProxyBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<CachingOptions>().BindConfiguration(CachingOptions.SectionName);
+        services.AddOptions<CachingOptions>().BindConfiguration(CachingOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CachingConfigSection>());
         services.TryAddSingleton<CacheMetrics>();
         services.TryAddSingleton<CacheTiers>();

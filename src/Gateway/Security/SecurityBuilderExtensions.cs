@@ -18,8 +18,8 @@ public static class SecurityBuilderExtensions
     public static IReverseProxyBuilder AddPorticoSecurity(this IReverseProxyBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
-        services.AddOptions<ServiceIdentityOptions>().BindConfiguration(ServiceIdentityOptions.SectionName);
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName).ValidateOnStart();
+        services.AddOptions<ServiceIdentityOptions>().BindConfiguration(ServiceIdentityOptions.SectionName).ValidateOnStart();
         services.AddHttpClient(ServiceTokenSource.HttpClientName);
         services.TryAddSingleton<ServiceTokenSource>();
         services.AddAuthorizationBuilder()

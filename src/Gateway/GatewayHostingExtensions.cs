@@ -5,9 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Admin;
 using Portico.Gateway.Configuration;
-using Portico.Gateway.Caching;
 using Portico.Gateway.Routing;
-using Portico.Gateway.Security;
 using Portico.Gateway.Store;
 using Portico.Gateway.Telemetry;
 using Yarp.ReverseProxy.Configuration;
@@ -57,11 +55,7 @@ public static class GatewayHostingExtensions
         services.AddHostedService(sp => sp.GetRequiredService<AccessLogFile>());
         services.DropPerRequestNoise();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName).ValidateOnStart();
-        services.TryAddSingleton<HostSettingsValidators>();
-        services.AddSingleton<IValidateOptions<AdminOptions>>(sp => sp.GetRequiredService<HostSettingsValidators>());
-        services.AddSingleton<IValidateOptions<SecurityOptions>>(sp => sp.GetRequiredService<HostSettingsValidators>());
-        services.AddSingleton<IValidateOptions<ServiceIdentityOptions>>(sp => sp.GetRequiredService<HostSettingsValidators>());
-        services.AddSingleton<IValidateOptions<CachingOptions>>(sp => sp.GetRequiredService<HostSettingsValidators>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();
 

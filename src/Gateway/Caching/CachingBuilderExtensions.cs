@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Portico.Gateway.Caching;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.Routing;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -17,6 +19,7 @@ public static class CachingBuilderExtensions
     {
         var services = builder.Services;
         services.AddOptions<CachingOptions>().BindConfiguration(CachingOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CachingConfigSection>());
         services.TryAddSingleton<CacheMetrics>();
         services.TryAddSingleton<CacheTiers>();
@@ -40,7 +43,7 @@ public static class CachingBuilderExtensions
                 }
             }
             if (!context.SuppressResponseBody && context.ProxyResponse is { } upstream && (int)upstream.StatusCode >= 500
-                && context.HttpContext.Features.Get<CacheFallbackFeature>() is { } fallback)
+                && context.HttpContext.Features.Get<FailureFallbackFeature>() is { } fallback)
             {
                 fallback.UpstreamFailed = true;
                 context.SuppressResponseBody = true;

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -213,7 +214,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
     {
         var request = context.Request;
         var response = context.Response;
-        var feature = fallback is null ? null : new CacheFallbackFeature();
+        var feature = fallback is null ? null : new FailureFallbackFeature();
         context.Features.Set(feature);
         var originalBody = response.Body;
         // Whether the request carried credentials, not whether they validated (RFC 9111 §3.5).
@@ -254,7 +255,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
         finally
         {
             response.Body = originalBody;
-            context.Features.Set<CacheFallbackFeature>(null);
+            context.Features.Set<FailureFallbackFeature>(null);
             if (validating is not null)
             {
                 (request.Headers.IfNoneMatch, request.Headers.IfModifiedSince) = clientConditions;

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
-using Portico.Gateway.Caching;
 
 namespace Portico.Gateway.Routing;
 
@@ -12,7 +11,7 @@ internal static class GatewayProblems
     public static ValueTask WriteAsync(HttpContext context, int status, string title, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
     {
         context.Response.StatusCode = status;
-        if (status >= StatusCodes.Status500InternalServerError && context.Features.Get<CacheFallbackFeature>() is { } fallback)
+        if (status >= StatusCodes.Status500InternalServerError && context.Features.Get<FailureFallbackFeature>() is { } fallback)
         {
             // A stale entry will answer instead (stale-if-error); the caching step writes it.
             fallback.UpstreamFailed = true;

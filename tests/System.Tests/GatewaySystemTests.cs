@@ -49,6 +49,22 @@ public sealed class GatewaySystemTests(PorticoSystemFixture system)
     }
 
     [Fact]
+    public async Task Autocomplete_ThroughTheGateway_AnswersFromTheNodeService_AndTheSecondCallIsACacheHit()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var first = await system.Gateway.GetAsync("/api/autocomplete?q=%EA%B0%90&limit=20", ct); // q=감
+        using var second = await system.Gateway.GetAsync("/api/autocomplete?q=%EA%B0%90&limit=20", ct);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        using var body = JsonDocument.Parse(await first.Content.ReadAsStringAsync(ct));
+        var items = body.RootElement.GetProperty("items").EnumerateArray().ToList();
+        Assert.NotEmpty(items);
+        Assert.All(items, item => Assert.Contains(item.GetProperty("source").GetString(), new[] { "term", "product" }));
+        Assert.Equal("\uAC10", body.RootElement.GetProperty("q").GetString());
+        Assert.Equal("HIT", second.Headers.GetValues("Portico-Cache").Single());
+    }
+
+    [Fact]
     public async Task Weather_AskedTwice_TheSecondAnswerComesFromTheGatewayCache()
     {
         using var first = await system.Gateway.GetAsync("/api/weather?city=Busan", TestContext.Current.CancellationToken);

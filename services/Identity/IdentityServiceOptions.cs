@@ -23,6 +23,13 @@ public sealed record IdentityServiceOptions
     /// </summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Peers whose <c>X-Forwarded-For</c> names the client (<c>Identity:TrustedProxies</c>): IP addresses or CIDR
+    /// networks, normally the gateway's. Login throttling counts failures per client address, so a header from
+    /// anyone else is ignored. Unset means loopback in the Development environment and nobody elsewhere.
+    /// </summary>
+    public IReadOnlyList<string>? TrustedProxies { get; init; }
+
     public SigningKeyOptions SigningKeys { get; init; } = new();
 
     public LoginLockoutOptions Lockout { get; init; } = new();
@@ -48,17 +55,35 @@ public sealed record SigningKeyOptions
     public TimeSpan Lifetime { get; init; } = TimeSpan.FromDays(30);
 }
 
-/// <summary>Locking an account after repeated failed logins (<c>Identity:Lockout</c>).</summary>
+/// <summary>
+/// Throttling of password logins (<c>Identity:Lockout</c>): per (email, client address) pair with exponential back-off,
+/// per client address, and a soft limit per account that only slows. See <c>LoginLockout</c>.
+/// </summary>
 public sealed record LoginLockoutOptions
 {
-    /// <summary>Failed logins within <see cref="Window"/> that lock the account.</summary>
+    /// <summary>Failed logins in a row from one address for one email that lock the pair.</summary>
     public int MaxFailedAttempts { get; init; } = 5;
 
-    /// <summary>Span, from the first failure, in which failures are counted together.</summary>
-    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(15);
-
-    /// <summary>How long a locked account refuses every login, right password or not.</summary>
+    /// <summary>How long a pair's first lock lasts; each further lock lasts twice as long as the one before.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest a pair's lock lasts, however many locks came before.</summary>
+    public TimeSpan MaxDuration { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Failed logins from one client address, for any emails, that lock the address.</summary>
+    public int MaxFailedAttemptsPerAddress { get; init; } = 50;
+
+    /// <summary>How long a locked client address waits; after that each further failure locks it again.</summary>
+    public TimeSpan AddressDuration { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Failed logins for one email, from any addresses, after which every login for it is slowed.</summary>
+    public int AccountSoftLimit { get; init; } = 10;
+
+    /// <summary>How long a login for an email past <see cref="AccountSoftLimit"/> waits before its password is checked.</summary>
+    public TimeSpan AccountSlowdown { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A counter without attempts for this long is forgotten; longer than <see cref="MaxDuration"/>.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromDays(1);
 }
 
 /// <summary>The administrator account seeded at start-up (<c>Identity:Admin</c>).</summary>

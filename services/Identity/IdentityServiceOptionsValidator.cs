@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Portico.Identity.Accounts;
 using Portico.Identity.Clients;
+using Portico.Identity.Lockout;
 
 namespace Portico.Identity;
 
@@ -29,6 +30,17 @@ internal sealed class IdentityServiceOptionsValidator : IValidateOptions<Identit
             errors.Add($"{Section}:{nameof(options.RefreshTokenLifetime)} must not be shorter than {Section}:{nameof(options.AccessTokenLifetime)}.");
         }
 
+        if (options.TrustedProxies is { } proxies)
+        {
+            for (var i = 0; i < proxies.Count; i++)
+            {
+                if (!TrustedProxies.TryParse(proxies[i], out _))
+                {
+                    errors.Add($"{Section}:{nameof(options.TrustedProxies)}:{i} must be an IP address or a CIDR network such as 10.0.0.0/8 (was '{proxies[i]}').");
+                }
+            }
+        }
+
         var keys = options.SigningKeys ?? new SigningKeyOptions();
         RequireRange(errors, "SigningKeys:Lifetime", keys.Lifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));
         if (keys.Lifetime <= options.AccessTokenLifetime)
@@ -37,12 +49,22 @@ internal sealed class IdentityServiceOptionsValidator : IValidateOptions<Identit
         }
 
         var lockout = options.Lockout ?? new LoginLockoutOptions();
-        if (lockout.MaxFailedAttempts is < 1 or > 1000)
-        {
-            errors.Add($"{Section}:Lockout:MaxFailedAttempts must be from 1 to 1000 (was {lockout.MaxFailedAttempts}).");
-        }
-        RequireRange(errors, "Lockout:Window", lockout.Window, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+        RequireCount(errors, "Lockout:MaxFailedAttempts", lockout.MaxFailedAttempts);
+        RequireCount(errors, "Lockout:MaxFailedAttemptsPerAddress", lockout.MaxFailedAttemptsPerAddress);
+        RequireCount(errors, "Lockout:AccountSoftLimit", lockout.AccountSoftLimit);
         RequireRange(errors, "Lockout:Duration", lockout.Duration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+        RequireRange(errors, "Lockout:MaxDuration", lockout.MaxDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+        RequireRange(errors, "Lockout:AddressDuration", lockout.AddressDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+        RequireRange(errors, "Lockout:AccountSlowdown", lockout.AccountSlowdown, TimeSpan.Zero, TimeSpan.FromSeconds(30));
+        RequireRange(errors, "Lockout:Window", lockout.Window, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
+        if (lockout.MaxDuration < lockout.Duration)
+        {
+            errors.Add($"{Section}:Lockout:MaxDuration must not be shorter than {Section}:Lockout:Duration.");
+        }
+        if (lockout.Window <= lockout.MaxDuration || lockout.Window <= lockout.AddressDuration)
+        {
+            errors.Add($"{Section}:Lockout:Window must be longer than {Section}:Lockout:MaxDuration and {Section}:Lockout:AddressDuration, or a lock would forget the failures that led to it.");
+        }
 
         var admin = options.Admin ?? new AdminAccountOptions();
         if (AccountRules.CheckEmail(admin.Email?.Trim() ?? "") is { } emailError)
@@ -97,6 +119,14 @@ internal sealed class IdentityServiceOptionsValidator : IValidateOptions<Identit
                     errors.Add($"{key}:{nameof(client.Roles)}:{i}: {roleError}");
                 }
             }
+        }
+    }
+
+    private static void RequireCount(List<string> errors, string key, int value)
+    {
+        if (value is < 1 or > 1000)
+        {
+            errors.Add($"{Section}:{key} must be from 1 to 1000 (was {value}).");
         }
     }
 

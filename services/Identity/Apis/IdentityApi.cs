@@ -133,7 +133,7 @@ public static class IdentityApi
                 CheckLength(body, IdentityFields.Password, password, AccountRules.MaxPasswordLength);
                 if (!body.HasErrors && email is not null && password is not null)
                 {
-                    outcome = await tokens.PasswordGrantAsync(email, password, cancellationToken);
+                    outcome = await tokens.PasswordGrantAsync(email, password, request.HttpContext.Connection.RemoteIpAddress, cancellationToken);
                 }
                 break;
 
@@ -181,7 +181,7 @@ public static class IdentityApi
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status429TooManyRequests,
                     title: "Too many failed logins",
-                    detail: "Logins for this account are paused after repeated failures. Try again after the time in Retry-After.");
+                    detail: "Logins from this address are paused after repeated failures. Try again after the time in Retry-After.");
             case TokenOutcomeKind.InvalidRefreshToken:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status401Unauthorized,

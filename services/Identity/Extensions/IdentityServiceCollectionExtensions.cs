@@ -65,6 +65,7 @@ public static class IdentityServiceCollectionExtensions
         services.AddSingleton<AccountPasswords>();
         services.AddScoped<AdminAccountSeeder>();
         services.AddScoped<LoginLockout>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ForwardedHeadersOptions>, TrustedProxies>());
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<SigningKeyConfigurationManager>();
         services.AddSingleton<ServiceClientAuthenticator>();

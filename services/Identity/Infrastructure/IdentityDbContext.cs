@@ -63,6 +63,5 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         var throttle = modelBuilder.Entity<LoginThrottle>();
         throttle.ToTable("LoginThrottles");
         throttle.Property(t => t.Id).HasMaxLength(64);
-        throttle.Property(t => t.Version).IsConcurrencyToken();
     }
 }

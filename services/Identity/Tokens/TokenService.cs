@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Portico.Identity.Accounts;
@@ -14,7 +15,8 @@ internal sealed class TokenService(
     LoginLockout lockout,
     AccessTokenIssuer accessTokens,
     RefreshTokenService refreshTokens,
-    ServiceClientAuthenticator clients)
+    ServiceClientAuthenticator clients,
+    TimeProvider timeProvider)
 {
     public const string BearerTokenType = "Bearer";
 
@@ -23,24 +25,29 @@ internal sealed class TokenService(
     /// checked either way and failures count towards the lockout either way — so the outcome never tells
     /// whether an account exists.
     /// </summary>
-    public async Task<TokenOutcome> PasswordGrantAsync(string email, string password, CancellationToken cancellationToken)
+    public async Task<TokenOutcome> PasswordGrantAsync(string email, string password, IPAddress? clientAddress, CancellationToken cancellationToken)
     {
         var normalizedEmail = AccountRules.NormalizeEmail(email.Trim());
-        if (await lockout.GetRemainingLockAsync(normalizedEmail, cancellationToken) is { } locked)
+        var attempt = await lockout.BeginAsync(normalizedEmail, ClientAddress.Group(clientAddress), cancellationToken);
+        if (attempt.RetryAfter is { } locked)
         {
             return TokenOutcome.LockedOut(locked);
+        }
+        if (attempt.Slowdown > TimeSpan.Zero)
+        {
+            await Task.Delay(attempt.Slowdown, timeProvider, cancellationToken);
         }
 
         var user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken);
         var verification = passwords.Verify(user, password);
         if (user is null || verification == PasswordVerificationResult.Failed)
         {
-            return await lockout.RecordFailureAsync(normalizedEmail, cancellationToken) is { } lockedNow
+            return await lockout.FailedAsync(attempt) is { } lockedNow
                 ? TokenOutcome.LockedOut(lockedNow)
                 : TokenOutcome.InvalidCredentials;
         }
 
-        await lockout.ResetAsync(normalizedEmail, cancellationToken);
+        await lockout.SucceededAsync(attempt);
         if (verification == PasswordVerificationResult.SuccessRehashNeeded)
         {
             user.PasswordHash = passwords.Hash(user, password);

@@ -32,6 +32,8 @@ public sealed record IdentityServiceOptions
 
     public SigningKeyOptions SigningKeys { get; init; } = new();
 
+    public Portico.Identity.Keys.KeyRingOptions KeyRing { get; init; } = new();
+
     public LoginLockoutOptions Lockout { get; init; } = new();
 
     public AdminAccountOptions Admin { get; init; } = new();
@@ -53,6 +55,13 @@ public sealed record SigningKeyOptions
     /// A retired key stays published for one access-token lifetime plus the clock skew.
     /// </summary>
     public TimeSpan Lifetime { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How long a new key is published in the JWKS before it signs (<c>Identity:SigningKeys:PublishAhead</c>), so
+    /// every validator has fetched it by then: at least the validators' key-set lifetime (<c>Portico:Jwt:JwksLifetime</c>,
+    /// 10 minutes by default). The very first key signs at once, since no validator knows any key yet.
+    /// </summary>
+    public TimeSpan PublishAhead { get; init; } = TimeSpan.FromMinutes(15);
 }
 
 /// <summary>

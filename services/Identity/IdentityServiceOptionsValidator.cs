@@ -47,6 +47,21 @@ internal sealed class IdentityServiceOptionsValidator : IValidateOptions<Identit
         {
             errors.Add($"{Section}:SigningKeys:Lifetime must be longer than {Section}:{nameof(options.AccessTokenLifetime)}.");
         }
+        RequireRange(errors, "SigningKeys:PublishAhead", keys.PublishAhead, TimeSpan.Zero, TimeSpan.FromDays(7));
+        if (keys.PublishAhead >= keys.Lifetime)
+        {
+            errors.Add($"{Section}:SigningKeys:PublishAhead must be shorter than {Section}:SigningKeys:Lifetime.");
+        }
+
+        var keyRing = options.KeyRing ?? new Keys.KeyRingOptions();
+        if (string.IsNullOrWhiteSpace(keyRing.Path))
+        {
+            errors.Add($"{Section}:KeyRing:Path must not be empty.");
+        }
+        if (!string.IsNullOrEmpty(keyRing.CertificatePath) && !File.Exists(keyRing.CertificatePath))
+        {
+            errors.Add($"{Section}:KeyRing:CertificatePath names no file ('{keyRing.CertificatePath}').");
+        }
 
         var lockout = options.Lockout ?? new LoginLockoutOptions();
         RequireCount(errors, "Lockout:MaxFailedAttempts", lockout.MaxFailedAttempts);

@@ -15,7 +15,7 @@ public sealed class AdminAccountTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => TestDatabases.Delete(_databasePath);
+    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
 
     [Fact]
     public async Task Admin_WithConfiguredPassword_CanLogInAndHasTheAdminRole()

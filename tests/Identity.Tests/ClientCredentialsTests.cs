@@ -171,7 +171,7 @@ public sealed class ServiceClientSettingsTests : IDisposable
 {
     private readonly string _databasePath = TestDatabases.NewPath("identity");
 
-    public void Dispose() => TestDatabases.Delete(_databasePath);
+    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
 
     [Fact]
     public async Task Start_ShortSecretAndBadRoles_FailsListingEveryProblemWithoutEchoingTheSecret()

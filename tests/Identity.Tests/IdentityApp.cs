@@ -32,8 +32,28 @@ public sealed class IdentityApp(
     /// <summary>A test clock that starts at the real current time, so tokens it stamps look current.</summary>
     public static FakeTimeProvider NewClock() => new(DateTimeOffset.UtcNow);
 
-    private static Dictionary<string, string?> WithDatabase(string databasePath, IReadOnlyDictionary<string, string?>? settings) =>
-        new(settings ?? new Dictionary<string, string?>()) { ["ConnectionStrings:identitydb"] = $"Data Source={databasePath}" };
+    /// <summary>The Data Protection key ring of a test database: a directory beside it.</summary>
+    public static string KeyRingPath(string databasePath) => databasePath + ".keys";
+
+    /// <summary>Deletes a test database, its journal files and its key ring.</summary>
+    public static void DeleteFiles(string databasePath)
+    {
+        TestDatabases.Delete(databasePath);
+        if (Directory.Exists(KeyRingPath(databasePath)))
+        {
+            Directory.Delete(KeyRingPath(databasePath), recursive: true);
+        }
+    }
+
+    private static Dictionary<string, string?> WithDatabase(string databasePath, IReadOnlyDictionary<string, string?>? settings)
+    {
+        var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
+        {
+            ["ConnectionStrings:identitydb"] = $"Data Source={databasePath}",
+        };
+        all.TryAdd("Identity:KeyRing:Path", KeyRingPath(databasePath));
+        return all;
+    }
 }
 
 /// <summary>
@@ -57,7 +77,7 @@ public abstract class IdentityHostFixture(IReadOnlyDictionary<string, string?> s
     {
         Client.Dispose();
         await App.DisposeAsync();
-        TestDatabases.Delete(App.DatabasePath);
+        IdentityApp.DeleteFiles(App.DatabasePath);
     }
 }
 

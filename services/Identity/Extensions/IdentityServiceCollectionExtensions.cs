@@ -66,6 +66,7 @@ public static class IdentityServiceCollectionExtensions
         services.AddScoped<AdminAccountSeeder>();
         services.AddScoped<LoginLockout>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ForwardedHeadersOptions>, TrustedProxies>());
+        services.AddSigningKeyProtection(builder.Configuration);
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<SigningKeyConfigurationManager>();
         services.AddSingleton<ServiceClientAuthenticator>();
@@ -127,13 +128,17 @@ public static class IdentityServiceCollectionExtensions
             ClockSkew = settings.ClockSkew,
             RequireExpirationTime = true,
             RequireSignedTokens = true,
-            // Lifetime by the service's clock (a test clock in tests), not the machine's.
-            LifetimeValidator = (notBefore, expires, _, parameters) =>
+            // Lifetime by the service's clock (a test clock in tests), not the machine's; and no longer than this
+            // service ever issues, so a token minted with a stolen key for a year is refused all the same.
+            LifetimeValidator = (notBefore, expires, token, parameters) =>
             {
                 var now = timeProvider.GetUtcNow().UtcDateTime;
                 return expires is { } exp
                     && now < exp.ToUniversalTime() + parameters.ClockSkew
-                    && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew);
+                    && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew)
+                    && token is JsonWebToken { IssuedAt: var iat } && iat != DateTime.MinValue
+                    && iat <= now + parameters.ClockSkew
+                    && exp.ToUniversalTime() - iat <= settings.AccessTokenLifetime;
             },
             NameClaimType = JwtRegisteredClaimNames.Name,
             RoleClaimType = IdentityClaimNames.Role,

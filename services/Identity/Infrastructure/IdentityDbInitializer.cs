@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Portico.Identity.Accounts;
 using Portico.Identity.Keys;
@@ -21,6 +22,38 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>The SQLite file's mode: read and write for the service's user only.</summary>
+    public const UnixFileMode DatabaseFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>
+    /// Creates the SQLite file 0600 before SQLite does (it would follow the umask, commonly 0644); SQLite gives its
+    /// journal files the mode of the database. An existing file that others may read is narrowed to 0600.
+    /// </summary>
+    internal static void RestrictDatabaseFile(string? connectionString)
+    {
+        var dataSource = new SqliteConnectionStringBuilder(connectionString).DataSource;
+        if (OperatingSystem.IsWindows() || dataSource is "" or ":memory:" || dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+        try
+        {
+            using var created = new FileStream(dataSource, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = DatabaseFileMode,
+            });
+        }
+        catch (IOException) when (File.Exists(dataSource))
+        {
+            if ((File.GetUnixFileMode(dataSource) & ~DatabaseFileMode) != 0)
+            {
+                File.SetUnixFileMode(dataSource, DatabaseFileMode);
+            }
+        }
+    }
+
     internal static async Task EnsureSchemaAsync(IdentityDbContext db, CancellationToken cancellationToken)
     {
         if (!db.Database.IsSqlite())
@@ -29,6 +62,8 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
             await db.Database.EnsureCreatedAsync(cancellationToken);
             return;
         }
+
+        RestrictDatabaseFile(db.Database.GetConnectionString());
 
         // SQLite: BEGIN IMMEDIATE takes the write lock before looking, so instances starting together on one
         // file take turns: the first creates the tables, the others find them.

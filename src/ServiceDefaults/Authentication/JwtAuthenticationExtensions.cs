@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
@@ -30,7 +31,7 @@ public static class JwtAuthenticationExtensions
         services.AddProblemDetails();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<JwtOptions>, IHttpClientFactory, CachingTokenHandler>((bearer, jwtOptions, httpClients, tokenHandler) =>
+            .Configure<IOptions<JwtOptions>, IHttpClientFactory, CachingTokenHandler, TimeProvider>((bearer, jwtOptions, httpClients, tokenHandler, time) =>
             {
                 var jwt = jwtOptions.Value;
                 bearer.TokenHandlers.Clear();
@@ -42,6 +43,9 @@ public static class JwtAuthenticationExtensions
                 {
                     RefreshInterval = jwt.JwksRefreshInterval,
                     AutomaticRefreshInterval = jwt.JwksLifetime,
+                    // A key Identity withdrew must stop working when the key set is fetched again, not an hour later.
+                    UseLastKnownGoodConfiguration = jwt.JwksLastKnownGoodLifetime > TimeSpan.Zero,
+                    LastKnownGoodLifetime = jwt.JwksLastKnownGoodLifetime > TimeSpan.Zero ? jwt.JwksLastKnownGoodLifetime : TimeSpan.FromSeconds(1),
                 };
                 bearer.TokenValidationParameters = new TokenValidationParameters
                 {
@@ -52,6 +56,8 @@ public static class JwtAuthenticationExtensions
                     RequireSignedTokens = true,
                     RequireExpirationTime = true,
                     ValidateIssuerSigningKey = true,
+                    // exp and nbf by the injected clock, and no longer-lived than Identity may issue (exp - iat).
+                    LifetimeValidator = (notBefore, expires, token, parameters) => IsLifetimeValid(notBefore, expires, token, parameters, time, jwt.MaxAccessTokenLifetime),
                     NameClaimType = "name",
                     RoleClaimType = "role",
                 };
@@ -69,6 +75,21 @@ public static class JwtAuthenticationExtensions
                 };
             });
         return builder;
+    }
+
+    /// <summary>
+    /// <c>exp</c> is required and not past, <c>nbf</c> not ahead (each with the clock skew), and <c>iat</c> is required,
+    /// not ahead, and at most <paramref name="maxLifetime"/> before <c>exp</c>.
+    /// </summary>
+    internal static bool IsLifetimeValid(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters, TimeProvider time, TimeSpan maxLifetime)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return expires is { } exp
+            && now < exp.ToUniversalTime() + parameters.ClockSkew
+            && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew)
+            && token is JsonWebToken { IssuedAt: var iat } && iat != DateTime.MinValue
+            && iat <= now + parameters.ClockSkew
+            && exp.ToUniversalTime() - iat <= maxLifetime;
     }
 
     private static Task WriteProblemAsync(HttpContext context, int status, string title, string detail)

@@ -106,8 +106,9 @@ public sealed record AdminAccountOptions
     public string Name { get; init; } = "Administrator";
 
     /// <summary>
-    /// The password given to the account when it is first created. When unset a random one is
-    /// generated and logged once. An existing account keeps its password.
+    /// The password given to the account when it is first created; required outside Development. When unset in
+    /// Development a random one is generated and printed once to the console, never to a log. An existing account
+    /// keeps its password.
     /// </summary>
     public string? Password { get; init; }
 }

@@ -6,7 +6,7 @@ using Portico.Identity.Lockout;
 namespace Portico.Identity;
 
 /// <summary>Checks <see cref="IdentityServiceOptions"/> at start-up and reports every problem at once.</summary>
-internal sealed class IdentityServiceOptionsValidator : IValidateOptions<IdentityServiceOptions>
+internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environment) : IValidateOptions<IdentityServiceOptions>
 {
     private const string Section = IdentityServiceOptions.SectionName;
 
@@ -91,6 +91,10 @@ internal sealed class IdentityServiceOptionsValidator : IValidateOptions<Identit
             errors.Add($"{Section}:Admin:Name: {nameError}");
         }
         // The configured password itself is never echoed.
+        if (string.IsNullOrEmpty(admin.Password) && admin.Seed == true && !environment.IsDevelopment())
+        {
+            errors.Add($"{Section}:Admin:Password is required to seed the administrator outside Development; supply it from the environment or a secret store.");
+        }
         if (!string.IsNullOrEmpty(admin.Password) && AccountRules.CheckPassword(admin.Password) is { } passwordError)
         {
             errors.Add($"{Section}:Admin:Password: {passwordError}");

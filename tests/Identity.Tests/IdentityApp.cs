@@ -1,4 +1,8 @@
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Portico.Identity.Accounts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -20,6 +24,9 @@ public sealed class IdentityApp(
 {
     public string DatabasePath { get; } = databasePath;
 
+    /// <summary>What the service printed to its console (the Development admin password), in place of the real console.</summary>
+    public StringWriter ConsoleOutput { get; } = new();
+
     /// <summary>Everything the service logged.</summary>
     public FakeLogCollector Logs => Services.GetFakeLogCollector();
 
@@ -27,6 +34,7 @@ public sealed class IdentityApp(
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureLogging(logging => logging.AddFakeLogging());
+        builder.ConfigureTestServices(services => services.Replace(ServiceDescriptor.Singleton(new AdminPasswordConsole(ConsoleOutput))));
     }
 
     /// <summary>A test clock that starts at the real current time, so tokens it stamps look current.</summary>

@@ -78,7 +78,11 @@ public sealed class RegisterTests(IdentityFixture fixture) : IClassFixture<Ident
         { "ok@example.com", "password1234", "password" },
         { "ok@example.com", "PASSWORD1234", "password" },
         { "ok@example.com", "Qwerty123456", "password" },
-        { "ok@example.com", "correcthorsebatterystaple", "password" },
+        // Gap 10: the 10,000 most common passwords, also with digits and symbols stuck on either end.
+        { "ok@example.com", "Welcome@2024", "password" },
+        { "ok@example.com", "Qwerty123456!", "password" },
+        { "ok@example.com", "2024!Sunshine", "password" },
+        { "ok@example.com", "Portico2024!!", "password" },
         { "ok@example.com", "            ", "password" },
         // length limits
         { new string('a', 243) + "@example.com", IdentityClient.GoodPassword, "email" },

@@ -62,6 +62,9 @@ public static class IdentityServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ExpiredRecordCleaner>());
 
         services.TryAddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+        // OWASP's figure for PBKDF2-HMAC-SHA512; hashes with fewer iterations are redone at the next login.
+        services.Configure<PasswordHasherOptions>(o => o.IterationCount = AccountPasswords.IterationCount);
+        services.TryAddSingleton(_ => new AdminPasswordConsole(Console.Out));
         services.AddSingleton<AccountPasswords>();
         services.AddScoped<AdminAccountSeeder>();
         services.AddScoped<LoginLockout>();

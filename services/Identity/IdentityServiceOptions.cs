@@ -18,6 +18,12 @@ public sealed record IdentityServiceOptions
     public TimeSpan RefreshTokenLifetime { get; init; } = TimeSpan.FromDays(14);
 
     /// <summary>
+    /// How long a login's refresh tokens may go on being renewed, however often they are used
+    /// (<c>Identity:RefreshTokenAbsoluteLifetime</c>); then the user signs in again.
+    /// </summary>
+    public TimeSpan RefreshTokenAbsoluteLifetime { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>
     /// Clock difference tolerated when this service validates a token, and kept as margin before a
     /// retired signing key leaves the key set (<c>Identity:ClockSkew</c>).
     /// </summary>

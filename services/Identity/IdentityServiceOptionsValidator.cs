@@ -25,6 +25,11 @@ internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environme
         RequireRange(errors, nameof(options.AccessTokenLifetime), options.AccessTokenLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1));
         RequireRange(errors, nameof(options.RefreshTokenLifetime), options.RefreshTokenLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
         RequireRange(errors, nameof(options.ClockSkew), options.ClockSkew, TimeSpan.Zero, TimeSpan.FromMinutes(10));
+        RequireRange(errors, nameof(options.RefreshTokenAbsoluteLifetime), options.RefreshTokenAbsoluteLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
+        if (options.RefreshTokenAbsoluteLifetime < options.RefreshTokenLifetime)
+        {
+            errors.Add($"{Section}:{nameof(options.RefreshTokenAbsoluteLifetime)} must not be shorter than {Section}:{nameof(options.RefreshTokenLifetime)}.");
+        }
         if (options.RefreshTokenLifetime < options.AccessTokenLifetime)
         {
             errors.Add($"{Section}:{nameof(options.RefreshTokenLifetime)} must not be shorter than {Section}:{nameof(options.AccessTokenLifetime)}.");

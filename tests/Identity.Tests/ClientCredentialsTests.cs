@@ -120,7 +120,8 @@ public sealed class ClientCredentialsTests(ServiceClientFixture fixture) : IClas
     [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "password": "x"}""", "password")]
     [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "refresh_token": "x"}""", "refresh_token")]
     [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "scope": "admin"}""", "scope")]
-    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_id": "gateway"}""", "client_id")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_secret": "gateway-Secret-0123456789-abcdefghij"}""", "client_secret")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_id": "not an id"}""", "client_id")]
     [InlineData("""{"grant_type": "refresh_token", "refresh_token": "x", "client_secret": "y"}""", "client_secret")]
     public async Task ClientCredentials_BadBody_Returns400ProblemNamingTheField(string json, string field)
     {

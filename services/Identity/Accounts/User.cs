@@ -20,6 +20,9 @@ public sealed class User
     public required string Role { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Access tokens issued before this instant (a password change) are no longer honoured by this service.</summary>
+    public DateTimeOffset? TokensRevokedBefore { get; set; }
 }
 
 /// <summary>The roles a user can hold; the value of the token's <c>role</c> claim.</summary>

@@ -18,8 +18,8 @@ public static class IdentityApi
     public static readonly TimeSpan JwksMaxAge = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Maps <c>POST /api/auth/register</c>, <c>POST /api/auth/token</c>, <c>GET /api/auth/me</c> and
-    /// <c>GET /.well-known/jwks.json</c>.
+    /// Maps <c>POST /api/auth/register</c>, <c>POST /api/auth/token</c>, <c>GET /api/auth/me</c>,
+    /// <c>POST /api/auth/logout</c>, <c>POST /api/auth/password</c> and <c>GET /.well-known/jwks.json</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
     {
@@ -27,6 +27,7 @@ public static class IdentityApi
         auth.MapPost("/register", RegisterAsync).WithName("Register");
         auth.MapPost("/token", IssueTokenAsync).WithName("IssueToken");
         auth.MapGet("/me", GetCurrentUserAsync).WithName("GetCurrentUser").RequireAuthorization();
+        auth.MapSessionApi();
 
         app.MapGet("/.well-known/jwks.json", GetKeySetAsync).WithTags("Identity").WithName("GetJsonWebKeySet");
         return app;
@@ -128,22 +129,26 @@ public static class IdentityApi
             case null or GrantTypes.Password:
                 var email = body.RequiredString(IdentityFields.Email);
                 var password = body.RequiredString(IdentityFields.Password);
-                RejectOtherGrantsFields(body, "the password grant", IdentityFields.Email, IdentityFields.Password);
+                var loginClientId = body.OptionalString(IdentityFields.ClientId);
+                RejectOtherGrantsFields(body, "the password grant", IdentityFields.Email, IdentityFields.Password, IdentityFields.ClientId);
                 CheckLength(body, IdentityFields.Email, email, AccountRules.MaxEmailLength);
                 CheckLength(body, IdentityFields.Password, password, AccountRules.MaxPasswordLength);
+                CheckPublicClientId(body, loginClientId);
                 if (!body.HasErrors && email is not null && password is not null)
                 {
-                    outcome = await tokens.PasswordGrantAsync(email, password, request.HttpContext.Connection.RemoteIpAddress, cancellationToken);
+                    outcome = await tokens.PasswordGrantAsync(email, password, loginClientId, request.HttpContext.Connection.RemoteIpAddress, cancellationToken);
                 }
                 break;
 
             case GrantTypes.RefreshToken:
                 var refreshToken = body.RequiredString(IdentityFields.RefreshToken);
-                RejectOtherGrantsFields(body, "the refresh_token grant", IdentityFields.RefreshToken);
+                var refreshClientId = body.OptionalString(IdentityFields.ClientId);
+                RejectOtherGrantsFields(body, "the refresh_token grant", IdentityFields.RefreshToken, IdentityFields.ClientId);
                 CheckLength(body, IdentityFields.RefreshToken, refreshToken, RefreshTokenService.MaxTokenLength);
+                CheckPublicClientId(body, refreshClientId);
                 if (!body.HasErrors && refreshToken is not null)
                 {
-                    outcome = await tokens.RefreshGrantAsync(refreshToken, cancellationToken);
+                    outcome = await tokens.RefreshGrantAsync(refreshToken, refreshClientId, cancellationToken);
                 }
                 break;
 
@@ -221,12 +226,21 @@ public static class IdentityApi
         var user = Guid.TryParse(subject, out var id)
             ? await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id, cancellationToken)
             : null;
-        return user is null
-            ? TypedResults.Problem(
+        if (user is null)
+        {
+            return TypedResults.Problem(
                 statusCode: StatusCodes.Status401Unauthorized,
                 title: "Unknown user",
-                detail: "The token's subject is not an account of this service.")
-            : TypedResults.Ok(new CurrentUserResponse(user.Id, user.Email, user.Name, user.Role));
+                detail: "The token's subject is not an account of this service.");
+        }
+        if (SessionApi.IsRevoked(principal, user))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status401Unauthorized,
+                title: "Token revoked",
+                detail: "The password was changed after this token was issued. Log in again.");
+        }
+        return TypedResults.Ok(new CurrentUserResponse(user.Id, user.Email, user.Name, user.Role));
     }
 
     /// <summary>The public keys that verify access tokens (RFC 7517).</summary>
@@ -245,7 +259,16 @@ public static class IdentityApi
         title: "Email already registered",
         detail: "An account with this email address already exists.");
 
-    private static void CheckLength(JsonFields body, string field, string? value, int maxLength)
+    /// <summary>A public client's optional <c>client_id</c>: the refresh tokens of the login are bound to it.</summary>
+    private static void CheckPublicClientId(JsonFields body, string? clientId)
+    {
+        if (clientId is not null && ServiceClientRules.CheckClientId(clientId) is { } error)
+        {
+            body.Check(IdentityFields.ClientId, error);
+        }
+    }
+
+    internal static void CheckLength(JsonFields body, string field, string? value, int maxLength)
     {
         if (value is { Length: 0 })
         {

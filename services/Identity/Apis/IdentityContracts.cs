@@ -16,9 +16,13 @@ internal static class IdentityFields
     public const string RefreshToken = "refresh_token";
     public const string ClientId = "client_id";
     public const string ClientSecret = "client_secret";
+    public const string CurrentPassword = "current_password";
+    public const string NewPassword = "new_password";
 
     public static readonly string[] Register = [Email, Password, Name];
     public static readonly string[] Token = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret];
+    public static readonly string[] Logout = [RefreshToken];
+    public static readonly string[] ChangePassword = [CurrentPassword, NewPassword];
 }
 
 /// <summary>Values of <c>grant_type</c> accepted by <c>POST /api/auth/token</c>.</summary>

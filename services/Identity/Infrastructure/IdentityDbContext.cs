@@ -47,6 +47,7 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         var family = modelBuilder.Entity<RefreshTokenFamily>();
         family.ToTable("RefreshTokenFamilies");
         family.Property(f => f.Version).IsConcurrencyToken();
+        family.Property(f => f.ClientId).HasMaxLength(64);
         family.HasOne(f => f.User).WithMany().HasForeignKey(f => f.UserId).OnDelete(DeleteBehavior.Cascade);
         family.HasMany(f => f.Tokens).WithOne(t => t.Family).HasForeignKey(t => t.FamilyId).OnDelete(DeleteBehavior.Cascade);
 

@@ -25,7 +25,7 @@ internal sealed class TokenService(
     /// checked either way and failures count towards the lockout either way — so the outcome never tells
     /// whether an account exists.
     /// </summary>
-    public async Task<TokenOutcome> PasswordGrantAsync(string email, string password, IPAddress? clientAddress, CancellationToken cancellationToken)
+    public async Task<TokenOutcome> PasswordGrantAsync(string email, string password, string? clientId, IPAddress? clientAddress, CancellationToken cancellationToken)
     {
         var normalizedEmail = AccountRules.NormalizeEmail(email.Trim());
         var attempt = await lockout.BeginAsync(normalizedEmail, ClientAddress.Group(clientAddress), cancellationToken);
@@ -54,14 +54,14 @@ internal sealed class TokenService(
             await db.SaveChangesAsync(cancellationToken);
         }
 
-        var refreshToken = await refreshTokens.StartFamilyAsync(user, cancellationToken);
+        var refreshToken = await refreshTokens.StartFamilyAsync(user, clientId, cancellationToken);
         return TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(user, cancellationToken), refreshToken));
     }
 
     /// <summary>Exchanges a refresh token for a new access token and the refresh token that replaces it.</summary>
-    public async Task<TokenOutcome> RefreshGrantAsync(string refreshToken, CancellationToken cancellationToken)
+    public async Task<TokenOutcome> RefreshGrantAsync(string refreshToken, string? clientId, CancellationToken cancellationToken)
     {
-        var rotated = await refreshTokens.RotateAsync(refreshToken, cancellationToken);
+        var rotated = await refreshTokens.RotateAsync(refreshToken, clientId, cancellationToken);
         return rotated is null
             ? TokenOutcome.InvalidRefreshToken
             : TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(rotated.User, cancellationToken), rotated.RefreshToken));

@@ -142,6 +142,11 @@ internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environme
                 {
                     errors.Add($"{key}:{nameof(client.Roles)}:{i}: {roleError}");
                 }
+                else if (string.Equals(roles[i], Roles.Admin, StringComparison.OrdinalIgnoreCase))
+                {
+                    // A leaked client secret must not be an administrator's password that never expires.
+                    errors.Add($"{key}:{nameof(client.Roles)}:{i}: a service client cannot hold the '{Roles.Admin}' role.");
+                }
             }
         }
     }

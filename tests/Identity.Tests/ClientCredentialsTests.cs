@@ -195,6 +195,24 @@ public sealed class ServiceClientSettingsTests : IDisposable
         Assert.DoesNotContain("another-Secret", error.Message, StringComparison.Ordinal);
     }
 
+    // Gap 11: a service client could be given the admin role.
+    [Theory]
+    [InlineData("admin")]
+    [InlineData("Admin")]
+    public async Task Start_ServiceClientWithTheAdminRole_Fails(string role)
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Clients:gateway:Secret"] = "gateway-Secret-0123456789-abcdefghij",
+            ["Identity:Clients:gateway:Roles:0"] = "service",
+            ["Identity:Clients:gateway:Roles:1"] = role,
+        });
+
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
+
+        Assert.Equal(["Identity:Clients:gateway:Roles:1: a service client cannot hold the 'admin' role."], error.Failures);
+    }
+
     [Fact]
     public void ServiceClientOptions_ToString_LeavesTheSecretOut()
     {

@@ -76,6 +76,7 @@ public sealed class KeysAtRestTests : IdentityHostFixture
             IssuedAt = now,
             NotBefore = now,
             Expires = now + lifetime,
+            TokenType = "at+jwt",
             Claims = new Dictionary<string, object> { ["sub"] = subject.ToString(), ["role"] = "admin", ["name"] = "x" },
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
         });

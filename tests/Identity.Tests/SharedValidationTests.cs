@@ -91,6 +91,20 @@ public sealed class SharedValidationTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(_kept.CreateToken("long", expires: DateTime.UtcNow.AddDays(365))));
     }
 
+    // Gap 11: the shared validation ignored typ, so any JWT signed by Identity's key passed for an access token.
+    [Fact]
+    public async Task Token_WithoutTheAccessTokenType_IsRefused()
+    {
+        var parts = _kept.CreateToken("typed").Split('.');
+        var plainJwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(
+            Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(parts[1]),
+            new Microsoft.IdentityModel.Tokens.SigningCredentials(_kept.SigningKey, "ES256"));
+
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(_kept.CreateToken("typed")));
+        Assert.Equal("JWT", (string?)IdentityClient.DecodeJwtPart(plainJwt, 0)["typ"]);
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(plainJwt));
+    }
+
     private async Task<HttpStatusCode> StatusAsync(string token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "protected");

@@ -38,7 +38,7 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
 
         var header = IdentityClient.DecodeJwtPart(token.AccessToken, 0);
         Assert.Equal("ES256", (string?)header["alg"]);
-        Assert.Equal("JWT", (string?)header["typ"]);
+        Assert.Equal("at+jwt", (string?)header["typ"]);
         var kid = (string?)header["kid"];
         Assert.False(string.IsNullOrEmpty(kid));
         Assert.Contains(kid, await _client.GetPublishedKeyIdsAsync());
@@ -312,6 +312,7 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
         ValidIssuer = "portico-identity",
         ValidAudience = "portico",
         ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+        ValidTypes = ["at+jwt"],
         IssuerSigningKeys = keys,
         ClockSkew = TimeSpan.FromMinutes(1),
     };

@@ -127,7 +127,7 @@ public static class IdentityServiceCollectionExtensions
             ValidIssuer = settings.Issuer,
             ValidAudience = settings.Audience,
             ValidAlgorithms = [SigningKeyStore.Algorithm],
-            ValidTypes = [JwtConstants.HeaderType],
+            ValidTypes = [AccessTokenIssuer.AccessTokenType],
             ClockSkew = settings.ClockSkew,
             RequireExpirationTime = true,
             RequireSignedTokens = true,

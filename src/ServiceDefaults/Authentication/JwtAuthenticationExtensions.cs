@@ -16,6 +16,9 @@ public static class JwtAuthenticationExtensions
 {
     public const string JwksHttpClientName = "portico-jwks";
 
+    /// <summary>The <c>typ</c> header every access token must carry (RFC 9068 §2.1).</summary>
+    public const string AccessTokenType = "at+jwt";
+
     /// <summary>
     /// Bearer-token authentication against Identity's JWKS (<c>Portico:Jwt</c>): issuer, audience, lifetime
     /// with a small skew, an asymmetric algorithm allow-list, the token from the Authorization header only.
@@ -56,6 +59,8 @@ public static class JwtAuthenticationExtensions
                     RequireSignedTokens = true,
                     RequireExpirationTime = true,
                     ValidateIssuerSigningKey = true,
+                    // RFC 9068 §2.1/§4: only a JWT that says it is an access token is one.
+                    ValidTypes = [AccessTokenType],
                     // exp and nbf by the injected clock, and no longer-lived than Identity may issue (exp - iat).
                     LifetimeValidator = (notBefore, expires, token, parameters) => IsLifetimeValid(notBefore, expires, token, parameters, time, jwt.MaxAccessTokenLifetime),
                     NameClaimType = "name",

@@ -42,6 +42,8 @@ public sealed record IdentityServiceOptions
 
     public LoginLockoutOptions Lockout { get; init; } = new();
 
+    public PasswordHashingOptions PasswordHashing { get; init; } = new();
+
     public AdminAccountOptions Admin { get; init; } = new();
 
     public IdentityDatabaseOptions Database { get; init; } = new();
@@ -99,6 +101,19 @@ public sealed record LoginLockoutOptions
 
     /// <summary>A counter without attempts for this long is forgotten; longer than <see cref="MaxDuration"/>.</summary>
     public TimeSpan Window { get; init; } = TimeSpan.FromDays(1);
+}
+
+/// <summary>How many password hashes may run at once (<c>Identity:PasswordHashing</c>).</summary>
+public sealed record PasswordHashingOptions
+{
+    /// <summary>Hashes computed at the same time; one per core by default.</summary>
+    public int MaxConcurrency { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Requests that may wait for a slot, oldest first; beyond them the answer is 503.</summary>
+    public int QueueLimit { get; init; } = 64;
+
+    /// <summary>The <c>Retry-After</c> of that 503.</summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>The administrator account seeded at start-up (<c>Identity:Admin</c>).</summary>

@@ -86,6 +86,17 @@ internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environme
             errors.Add($"{Section}:Lockout:Window must be longer than {Section}:Lockout:MaxDuration and {Section}:Lockout:AddressDuration, or a lock would forget the failures that led to it.");
         }
 
+        var hashing = options.PasswordHashing ?? new PasswordHashingOptions();
+        if (hashing.MaxConcurrency is < 1 or > 1024)
+        {
+            errors.Add($"{Section}:PasswordHashing:MaxConcurrency must be from 1 to 1024 (was {hashing.MaxConcurrency}).");
+        }
+        if (hashing.QueueLimit is < 0 or > 100_000)
+        {
+            errors.Add($"{Section}:PasswordHashing:QueueLimit must be from 0 to 100000 (was {hashing.QueueLimit}).");
+        }
+        RequireRange(errors, "PasswordHashing:RetryAfter", hashing.RetryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+
         var admin = options.Admin ?? new AdminAccountOptions();
         if (AccountRules.CheckEmail(admin.Email?.Trim() ?? "") is { } emailError)
         {

@@ -60,7 +60,7 @@ internal sealed partial class AdminAccountSeeder(
             Role = Roles.Admin,
             CreatedAt = timeProvider.GetUtcNow(),
         };
-        user.PasswordHash = passwords.Hash(user, password);
+        user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
         db.Users.Add(user);
         try
         {

@@ -83,7 +83,7 @@ public static class IdentityApi
             Role = Roles.User,
             CreatedAt = timeProvider.GetUtcNow(),
         };
-        user.PasswordHash = passwords.Hash(user, password);
+        user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
         db.Users.Add(user);
         try
         {

@@ -95,7 +95,17 @@ internal static class SessionApi
         {
             return TooMany(response, locked);
         }
-        if (passwords.Verify(user, current) == PasswordVerificationResult.Failed)
+        PasswordVerificationResult verification;
+        try
+        {
+            verification = await passwords.VerifyAsync(user, current, cancellationToken);
+        }
+        catch (PasswordHashingBusyException)
+        {
+            await lockout.AbandonAsync(attempt);
+            throw;
+        }
+        if (verification == PasswordVerificationResult.Failed)
         {
             if (await lockout.FailedAsync(attempt) is { } lockedNow)
             {
@@ -107,7 +117,7 @@ internal static class SessionApi
         await lockout.SucceededAsync(attempt);
 
         var now = timeProvider.GetUtcNow();
-        user.PasswordHash = passwords.Hash(user, next);
+        user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
         user.TokensRevokedBefore = now;
         await db.SaveChangesAsync(cancellationToken);
         await refreshTokens.RevokeAllAsync(user.Id, now);

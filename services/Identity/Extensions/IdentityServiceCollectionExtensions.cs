@@ -66,6 +66,7 @@ public static class IdentityServiceCollectionExtensions
         services.Configure<PasswordHasherOptions>(o => o.IterationCount = AccountPasswords.IterationCount);
         services.TryAddSingleton(_ => new AdminPasswordConsole(Console.Out));
         services.AddSingleton<AccountPasswords>();
+        services.AddExceptionHandler<PasswordHashingBusyHandler>();
         services.AddScoped<AdminAccountSeeder>();
         services.AddScoped<LoginLockout>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ForwardedHeadersOptions>, TrustedProxies>());

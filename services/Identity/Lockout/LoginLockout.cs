@@ -74,6 +74,14 @@ internal sealed partial class LoginLockout(
         await db.LoginThrottles.Where(t => t.Id == attempt.PairKey).ExecuteDeleteAsync(CancellationToken.None);
     }
 
+    /// <summary>The password could not be checked (the service was busy): the attempt is given back to both counters.</summary>
+    public async Task AbandonAsync(LoginAttempt attempt)
+    {
+        var settings = options.Value.Lockout;
+        await RefundAsync(attempt.PairKey, settings.MaxFailedAttempts);
+        await RefundAsync(attempt.AddressKey, settings.MaxFailedAttemptsPerAddress);
+    }
+
     /// <summary>
     /// The password was wrong (or the account unknown): the attempt stays counted, and the account's failures grow.
     /// Returns how long this address must now wait, or null when it may try again at once.

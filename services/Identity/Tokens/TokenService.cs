@@ -39,7 +39,17 @@ internal sealed class TokenService(
         }
 
         var user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken);
-        var verification = passwords.Verify(user, password);
+        PasswordVerificationResult verification;
+        try
+        {
+            verification = await passwords.VerifyAsync(user, password, cancellationToken);
+        }
+        catch (PasswordHashingBusyException)
+        {
+            // Not checked, so not a failure: the attempt is given back.
+            await lockout.AbandonAsync(attempt);
+            throw;
+        }
         if (user is null || verification == PasswordVerificationResult.Failed)
         {
             return await lockout.FailedAsync(attempt) is { } lockedNow
@@ -50,7 +60,7 @@ internal sealed class TokenService(
         await lockout.SucceededAsync(attempt);
         if (verification == PasswordVerificationResult.SuccessRehashNeeded)
         {
-            user.PasswordHash = passwords.Hash(user, password);
+            user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
         }
 

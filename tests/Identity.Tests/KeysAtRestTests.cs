@@ -55,7 +55,7 @@ public sealed class KeysAtRestTests : IdentityHostFixture
     public async Task Me_TokenSignedWithTheServiceKeyButLivingLongerThanItIssues_IsRefused()
     {
         var email = IdentityClient.NewEmail();
-        var user = await Client.RegisterOkAsync(email);
+        var user = await Client.RegisterAndGetUserAsync(email);
         var key = (await App.Services.GetRequiredService<SigningKeyStore>().GetKeySetAsync(Ct)).Active.Key;
 
         using (var fifteenMinutes = await Client.GetMeAsync(Mint(key, user.Id, TimeSpan.FromMinutes(15))))

@@ -32,7 +32,7 @@ internal sealed partial class AdminAccountSeeder(
             return;
         }
 
-        var email = admin.Email.Trim();
+        var email = AccountRules.DisplayEmail(admin.Email.Trim());
         var normalizedEmail = AccountRules.NormalizeEmail(email);
         if (await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken) is { } existing)
         {

@@ -5,10 +5,10 @@ public sealed class User
 {
     public Guid Id { get; set; }
 
-    /// <summary>The address as registered (trimmed), shown back to the user.</summary>
+    /// <summary>The address as registered (trimmed, NFKC), shown back to the user.</summary>
     public required string Email { get; set; }
 
-    /// <summary><see cref="Email"/> in upper case: the unique key that makes addresses case-insensitive.</summary>
+    /// <summary>The unique key of <see cref="Email"/> (<see cref="AccountRules.NormalizeEmail"/>): lower case, NFKC, punycode domain.</summary>
     public required string NormalizedEmail { get; set; }
 
     public required string Name { get; set; }

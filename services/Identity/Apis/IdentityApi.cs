@@ -33,8 +33,12 @@ public static class IdentityApi
         return app;
     }
 
-    /// <summary>Creates an account with the <c>user</c> role.</summary>
-    internal static async Task<Results<Created<RegisteredUserResponse>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
+    /// <summary>
+    /// Creates an account with the <c>user</c> role. A new address and one that is already registered get the same
+    /// answer, 202 with the same body, after the same work (the password is hashed either way), so registration never
+    /// tells whether an address has an account (ASVS 2.5/3.x enumeration). Only a malformed body is a 400.
+    /// </summary>
+    internal static async Task<Results<Accepted<RegistrationAcceptedResponse>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
         HttpRequest request,
         IdentityDbContext db,
         AccountPasswords passwords,
@@ -68,39 +72,38 @@ public static class IdentityApi
         }
 
         var normalizedEmail = AccountRules.NormalizeEmail(email);
-        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
-        {
-            return EmailTaken();
-        }
-
+        var taken = await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken);
         var user = new User
         {
             Id = Guid.NewGuid(),
-            Email = email,
+            Email = AccountRules.DisplayEmail(email),
             NormalizedEmail = normalizedEmail,
             Name = name,
             PasswordHash = "",
             Role = Roles.User,
             CreatedAt = timeProvider.GetUtcNow(),
         };
+        // Hashed whether the address is taken or not: the answer must take as long either way.
         user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
-        db.Users.Add(user);
-        try
+        if (!taken)
         {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException)
-        {
-            // The unique index settles a race between two registrations of one address.
-            db.ChangeTracker.Clear();
-            if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
+            db.Users.Add(user);
+            try
             {
-                return EmailTaken();
+                await db.SaveChangesAsync(cancellationToken);
             }
-            throw;
+            catch (DbUpdateException)
+            {
+                // The unique index settles a race between two registrations of one address: the first one wins.
+                db.ChangeTracker.Clear();
+                if (!await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
+                {
+                    throw;
+                }
+            }
         }
 
-        return TypedResults.Created((string?)null, new RegisteredUserResponse(user.Id, user.Email, user.Name));
+        return TypedResults.Accepted((string?)null, RegistrationAcceptedResponse.Instance);
     }
 
     /// <summary>
@@ -253,11 +256,6 @@ public static class IdentityApi
         response.GetTypedHeaders().CacheControl = new CacheControlHeaderValue { Public = true, MaxAge = JwksMaxAge };
         return TypedResults.Ok(JsonWebKeySetDocument.From(keySet));
     }
-
-    private static ProblemHttpResult EmailTaken() => TypedResults.Problem(
-        statusCode: StatusCodes.Status409Conflict,
-        title: "Email already registered",
-        detail: "An account with this email address already exists.");
 
     /// <summary>A public client's optional <c>client_id</c>: the refresh tokens of the login are bound to it.</summary>
     private static void CheckPublicClientId(JsonFields body, string? clientId)

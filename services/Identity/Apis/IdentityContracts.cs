@@ -1,7 +1,15 @@
 namespace Portico.Identity.Apis;
 
-/// <summary>The body of a <c>201</c> from <c>POST /api/auth/register</c>.</summary>
-public sealed record RegisteredUserResponse(Guid Id, string Email, string Name);
+/// <summary>
+/// The body of the <c>202</c> from <c>POST /api/auth/register</c>: the same for a new address and a registered one,
+/// so that it says nothing about which it was.
+/// </summary>
+public sealed record RegistrationAcceptedResponse(string Status, string Detail)
+{
+    internal static readonly RegistrationAcceptedResponse Instance = new(
+        "accepted",
+        "If this address had no account, it has one now and can sign in with the password given. An address that already had an account keeps it, with its own password.");
+}
 
 /// <summary>The body of <c>GET /api/auth/me</c>.</summary>
 public sealed record CurrentUserResponse(Guid Id, string Email, string Name, string Role);

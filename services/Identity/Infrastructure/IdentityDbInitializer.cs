@@ -22,6 +22,31 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// EnsureCreated leaves an existing file as it is, and there are no migrations yet: a file made before the
+    /// columns below existed would fail on first use with an obscure SQL error, so say so at start instead.
+    /// </summary>
+    private static async Task RequireCurrentSchemaAsync(IdentityDbContext db, CancellationToken cancellationToken)
+    {
+        (string Table, string Column)[] newest =
+        [
+            ("SigningKeys", "ProtectedPrivateKey"), ("LoginThrottles", "NextLockMs"),
+            ("RefreshTokenFamilies", "ClientId"), ("Users", "TokensRevokedBefore"),
+        ];
+        foreach (var (table, column) in newest)
+        {
+            var found = await db.Database
+                .SqlQuery<int>($"SELECT COUNT(*) AS \"Value\" FROM pragma_table_info({table}) WHERE name = {column}")
+                .SingleAsync(cancellationToken);
+            if (found == 0)
+            {
+                throw new InvalidOperationException(
+                    $"The Identity database was created by an earlier version (table {table} has no column {column}) and cannot be upgraded in place: "
+                    + "delete the development database file (and its identity-keys folder) to start afresh, or migrate it.");
+            }
+        }
+    }
+
     /// <summary>The SQLite file's mode: read and write for the service's user only.</summary>
     public const UnixFileMode DatabaseFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
@@ -73,6 +98,7 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             await db.Database.EnsureCreatedAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await RequireCurrentSchemaAsync(db, cancellationToken);
         }
         finally
         {

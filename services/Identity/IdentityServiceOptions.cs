@@ -44,6 +44,8 @@ public sealed record IdentityServiceOptions
 
     public PasswordHashingOptions PasswordHashing { get; init; } = new();
 
+    public MailSinkOptions MailSink { get; init; } = new();
+
     public AdminAccountOptions Admin { get; init; } = new();
 
     public IdentityDatabaseOptions Database { get; init; } = new();
@@ -101,6 +103,13 @@ public sealed record LoginLockoutOptions
 
     /// <summary>A counter without attempts for this long is forgotten; longer than <see cref="MaxDuration"/>.</summary>
     public TimeSpan Window { get; init; } = TimeSpan.FromDays(1);
+}
+
+/// <summary>The development mail sink (<c>Identity:MailSink</c>): mail to users as files, in Development only.</summary>
+public sealed record MailSinkOptions
+{
+    /// <summary>Directory of the message files, created 0700 (<c>Identity:MailSink:Path</c>).</summary>
+    public string Path { get; init; } = "identity-mail";
 }
 
 /// <summary>How many password hashes may run at once (<c>Identity:PasswordHashing</c>).</summary>

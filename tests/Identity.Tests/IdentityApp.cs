@@ -43,13 +43,19 @@ public sealed class IdentityApp(
     /// <summary>The Data Protection key ring of a test database: a directory beside it.</summary>
     public static string KeyRingPath(string databasePath) => databasePath + ".keys";
 
-    /// <summary>Deletes a test database, its journal files and its key ring.</summary>
+    /// <summary>The development mail sink of a test database: a directory beside it.</summary>
+    public static string MailPath(string databasePath) => databasePath + ".mail";
+
+    /// <summary>Deletes a test database, its journal files, its key ring and its mail.</summary>
     public static void DeleteFiles(string databasePath)
     {
         TestDatabases.Delete(databasePath);
-        if (Directory.Exists(KeyRingPath(databasePath)))
+        foreach (var directory in new[] { KeyRingPath(databasePath), MailPath(databasePath) })
         {
-            Directory.Delete(KeyRingPath(databasePath), recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
     }
 
@@ -60,6 +66,7 @@ public sealed class IdentityApp(
             ["ConnectionStrings:identitydb"] = $"Data Source={databasePath}",
         };
         all.TryAdd("Identity:KeyRing:Path", KeyRingPath(databasePath));
+        all.TryAdd("Identity:MailSink:Path", MailPath(databasePath));
         return all;
     }
 }

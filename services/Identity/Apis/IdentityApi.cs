@@ -120,7 +120,7 @@ public static class IdentityApi
         TokenService tokens,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.Token, cancellationToken);
+        var body = await JsonFields.ReadAsync(request, IdentityFields.TokenRequest, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;

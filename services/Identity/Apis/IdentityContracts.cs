@@ -26,11 +26,14 @@ internal static class IdentityFields
     public const string ClientSecret = "client_secret";
     public const string CurrentPassword = "current_password";
     public const string NewPassword = "new_password";
+    public const string Token = "token";
 
     public static readonly string[] Register = [Email, Password, Name];
-    public static readonly string[] Token = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret];
+    public static readonly string[] TokenRequest = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret];
     public static readonly string[] Logout = [RefreshToken];
     public static readonly string[] ChangePassword = [CurrentPassword, NewPassword];
+    public static readonly string[] ResetRequest = [Email];
+    public static readonly string[] Reset = [Token, NewPassword];
 }
 
 /// <summary>Values of <c>grant_type</c> accepted by <c>POST /api/auth/token</c>.</summary>

@@ -11,13 +11,15 @@ using Portico.Identity.Tokens;
 
 namespace Portico.Identity.Apis;
 
-/// <summary>Ending sessions: logout (one login) and password change (every login of the user).</summary>
+/// <summary>Ending sessions: logout (one login), password change and password reset (every login of the user).</summary>
 internal static class SessionApi
 {
     public static RouteGroupBuilder MapSessionApi(this RouteGroupBuilder auth)
     {
         auth.MapPost("/logout", LogoutAsync).WithName("Logout");
         auth.MapPost("/password", ChangePasswordAsync).WithName("ChangePassword").RequireAuthorization();
+        auth.MapPost("/password/reset-request", RequestPasswordResetAsync).WithName("RequestPasswordReset");
+        auth.MapPost("/password/reset", ResetPasswordAsync).WithName("ResetPassword");
         return auth;
     }
 
@@ -117,6 +119,72 @@ internal static class SessionApi
         await lockout.SucceededAsync(attempt);
 
         var now = timeProvider.GetUtcNow();
+        user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
+        user.TokensRevokedBefore = now;
+        await db.SaveChangesAsync(cancellationToken);
+        await refreshTokens.RevokeAllAsync(user.Id, now);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Asks for a password reset mail. 202 for any well-formed address, at once: the account is looked up and the mail
+    /// sent in the background, so neither the answer nor its timing says whether the address has an account.
+    /// </summary>
+    internal static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> RequestPasswordResetAsync(
+        HttpRequest request,
+        PasswordReset reset,
+        CancellationToken cancellationToken)
+    {
+        var body = await JsonFields.ReadAsync(request, IdentityFields.ResetRequest, cancellationToken);
+        if (body.Failure is { } failure)
+        {
+            return failure;
+        }
+        var email = body.RequiredString(IdentityFields.Email)?.Trim();
+        IdentityApi.CheckLength(body, IdentityFields.Email, email, AccountRules.MaxEmailLength);
+        if (body.HasErrors || email is null)
+        {
+            return body.ToValidationProblem();
+        }
+        reset.Request(AccountRules.NormalizeEmail(email));
+        return TypedResults.Accepted((string?)null);
+    }
+
+    /// <summary>
+    /// Sets a new password with the single-use token from a reset mail, and ends every login of the user as a password
+    /// change does. An unknown, used or expired token is a 400 naming <c>token</c>.
+    /// </summary>
+    internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ResetPasswordAsync(
+        HttpRequest request,
+        IdentityDbContext db,
+        AccountPasswords passwords,
+        RefreshTokenService refreshTokens,
+        TimeProvider timeProvider,
+        CancellationToken cancellationToken)
+    {
+        var body = await JsonFields.ReadAsync(request, IdentityFields.Reset, cancellationToken);
+        if (body.Failure is { } failure)
+        {
+            return failure;
+        }
+        var token = body.RequiredString(IdentityFields.Token);
+        var next = body.RequiredString(IdentityFields.NewPassword);
+        IdentityApi.CheckLength(body, IdentityFields.Token, token, RefreshTokenService.MaxTokenLength);
+        if (next is not null)
+        {
+            body.Check(IdentityFields.NewPassword, AccountRules.CheckPassword(next));
+        }
+        if (body.HasErrors || token is null || next is null)
+        {
+            return body.ToValidationProblem();
+        }
+
+        var now = timeProvider.GetUtcNow();
+        if (await PasswordReset.RedeemAsync(db, token, now, cancellationToken) is not { } user)
+        {
+            body.Check(IdentityFields.Token, "token is unknown, already used or expired; ask for a new reset mail.");
+            return body.ToValidationProblem();
+        }
         user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
         user.TokensRevokedBefore = now;
         await db.SaveChangesAsync(cancellationToken);

@@ -12,6 +12,7 @@ using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
 using Portico.Identity.Keys;
 using Portico.Identity.Lockout;
+using Portico.Identity.Mail;
 using Portico.Identity.Tokens;
 
 namespace Microsoft.Extensions.Hosting;
@@ -76,6 +77,9 @@ public static class IdentityServiceCollectionExtensions
         services.AddSingleton<ServiceClientAuthenticator>();
         services.AddSingleton<AccessTokenIssuer>();
         services.AddScoped<RefreshTokenService>();
+        services.AddSingleton<DevelopmentMailSink>();
+        services.AddSingleton<PasswordReset>();
+        services.AddHostedService(sp => sp.GetRequiredService<PasswordReset>());
         services.AddScoped<TokenService>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();

@@ -52,6 +52,7 @@ internal sealed partial class ExpiredRecordCleaner(
             .ExecuteDeleteAsync(cancellationToken);
         var tokens = await db.RefreshTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         var families = await db.RefreshTokenFamilies.Where(f => !f.Tokens.Any()).ExecuteDeleteAsync(cancellationToken);
+        await db.PasswordResetTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         Log.Cleaned(logger, throttles, tokens, families);
     }
 

@@ -23,6 +23,8 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
 
     public DbSet<LoginThrottle> LoginThrottles => Set<LoginThrottle>();
 
+    public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // SQLite has no date-time type that keeps order; store instants as sortable integers there.
@@ -60,6 +62,12 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         key.ToTable("SigningKeys");
         key.Property(k => k.Id).HasMaxLength(64);
         key.Property(k => k.Algorithm).HasMaxLength(16);
+
+        var reset = modelBuilder.Entity<PasswordResetToken>();
+        reset.ToTable("PasswordResetTokens");
+        reset.Property(t => t.TokenHash).HasMaxLength(64);
+        reset.HasIndex(t => t.TokenHash).IsUnique();
+        reset.HasOne(t => t.User).WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
 
         var throttle = modelBuilder.Entity<LoginThrottle>();
         throttle.ToTable("LoginThrottles");

@@ -31,7 +31,7 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
         (string Table, string Column)[] newest =
         [
             ("SigningKeys", "ProtectedPrivateKey"), ("LoginThrottles", "NextLockMs"),
-            ("RefreshTokenFamilies", "ClientId"), ("Users", "TokensRevokedBefore"),
+            ("RefreshTokenFamilies", "ClientId"), ("Users", "TokensRevokedBefore"), ("PasswordResetTokens", "TokenHash"),
         ];
         foreach (var (table, column) in newest)
         {

@@ -36,6 +36,12 @@ public sealed record IdentityServiceOptions
     /// </summary>
     public IReadOnlyList<string>? TrustedProxies { get; init; }
 
+    /// <summary>
+    /// How long after registering an account may sign in before its email address is verified
+    /// (<c>Identity:UnverifiedLoginGrace</c>); after that, logins and refreshes wait for the verification.
+    /// </summary>
+    public TimeSpan UnverifiedLoginGrace { get; init; } = TimeSpan.FromDays(1);
+
     public SigningKeyOptions SigningKeys { get; init; } = new();
 
     public Portico.Identity.Keys.KeyRingOptions KeyRing { get; init; } = new();

@@ -24,6 +24,7 @@ internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environme
         }
         RequireRange(errors, nameof(options.AccessTokenLifetime), options.AccessTokenLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(1));
         RequireRange(errors, nameof(options.RefreshTokenLifetime), options.RefreshTokenLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
+        RequireRange(errors, nameof(options.UnverifiedLoginGrace), options.UnverifiedLoginGrace, TimeSpan.Zero, TimeSpan.FromDays(30));
         RequireRange(errors, nameof(options.ClockSkew), options.ClockSkew, TimeSpan.Zero, TimeSpan.FromMinutes(10));
         RequireRange(errors, nameof(options.RefreshTokenAbsoluteLifetime), options.RefreshTokenAbsoluteLifetime, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365));
         if (options.RefreshTokenAbsoluteLifetime < options.RefreshTokenLifetime)

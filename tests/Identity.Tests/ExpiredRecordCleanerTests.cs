@@ -22,6 +22,7 @@ public sealed class ExpiredRecordCleanerTests : IdentityHostFixture
     {
         var email = IdentityClient.NewEmail();
         await Client.RegisterOkAsync(email);
+        await App.VerifyEmailAsync(Client, email);
         await Client.LoginOkAsync(email);
         (await Client.LoginAsync(IdentityClient.NewEmail("stale"), "wrong-Password-123")).Dispose();
 

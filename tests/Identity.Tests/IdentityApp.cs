@@ -43,6 +43,48 @@ public sealed class IdentityApp(
     /// <summary>The Data Protection key ring of a test database: a directory beside it.</summary>
     public static string KeyRingPath(string databasePath) => databasePath + ".keys";
 
+    /// <summary>
+    /// The messages in this service's development mail sink whose subject contains <paramref name="subject"/>, once
+    /// there are <paramref name="count"/> of them (waiting ten seconds at most, for mail sent in the background).
+    /// </summary>
+    public async Task<List<string>> ReadMailAsync(string subject, int count = 1)
+    {
+        var directory = MailPath(DatabasePath);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var messages = new List<string>();
+            if (Directory.Exists(directory))
+            {
+                foreach (var file in Directory.GetFiles(directory, "*.txt").Order(StringComparer.Ordinal))
+                {
+                    var text = await File.ReadAllTextAsync(file);
+                    if (SubjectOf(text).Contains(subject, StringComparison.Ordinal))
+                    {
+                        messages.Add(text);
+                    }
+                }
+            }
+            if (messages.Count >= count || DateTime.UtcNow >= deadline)
+            {
+                return messages;
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Confirms <paramref name="email"/> with the token of its verification mail, as its owner would.</summary>
+    public async Task VerifyEmailAsync(HttpClient client, string email)
+    {
+        var mail = Assert.Single(await ReadMailAsync("Confirm your Portico email address"), m => m.Contains($"To: {email}\n", StringComparison.Ordinal));
+        var token = System.Text.RegularExpressions.Regex.Match(mail, "\"token\": \"([A-Za-z0-9_-]+)\"").Groups[1].Value;
+        using var response = await client.PostJsonAsync("api/auth/verify-email", new Dictionary<string, string> { ["token"] = token });
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    private static string SubjectOf(string message) =>
+        message.Split('\n').FirstOrDefault(l => l.StartsWith("Subject: ", StringComparison.Ordinal)) ?? "";
+
     /// <summary>The development mail sink of a test database: a directory beside it.</summary>
     public static string MailPath(string databasePath) => databasePath + ".mail";
 

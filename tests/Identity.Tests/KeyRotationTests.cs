@@ -21,6 +21,7 @@ public sealed class KeyRotationTests : IDisposable
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
 
         var first = await client.LoginOkAsync(email);
         var oldKid = KidOf(first.AccessToken);
@@ -73,6 +74,7 @@ public sealed class KeyRotationTests : IDisposable
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
         var oldKid = KidOf((await client.LoginOkAsync(email)).AccessToken);
 
         _clock.Advance(TimeSpan.FromDays(31));
@@ -117,6 +119,7 @@ public sealed class KeyRotationTests : IDisposable
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
         var token = await client.LoginOkAsync(email);
 
         _clock.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(30));
@@ -137,6 +140,7 @@ public sealed class KeyRotationTests : IDisposable
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
         var token = await client.LoginOkAsync(email);
 
         _clock.Advance(TimeSpan.FromDays(14));

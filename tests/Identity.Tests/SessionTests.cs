@@ -99,6 +99,7 @@ public sealed class SessionTests : IdentityHostFixture
     {
         var email = IdentityClient.NewEmail();
         await Client.RegisterOkAsync(email);
+        await App.VerifyEmailAsync(Client, email);
         var token = await Client.LoginOkAsync(email);
 
         foreach (var days in new[] { 10, 10, 9 })

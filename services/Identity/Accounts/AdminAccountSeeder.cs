@@ -59,6 +59,8 @@ internal sealed partial class AdminAccountSeeder(
             PasswordHash = "",
             Role = Roles.Admin,
             CreatedAt = timeProvider.GetUtcNow(),
+            // Configured by the operator, not claimed by a stranger: nothing to verify.
+            EmailVerifiedAt = timeProvider.GetUtcNow(),
         };
         user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
         db.Users.Add(user);

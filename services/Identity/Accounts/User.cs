@@ -21,6 +21,9 @@ public sealed class User
 
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>When the owner proved the address is theirs; null until then (see <see cref="IdentityServiceOptions.UnverifiedLoginGrace"/>).</summary>
+    public DateTimeOffset? EmailVerifiedAt { get; set; }
+
     /// <summary>Access tokens issued before this instant (a password change) are no longer honoured by this service.</summary>
     public DateTimeOffset? TokensRevokedBefore { get; set; }
 }

@@ -28,6 +28,7 @@ public static class IdentityApi
         auth.MapPost("/token", IssueTokenAsync).WithName("IssueToken");
         auth.MapGet("/me", GetCurrentUserAsync).WithName("GetCurrentUser").RequireAuthorization();
         auth.MapSessionApi();
+        auth.MapPost("/verify-email", VerifyEmailAsync).WithName("VerifyEmail");
 
         app.MapGet("/.well-known/jwks.json", GetKeySetAsync).WithTags("Identity").WithName("GetJsonWebKeySet");
         return app;
@@ -42,6 +43,7 @@ public static class IdentityApi
         HttpRequest request,
         IdentityDbContext db,
         AccountPasswords passwords,
+        EmailVerification verification,
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
@@ -100,10 +102,45 @@ public static class IdentityApi
                 {
                     throw;
                 }
+                taken = true;
             }
+        }
+        // Mail either way: a verification link for a new account, a notice to the owner of a taken address.
+        if (taken)
+        {
+            await verification.SendAlreadyRegisteredAsync(user.Email, cancellationToken);
+        }
+        else
+        {
+            await verification.SendVerificationAsync(user, cancellationToken);
         }
 
         return TypedResults.Accepted((string?)null, RegistrationAcceptedResponse.Instance);
+    }
+
+    /// <summary>Confirms an address with the token mailed at registration: 204, or 400 naming <c>token</c>.</summary>
+    internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> VerifyEmailAsync(
+        HttpRequest request,
+        EmailVerification verification,
+        CancellationToken cancellationToken)
+    {
+        var body = await JsonFields.ReadAsync(request, IdentityFields.Verify, cancellationToken);
+        if (body.Failure is { } failure)
+        {
+            return failure;
+        }
+        var token = body.RequiredString(IdentityFields.Token);
+        CheckLength(body, IdentityFields.Token, token, RefreshTokenService.MaxTokenLength);
+        if (body.HasErrors || token is null)
+        {
+            return body.ToValidationProblem();
+        }
+        if (!await verification.VerifyAsync(token, cancellationToken))
+        {
+            body.Check(IdentityFields.Token, "token is unknown or expired.");
+            return body.ToValidationProblem();
+        }
+        return TypedResults.NoContent();
     }
 
     /// <summary>
@@ -195,6 +232,11 @@ public static class IdentityApi
                     statusCode: StatusCodes.Status401Unauthorized,
                     title: "Invalid refresh token",
                     detail: "The refresh token is unknown, expired, already used or revoked. Log in again.");
+            case TokenOutcomeKind.EmailNotVerified:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status403Forbidden,
+                    title: "Email not verified",
+                    detail: "Confirm the email address with the link mailed at registration, then sign in again.");
             case TokenOutcomeKind.InvalidClient:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status401Unauthorized,

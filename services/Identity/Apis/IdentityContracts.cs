@@ -8,7 +8,7 @@ public sealed record RegistrationAcceptedResponse(string Status, string Detail)
 {
     internal static readonly RegistrationAcceptedResponse Instance = new(
         "accepted",
-        "If this address had no account, it has one now and can sign in with the password given. An address that already had an account keeps it, with its own password.");
+        "Check your email. If this address had no account, it has one now: sign in with the password given, and confirm the address with the link mailed to it. An address that already had an account keeps it, with its own password.");
 }
 
 /// <summary>The body of <c>GET /api/auth/me</c>.</summary>
@@ -34,6 +34,7 @@ internal static class IdentityFields
     public static readonly string[] ChangePassword = [CurrentPassword, NewPassword];
     public static readonly string[] ResetRequest = [Email];
     public static readonly string[] Reset = [Token, NewPassword];
+    public static readonly string[] Verify = [Token];
 }
 
 /// <summary>Values of <c>grant_type</c> accepted by <c>POST /api/auth/token</c>.</summary>

@@ -78,6 +78,7 @@ public static class IdentityServiceCollectionExtensions
         services.AddSingleton<AccessTokenIssuer>();
         services.AddScoped<RefreshTokenService>();
         services.AddSingleton<DevelopmentMailSink>();
+        services.AddScoped<EmailVerification>();
         services.AddSingleton<PasswordReset>();
         services.AddHostedService(sp => sp.GetRequiredService<PasswordReset>());
         services.AddScoped<TokenService>();

@@ -53,6 +53,7 @@ internal sealed partial class ExpiredRecordCleaner(
         var tokens = await db.RefreshTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         var families = await db.RefreshTokenFamilies.Where(f => !f.Tokens.Any()).ExecuteDeleteAsync(cancellationToken);
         await db.PasswordResetTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
+        await db.EmailVerificationTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         Log.Cleaned(logger, throttles, tokens, families);
     }
 

@@ -25,6 +25,8 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
 
     public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
 
+    public DbSet<EmailVerificationToken> EmailVerificationTokens => Set<EmailVerificationToken>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // SQLite has no date-time type that keeps order; store instants as sortable integers there.
@@ -68,6 +70,12 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         reset.Property(t => t.TokenHash).HasMaxLength(64);
         reset.HasIndex(t => t.TokenHash).IsUnique();
         reset.HasOne(t => t.User).WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+
+        var verification = modelBuilder.Entity<EmailVerificationToken>();
+        verification.ToTable("EmailVerificationTokens");
+        verification.Property(t => t.TokenHash).HasMaxLength(64);
+        verification.HasIndex(t => t.TokenHash).IsUnique();
+        verification.HasOne(t => t.User).WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
 
         var throttle = modelBuilder.Entity<LoginThrottle>();
         throttle.ToTable("LoginThrottles");

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Portico.Identity.Accounts;
 using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
@@ -16,7 +17,8 @@ internal sealed class TokenService(
     AccessTokenIssuer accessTokens,
     RefreshTokenService refreshTokens,
     ServiceClientAuthenticator clients,
-    TimeProvider timeProvider)
+    TimeProvider timeProvider,
+    IOptions<IdentityServiceOptions> options)
 {
     public const string BearerTokenType = "Bearer";
 
@@ -58,6 +60,10 @@ internal sealed class TokenService(
         }
 
         await lockout.SucceededAsync(attempt);
+        if (IsUnverifiedPastGrace(user))
+        {
+            return TokenOutcome.EmailNotVerified;
+        }
         if (verification == PasswordVerificationResult.SuccessRehashNeeded)
         {
             user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
@@ -72,6 +78,10 @@ internal sealed class TokenService(
     public async Task<TokenOutcome> RefreshGrantAsync(string refreshToken, string? clientId, CancellationToken cancellationToken)
     {
         var rotated = await refreshTokens.RotateAsync(refreshToken, clientId, cancellationToken);
+        if (rotated is not null && IsUnverifiedPastGrace(rotated.User))
+        {
+            return TokenOutcome.EmailNotVerified;
+        }
         return rotated is null
             ? TokenOutcome.InvalidRefreshToken
             : TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(rotated.User, cancellationToken), rotated.RefreshToken));
@@ -86,6 +96,9 @@ internal sealed class TokenService(
             ? TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(client, cancellationToken), refreshToken: null))
             : TokenOutcome.InvalidClient;
 
+    private bool IsUnverifiedPastGrace(User user) =>
+        user.EmailVerifiedAt is null && timeProvider.GetUtcNow() >= user.CreatedAt + options.Value.UnverifiedLoginGrace;
+
     private TokenResponse CreateResponse(string accessToken, string? refreshToken) =>
         new(accessToken, BearerTokenType, (int)accessTokens.Lifetime.TotalSeconds, refreshToken);
 }
@@ -99,6 +112,8 @@ internal sealed record TokenOutcome(TokenOutcomeKind Kind, TokenResponse? Respon
 
     public static readonly TokenOutcome InvalidClient = new(TokenOutcomeKind.InvalidClient);
 
+    public static readonly TokenOutcome EmailNotVerified = new(TokenOutcomeKind.EmailNotVerified);
+
     public static TokenOutcome Issued(TokenResponse response) => new(TokenOutcomeKind.Issued, response);
 
     public static TokenOutcome LockedOut(TimeSpan retryAfter) => new(TokenOutcomeKind.LockedOut, RetryAfter: retryAfter);
@@ -111,4 +126,5 @@ internal enum TokenOutcomeKind
     LockedOut,
     InvalidRefreshToken,
     InvalidClient,
+    EmailNotVerified,
 }

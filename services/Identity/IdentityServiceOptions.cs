@@ -18,14 +18,39 @@ public sealed record IdentityServiceOptions
     public TimeSpan RefreshTokenLifetime { get; init; } = TimeSpan.FromDays(14);
 
     /// <summary>
+    /// How long a login's refresh tokens may go on being renewed, however often they are used
+    /// (<c>Identity:RefreshTokenAbsoluteLifetime</c>); then the user signs in again.
+    /// </summary>
+    public TimeSpan RefreshTokenAbsoluteLifetime { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>
     /// Clock difference tolerated when this service validates a token, and kept as margin before a
     /// retired signing key leaves the key set (<c>Identity:ClockSkew</c>).
     /// </summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Peers whose <c>X-Forwarded-For</c> names the client (<c>Identity:TrustedProxies</c>): IP addresses or CIDR
+    /// networks, normally the gateway's. Login throttling counts failures per client address, so a header from
+    /// anyone else is ignored. Unset means loopback in the Development environment and nobody elsewhere.
+    /// </summary>
+    public IReadOnlyList<string>? TrustedProxies { get; init; }
+
+    /// <summary>
+    /// How long after registering an account may sign in before its email address is verified
+    /// (<c>Identity:UnverifiedLoginGrace</c>); after that, logins and refreshes wait for the verification.
+    /// </summary>
+    public TimeSpan UnverifiedLoginGrace { get; init; } = TimeSpan.FromDays(1);
+
     public SigningKeyOptions SigningKeys { get; init; } = new();
 
+    public Portico.Identity.Keys.KeyRingOptions KeyRing { get; init; } = new();
+
     public LoginLockoutOptions Lockout { get; init; } = new();
+
+    public PasswordHashingOptions PasswordHashing { get; init; } = new();
+
+    public MailSinkOptions MailSink { get; init; } = new();
 
     public AdminAccountOptions Admin { get; init; } = new();
 
@@ -46,19 +71,64 @@ public sealed record SigningKeyOptions
     /// A retired key stays published for one access-token lifetime plus the clock skew.
     /// </summary>
     public TimeSpan Lifetime { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How long a new key is published in the JWKS before it signs (<c>Identity:SigningKeys:PublishAhead</c>), so
+    /// every validator has fetched it by then: at least the validators' key-set lifetime (<c>Portico:Jwt:JwksLifetime</c>,
+    /// 10 minutes by default). The very first key signs at once, since no validator knows any key yet.
+    /// </summary>
+    public TimeSpan PublishAhead { get; init; } = TimeSpan.FromMinutes(15);
 }
 
-/// <summary>Locking an account after repeated failed logins (<c>Identity:Lockout</c>).</summary>
+/// <summary>
+/// Throttling of password logins (<c>Identity:Lockout</c>): per (email, client address) pair with exponential back-off,
+/// per client address, and a soft limit per account that only slows. See <c>LoginLockout</c>.
+/// </summary>
 public sealed record LoginLockoutOptions
 {
-    /// <summary>Failed logins within <see cref="Window"/> that lock the account.</summary>
+    /// <summary>Failed logins in a row from one address for one email that lock the pair.</summary>
     public int MaxFailedAttempts { get; init; } = 5;
 
-    /// <summary>Span, from the first failure, in which failures are counted together.</summary>
-    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(15);
-
-    /// <summary>How long a locked account refuses every login, right password or not.</summary>
+    /// <summary>How long a pair's first lock lasts; each further lock lasts twice as long as the one before.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest a pair's lock lasts, however many locks came before.</summary>
+    public TimeSpan MaxDuration { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Failed logins from one client address, for any emails, that lock the address.</summary>
+    public int MaxFailedAttemptsPerAddress { get; init; } = 50;
+
+    /// <summary>How long a locked client address waits; after that each further failure locks it again.</summary>
+    public TimeSpan AddressDuration { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Failed logins for one email, from any addresses, after which every login for it is slowed.</summary>
+    public int AccountSoftLimit { get; init; } = 10;
+
+    /// <summary>How long a login for an email past <see cref="AccountSoftLimit"/> waits before its password is checked.</summary>
+    public TimeSpan AccountSlowdown { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A counter without attempts for this long is forgotten; longer than <see cref="MaxDuration"/>.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromDays(1);
+}
+
+/// <summary>The development mail sink (<c>Identity:MailSink</c>): mail to users as files, in Development only.</summary>
+public sealed record MailSinkOptions
+{
+    /// <summary>Directory of the message files, created 0700 (<c>Identity:MailSink:Path</c>).</summary>
+    public string Path { get; init; } = "identity-mail";
+}
+
+/// <summary>How many password hashes may run at once (<c>Identity:PasswordHashing</c>).</summary>
+public sealed record PasswordHashingOptions
+{
+    /// <summary>Hashes computed at the same time; one per core by default.</summary>
+    public int MaxConcurrency { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Requests that may wait for a slot, oldest first; beyond them the answer is 503.</summary>
+    public int QueueLimit { get; init; } = 64;
+
+    /// <summary>The <c>Retry-After</c> of that 503.</summary>
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>The administrator account seeded at start-up (<c>Identity:Admin</c>).</summary>
@@ -72,8 +142,9 @@ public sealed record AdminAccountOptions
     public string Name { get; init; } = "Administrator";
 
     /// <summary>
-    /// The password given to the account when it is first created. When unset a random one is
-    /// generated and logged once. An existing account keeps its password.
+    /// The password given to the account when it is first created; required outside Development. When unset in
+    /// Development a random one is generated and printed once to the console, never to a log. An existing account
+    /// keeps its password.
     /// </summary>
     public string? Password { get; init; }
 }

@@ -7,6 +7,9 @@ builder.AddIdentityServices();
 
 var app = builder.Build();
 
+// First: the client address that login throttling counts comes from X-Forwarded-For only behind a trusted proxy.
+app.UseForwardedHeaders();
+app.UseIdentityHardeningHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 // After the status-code pages, so that a rejected bearer token also gets a problem+json body.

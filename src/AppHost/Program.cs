@@ -22,6 +22,8 @@ var weather = builder.AddService<Projects.Weather>("weather");
 var gatewaySecret = builder.AddParameter("gateway-client-secret", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true);
 var identity = builder.AddService<Projects.Identity>("identity")
     .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}")
+    .WithEnvironment("Identity__KeyRing__Path", Path.Combine(settings.DataDirectory, "identity-keys"))
+    .WithEnvironment("Identity__MailSink__Path", Path.Combine(settings.DataDirectory, "identity-mail"))
     .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret);
 
 // Ordering prices orders from Catalog (both instances, through service discovery) and owns its database.

@@ -81,15 +81,40 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Maps <c>/health/live</c> (the process answers), <c>/health/ready</c> (every registered check passes)
-    /// and <c>/metrics</c> (Prometheus text format).
+    /// and <c>/metrics</c> (Prometheus text format, for the internal network only: see <see cref="MetricsAllowedNetworks"/>).
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         // Probes and scrapes carry no token; where a fallback policy demands one, these stay open.
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) }).AllowAnonymous();
         app.MapHealthChecks(ReadyPath).AllowAnonymous();
-        app.MapPrometheusScrapingEndpoint(MetricsPath).AllowAnonymous();
+        // Metrics name routes, clients and internals: scraped from the internal network only (Portico:Metrics:AllowedNetworks).
+        var allowed = MetricsAllowedNetworks(app.Configuration);
+        app.MapPrometheusScrapingEndpoint(MetricsPath, meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
+        {
+            if (context.Connection.RemoteIpAddress is not { } remote || !allowed.Any(n => n.Contains(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+            await next(context);
+        }), optionsName: null).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>
+    /// Networks allowed to read <c>/metrics</c> (<c>Portico:Metrics:AllowedNetworks</c>, CIDR): by default loopback and the
+    /// private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) where a scraper runs. Others get 404.
+    /// </summary>
+    public static IReadOnlyList<System.Net.IPNetwork> MetricsAllowedNetworks(Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        var configured = configuration.GetSection("Portico:Metrics:AllowedNetworks").GetChildren().Select(c => c.Value).OfType<string>().ToList();
+        string[] entries = configured.Count > 0
+            ? [.. configured]
+            : ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+        return entries.Select(e => System.Net.IPNetwork.TryParse(e, out var network)
+            ? network
+            : throw new InvalidOperationException($"Portico:Metrics:AllowedNetworks: '{e}' is not a CIDR network such as 10.0.0.0/8.")).ToList();
     }
 
     private static bool IsInfrastructurePath(PathString path) =>

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portico.Tests.Common;
 
@@ -15,7 +14,7 @@ public sealed class AdminAccountTests : IDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => TestDatabases.Delete(_databasePath);
+    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
 
     [Fact]
     public async Task Admin_WithConfiguredPassword_CanLogInAndHasTheAdminRole()
@@ -36,28 +35,29 @@ public sealed class AdminAccountTests : IDisposable
         Assert.DoesNotContain(app.Logs.GetSnapshot(), r => r.Message.Contains("configured-Admin-pass-9", StringComparison.Ordinal));
     }
 
+    // Gap 9: the generated password was logged at Warning level, and so exported over OpenTelemetry.
     [Fact]
-    public async Task Admin_WithoutConfiguredPassword_GetsARandomOneLoggedOnceAtCreation()
+    public async Task Admin_WithoutConfiguredPasswordInDevelopment_GetsARandomOnePrintedOnceToTheConsoleAndNeverLogged()
     {
         string password;
         await using (var first = new IdentityApp(_databasePath))
         {
             using var client = first.CreateHttpClient();
-            var warnings = GeneratedPasswordWarnings(first);
-            var warning = Assert.Single(warnings);
-            Assert.Equal(LogLevel.Warning, warning.Level);
-            Assert.Contains("shown this once", warning.Message, StringComparison.Ordinal);
-            password = warning.StructuredState!.Single(p => p.Key == "GeneratedPassword").Value!;
+            password = Assert.Single(GeneratedPasswords(first));
             Assert.True(password.Length >= 20);
+            Assert.DoesNotContain(first.Logs.GetSnapshot(), r =>
+                r.Message.Contains(password, StringComparison.Ordinal)
+                || r.StructuredState?.Any(p => p.Value?.Contains(password, StringComparison.Ordinal) == true) == true);
+            Assert.Contains(first.Logs.GetSnapshot(), r => r.Message.Contains("printed once to the console", StringComparison.Ordinal));
 
             var token = await client.LoginOkAsync(AdminEmail, password);
             Assert.Equal("admin", (string?)IdentityClient.DecodeJwtPart(token.AccessToken, 1)["role"]);
         }
 
-        // A restart finds the account: no new password, nothing logged again.
+        // A restart finds the account: no new password, nothing printed again.
         await using var second = new IdentityApp(_databasePath);
         using var again = second.CreateHttpClient();
-        Assert.Empty(GeneratedPasswordWarnings(second));
+        Assert.Empty(GeneratedPasswords(second));
         await again.LoginOkAsync(AdminEmail, password);
     }
 
@@ -69,7 +69,21 @@ public sealed class AdminAccountTests : IDisposable
 
         await Task.WhenAll(Task.Run(() => a.Address, Ct), Task.Run(() => b.Address, Ct));
 
-        Assert.Single(GeneratedPasswordWarnings(a).Concat(GeneratedPasswordWarnings(b)));
+        Assert.Single(GeneratedPasswords(a).Concat(GeneratedPasswords(b)));
+    }
+
+    [Fact]
+    public async Task Admin_SeededOutsideDevelopmentWithoutPassword_FailsAtStart()
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Admin:Seed"] = "true",
+        }, environment: "Production");
+
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
+
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Password is required", StringComparison.Ordinal));
+        Assert.Empty(GeneratedPasswords(app));
     }
 
     [Fact]
@@ -142,6 +156,8 @@ public sealed class AdminAccountTests : IDisposable
         Assert.DoesNotContain("tooshort", error.Message, StringComparison.Ordinal);
     }
 
-    private static List<Microsoft.Extensions.Logging.Testing.FakeLogRecord> GeneratedPasswordWarnings(IdentityApp app) =>
-        app.Logs.GetSnapshot().Where(r => r.StructuredState?.Any(p => p.Key == "GeneratedPassword") == true).ToList();
+    private static List<string> GeneratedPasswords(IdentityApp app) =>
+        System.Text.RegularExpressions.Regex.Matches(app.ConsoleOutput.ToString(), "generated password is: (\\S+)")
+            .Select(m => m.Groups[1].Value)
+            .ToList();
 }

@@ -120,7 +120,8 @@ public sealed class ClientCredentialsTests(ServiceClientFixture fixture) : IClas
     [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "password": "x"}""", "password")]
     [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "refresh_token": "x"}""", "refresh_token")]
     [InlineData("""{"grant_type": "client_credentials", "client_id": "gateway", "client_secret": "gateway-Secret-0123456789-abcdefghij", "scope": "admin"}""", "scope")]
-    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_id": "gateway"}""", "client_id")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_secret": "gateway-Secret-0123456789-abcdefghij"}""", "client_secret")]
+    [InlineData("""{"email": "a@example.com", "password": "violet-Harbor-7-lantern", "client_id": "not an id"}""", "client_id")]
     [InlineData("""{"grant_type": "refresh_token", "refresh_token": "x", "client_secret": "y"}""", "client_secret")]
     public async Task ClientCredentials_BadBody_Returns400ProblemNamingTheField(string json, string field)
     {
@@ -171,7 +172,7 @@ public sealed class ServiceClientSettingsTests : IDisposable
 {
     private readonly string _databasePath = TestDatabases.NewPath("identity");
 
-    public void Dispose() => TestDatabases.Delete(_databasePath);
+    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
 
     [Fact]
     public async Task Start_ShortSecretAndBadRoles_FailsListingEveryProblemWithoutEchoingTheSecret()
@@ -192,6 +193,24 @@ public sealed class ServiceClientSettingsTests : IDisposable
         Assert.Equal(4, error.Failures.Count());
         Assert.DoesNotContain("short-Secret", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("another-Secret", error.Message, StringComparison.Ordinal);
+    }
+
+    // Gap 11: a service client could be given the admin role.
+    [Theory]
+    [InlineData("admin")]
+    [InlineData("Admin")]
+    public async Task Start_ServiceClientWithTheAdminRole_Fails(string role)
+    {
+        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        {
+            ["Identity:Clients:gateway:Secret"] = "gateway-Secret-0123456789-abcdefghij",
+            ["Identity:Clients:gateway:Roles:0"] = "service",
+            ["Identity:Clients:gateway:Roles:1"] = role,
+        });
+
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
+
+        Assert.Equal(["Identity:Clients:gateway:Roles:1: a service client cannot hold the 'admin' role."], error.Failures);
     }
 
     [Fact]

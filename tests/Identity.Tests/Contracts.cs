@@ -40,12 +40,22 @@ internal static class IdentityClient
     public static Task<HttpResponseMessage> RegisterAsync(this HttpClient client, string email, string password = GoodPassword, string name = "Test User") =>
         client.PostJsonAsync("api/auth/register", new { email, password, name });
 
-    /// <summary>Registers an account and asserts 201.</summary>
-    public static async Task<RegisteredUserDto> RegisterOkAsync(this HttpClient client, string email, string password = GoodPassword, string name = "Test User")
+    /// <summary>Registers an account and asserts the 202 that a new and a taken address alike get.</summary>
+    public static async Task RegisterOkAsync(this HttpClient client, string email, string password = GoodPassword, string name = "Test User")
     {
         using var response = await client.RegisterAsync(email, password, name);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<RegisteredUserDto>(Web, Ct))!;
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+    }
+
+    /// <summary>Registers an account, then signs in and reads <c>/me</c>: registration itself says nothing about the account.</summary>
+    public static async Task<RegisteredUserDto> RegisterAndGetUserAsync(this HttpClient client, string email, string password = GoodPassword, string name = "Test User")
+    {
+        await client.RegisterOkAsync(email, password, name);
+        var token = await client.LoginOkAsync(email, password);
+        using var me = await client.GetMeAsync(token.AccessToken);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        var user = (await me.Content.ReadFromJsonAsync<CurrentUserDto>(Web, Ct))!;
+        return new RegisteredUserDto(user.Id, user.Email, user.Name);
     }
 
     public static Task<HttpResponseMessage> LoginAsync(this HttpClient client, string email, string password = GoodPassword) =>

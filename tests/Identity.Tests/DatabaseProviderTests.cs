@@ -39,4 +39,29 @@ public sealed class DatabaseProviderTests
         Assert.Contains("timestamp with time zone", script, StringComparison.Ordinal);
         Assert.Contains("CREATE UNIQUE INDEX \"IX_Users_NormalizedEmail\"", script, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Start_OnADatabaseFromAnEarlierVersion_FailsSayingSo()
+    {
+        var path = Portico.Tests.Common.TestDatabases.NewPath("identity");
+        try
+        {
+            await using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+            {
+                await old.OpenAsync(TestContext.Current.CancellationToken);
+                await using var create = old.CreateCommand();
+                create.CommandText = "CREATE TABLE \"SigningKeys\" (\"Id\" TEXT PRIMARY KEY, \"PrivateKey\" BLOB)";
+                await create.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+            }
+            await using var app = new IdentityApp(path);
+
+            var error = Assert.ThrowsAny<Exception>(() => app.Address);
+
+            Assert.Contains("created by an earlier version", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            IdentityApp.DeleteFiles(path);
+        }
+    }
 }

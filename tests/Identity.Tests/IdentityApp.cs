@@ -1,4 +1,8 @@
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Portico.Identity.Accounts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -20,6 +24,9 @@ public sealed class IdentityApp(
 {
     public string DatabasePath { get; } = databasePath;
 
+    /// <summary>What the service printed to its console (the Development admin password), in place of the real console.</summary>
+    public StringWriter ConsoleOutput { get; } = new();
+
     /// <summary>Everything the service logged.</summary>
     public FakeLogCollector Logs => Services.GetFakeLogCollector();
 
@@ -27,13 +34,83 @@ public sealed class IdentityApp(
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureLogging(logging => logging.AddFakeLogging());
+        builder.ConfigureTestServices(services => services.Replace(ServiceDescriptor.Singleton(new AdminPasswordConsole(ConsoleOutput))));
     }
 
     /// <summary>A test clock that starts at the real current time, so tokens it stamps look current.</summary>
     public static FakeTimeProvider NewClock() => new(DateTimeOffset.UtcNow);
 
-    private static Dictionary<string, string?> WithDatabase(string databasePath, IReadOnlyDictionary<string, string?>? settings) =>
-        new(settings ?? new Dictionary<string, string?>()) { ["ConnectionStrings:identitydb"] = $"Data Source={databasePath}" };
+    /// <summary>The Data Protection key ring of a test database: a directory beside it.</summary>
+    public static string KeyRingPath(string databasePath) => databasePath + ".keys";
+
+    /// <summary>
+    /// The messages in this service's development mail sink whose subject contains <paramref name="subject"/>, once
+    /// there are <paramref name="count"/> of them (waiting ten seconds at most, for mail sent in the background).
+    /// </summary>
+    public async Task<List<string>> ReadMailAsync(string subject, int count = 1)
+    {
+        var directory = MailPath(DatabasePath);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var messages = new List<string>();
+            if (Directory.Exists(directory))
+            {
+                foreach (var file in Directory.GetFiles(directory, "*.txt").Order(StringComparer.Ordinal))
+                {
+                    var text = await File.ReadAllTextAsync(file);
+                    if (SubjectOf(text).Contains(subject, StringComparison.Ordinal))
+                    {
+                        messages.Add(text);
+                    }
+                }
+            }
+            if (messages.Count >= count || DateTime.UtcNow >= deadline)
+            {
+                return messages;
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Confirms <paramref name="email"/> with the token of its verification mail, as its owner would.</summary>
+    public async Task VerifyEmailAsync(HttpClient client, string email)
+    {
+        var mail = Assert.Single(await ReadMailAsync("Confirm your Portico email address"), m => m.Contains($"To: {email}\n", StringComparison.Ordinal));
+        var token = System.Text.RegularExpressions.Regex.Match(mail, "\"token\": \"([A-Za-z0-9_-]+)\"").Groups[1].Value;
+        using var response = await client.PostJsonAsync("api/auth/verify-email", new Dictionary<string, string> { ["token"] = token });
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    private static string SubjectOf(string message) =>
+        message.Split('\n').FirstOrDefault(l => l.StartsWith("Subject: ", StringComparison.Ordinal)) ?? "";
+
+    /// <summary>The development mail sink of a test database: a directory beside it.</summary>
+    public static string MailPath(string databasePath) => databasePath + ".mail";
+
+    /// <summary>Deletes a test database, its journal files, its key ring and its mail.</summary>
+    public static void DeleteFiles(string databasePath)
+    {
+        TestDatabases.Delete(databasePath);
+        foreach (var directory in new[] { KeyRingPath(databasePath), MailPath(databasePath) })
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private static Dictionary<string, string?> WithDatabase(string databasePath, IReadOnlyDictionary<string, string?>? settings)
+    {
+        var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
+        {
+            ["ConnectionStrings:identitydb"] = $"Data Source={databasePath}",
+        };
+        all.TryAdd("Identity:KeyRing:Path", KeyRingPath(databasePath));
+        all.TryAdd("Identity:MailSink:Path", MailPath(databasePath));
+        return all;
+    }
 }
 
 /// <summary>
@@ -57,7 +134,7 @@ public abstract class IdentityHostFixture(IReadOnlyDictionary<string, string?> s
     {
         Client.Dispose();
         await App.DisposeAsync();
-        TestDatabases.Delete(App.DatabasePath);
+        IdentityApp.DeleteFiles(App.DatabasePath);
     }
 }
 

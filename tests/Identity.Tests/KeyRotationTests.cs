@@ -12,30 +12,37 @@ public sealed class KeyRotationTests : IDisposable
     private readonly string _databasePath = TestDatabases.NewPath("identity");
     private readonly FakeTimeProvider _clock = IdentityApp.NewClock();
 
-    public void Dispose() => TestDatabases.Delete(_databasePath);
+    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
 
     [Fact]
-    public async Task Rotation_AfterTheKeyLifetime_NewKidSignsAndTheOldStaysPublishedUntilItsTokensExpire()
+    public async Task Rotation_NextKeyIsPublishedFifteenMinutesBeforeItSigns_AndTheOldStaysPublishedUntilItsTokensExpire()
     {
         await using var app = new IdentityApp(_databasePath, timeProvider: _clock);
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
 
         var first = await client.LoginOkAsync(email);
         var oldKid = KidOf(first.AccessToken);
         Assert.Equal([oldKid], await client.GetPublishedKeyIdsAsync());
 
-        // A token signed a minute before the key's lifetime ends...
-        _clock.Advance(TimeSpan.FromDays(30) - TimeSpan.FromMinutes(1));
+        // Fifteen minutes before the key's lifetime ends, the next key is published but does not sign yet...
+        _clock.Advance(TimeSpan.FromDays(30) - TimeSpan.FromMinutes(15));
+        Assert.Equal(oldKid, KidOf((await client.LoginOkAsync(email)).AccessToken));
+        var published = await client.GetPublishedKeyIdsAsync();
+        Assert.Equal(2, published.Count);
+        var newKid = published[0];
+        Assert.Equal([newKid, oldKid], published);
+
+        _clock.Advance(TimeSpan.FromMinutes(15) - TimeSpan.FromSeconds(1));
         var lastOfOldKey = await client.LoginOkAsync(email);
         Assert.Equal(oldKid, KidOf(lastOfOldKey.AccessToken));
 
-        // ...is still good after the rotation, which a new key now signs.
-        _clock.Advance(TimeSpan.FromMinutes(2));
+        // ...and takes over when it ends, while the old key's tokens stay good.
+        _clock.Advance(TimeSpan.FromSeconds(1));
         var firstOfNewKey = await client.LoginOkAsync(email);
-        var newKid = KidOf(firstOfNewKey.AccessToken);
-        Assert.NotEqual(oldKid, newKid);
+        Assert.Equal(newKid, KidOf(firstOfNewKey.AccessToken));
         Assert.Equal([newKid, oldKid], await client.GetPublishedKeyIdsAsync());
         await AssertValidAgainstJwksAsync(client, lastOfOldKey.AccessToken);
         await AssertValidAgainstJwksAsync(client, firstOfNewKey.AccessToken);
@@ -56,6 +63,29 @@ public sealed class KeyRotationTests : IDisposable
         {
             await me.ReadProblemAsync(HttpStatusCode.Unauthorized);
         }
+    }
+
+    // Gap 11 (new key signing before validators had it): even when nothing ran at the rotation time, a new key is
+    // published a full PublishAhead before its first token.
+    [Fact]
+    public async Task Rotation_AfterDowntimePastTheLifetime_OldKeySignsOnUntilTheNewOneHasBeenPublishedLongEnough()
+    {
+        await using var app = new IdentityApp(_databasePath, timeProvider: _clock);
+        using var client = app.CreateHttpClient();
+        var email = IdentityClient.NewEmail();
+        await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
+        var oldKid = KidOf((await client.LoginOkAsync(email)).AccessToken);
+
+        _clock.Advance(TimeSpan.FromDays(31));
+        Assert.Equal(oldKid, KidOf((await client.LoginOkAsync(email)).AccessToken));
+        var newKid = (await client.GetPublishedKeyIdsAsync())[0];
+        Assert.NotEqual(oldKid, newKid);
+
+        _clock.Advance(TimeSpan.FromMinutes(15) - TimeSpan.FromSeconds(1));
+        Assert.Equal(oldKid, KidOf((await client.LoginOkAsync(email)).AccessToken));
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(newKid, KidOf((await client.LoginOkAsync(email)).AccessToken));
     }
 
     [Fact]
@@ -89,6 +119,7 @@ public sealed class KeyRotationTests : IDisposable
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
         var token = await client.LoginOkAsync(email);
 
         _clock.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(30));
@@ -109,6 +140,7 @@ public sealed class KeyRotationTests : IDisposable
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
+        await app.VerifyEmailAsync(client, email);
         var token = await client.LoginOkAsync(email);
 
         _clock.Advance(TimeSpan.FromDays(14));

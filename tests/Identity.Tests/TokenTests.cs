@@ -32,13 +32,13 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
     public async Task Token_AccessToken_HasEs256HeaderWithKidAndEveryClaim()
     {
         var email = IdentityClient.NewEmail();
-        var user = await _client.RegisterOkAsync(email, name: "Park Jisoo");
+        var user = await _client.RegisterAndGetUserAsync(email, name: "Park Jisoo");
 
         var token = await _client.LoginOkAsync(email.ToUpperInvariant());
 
         var header = IdentityClient.DecodeJwtPart(token.AccessToken, 0);
         Assert.Equal("ES256", (string?)header["alg"]);
-        Assert.Equal("JWT", (string?)header["typ"]);
+        Assert.Equal("at+jwt", (string?)header["typ"]);
         var kid = (string?)header["kid"];
         Assert.False(string.IsNullOrEmpty(kid));
         Assert.Contains(kid, await _client.GetPublishedKeyIdsAsync());
@@ -246,7 +246,7 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
     public async Task Me_WithAccessToken_ReturnsTheUser()
     {
         var email = IdentityClient.NewEmail();
-        var user = await _client.RegisterOkAsync(email, name: "Lee Seojun");
+        var user = await _client.RegisterAndGetUserAsync(email, name: "Lee Seojun");
         var token = await _client.LoginOkAsync(email);
 
         using var response = await _client.GetMeAsync(token.AccessToken);
@@ -280,7 +280,7 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
     public async Task Me_TokenSignedByAnotherKeyUnderTheSameKid_Returns401()
     {
         var email = IdentityClient.NewEmail();
-        var user = await _client.RegisterOkAsync(email);
+        var user = await _client.RegisterAndGetUserAsync(email);
         var genuine = await _client.LoginOkAsync(email);
         var kid = (string)IdentityClient.DecodeJwtPart(genuine.AccessToken, 0)["kid"]!;
 
@@ -312,6 +312,7 @@ public sealed class TokenTests(IdentityFixture fixture) : IClassFixture<Identity
         ValidIssuer = "portico-identity",
         ValidAudience = "portico",
         ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+        ValidTypes = ["at+jwt"],
         IssuerSigningKeys = keys,
         ClockSkew = TimeSpan.FromMinutes(1),
     };

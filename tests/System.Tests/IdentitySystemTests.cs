@@ -15,7 +15,7 @@ public sealed class IdentitySystemTests(PorticoSystemFixture system)
         var email = $"kim-{Guid.NewGuid():N}@example.test";
         using var register = await system.Gateway.PostAsJsonAsync("/api/auth/register",
             new { email, password = "correct horse battery staple", name = "김민준" }, Ct);
-        Assert.Equal(HttpStatusCode.Created, register.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, register.StatusCode);
 
         using var token = await system.Gateway.PostAsJsonAsync("/api/auth/token", new { email, password = "correct horse battery staple" }, Ct);
         Assert.Equal(HttpStatusCode.OK, token.StatusCode);

@@ -45,6 +45,7 @@ public sealed class TestTokenIssuer
         claims.AddRange((roles ?? ["user"]).Select(r => new Claim("role", r)));
         var descriptor = new SecurityTokenDescriptor
         {
+            TokenType = "at+jwt",
             Issuer = issuer,
             Audience = audience,
             Subject = new ClaimsIdentity(claims),

@@ -7,8 +7,9 @@ namespace Portico.Identity.Accounts;
 
 /// <summary>
 /// Creates the administrator account (<c>Identity:Admin</c>) if it does not exist yet, by default in the
-/// Development environment only. Its password comes from <c>Identity:Admin:Password</c>; without one a
-/// random password is generated and logged once, when the account is created. An existing account is
+/// Development environment only. Its password comes from <c>Identity:Admin:Password</c>, which is required outside
+/// Development; in Development without one a random password is generated and printed once to the console (never to
+/// a log), when the account is created. An existing account is
 /// left as it is, and an ordinary account that happens to hold the address is never promoted.
 /// </summary>
 internal sealed partial class AdminAccountSeeder(
@@ -16,6 +17,7 @@ internal sealed partial class AdminAccountSeeder(
     AccountPasswords passwords,
     TimeProvider timeProvider,
     IHostEnvironment environment,
+    AdminPasswordConsole console,
     IOptions<IdentityServiceOptions> options,
     ILogger<AdminAccountSeeder> logger)
 {
@@ -30,7 +32,7 @@ internal sealed partial class AdminAccountSeeder(
             return;
         }
 
-        var email = admin.Email.Trim();
+        var email = AccountRules.DisplayEmail(admin.Email.Trim());
         var normalizedEmail = AccountRules.NormalizeEmail(email);
         if (await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken) is { } existing)
         {
@@ -42,6 +44,11 @@ internal sealed partial class AdminAccountSeeder(
         }
 
         var generated = string.IsNullOrEmpty(admin.Password);
+        if (generated && !environment.IsDevelopment())
+        {
+            // The options validator refuses this at start-up; never fall back to a password nobody was shown.
+            throw new InvalidOperationException($"{IdentityServiceOptions.SectionName}:Admin:Password is required outside Development.");
+        }
         var password = generated ? RandomNumberGenerator.GetString(PasswordAlphabet, GeneratedPasswordLength) : admin.Password!;
         var user = new User
         {
@@ -52,8 +59,10 @@ internal sealed partial class AdminAccountSeeder(
             PasswordHash = "",
             Role = Roles.Admin,
             CreatedAt = timeProvider.GetUtcNow(),
+            // Configured by the operator, not claimed by a stranger: nothing to verify.
+            EmailVerifiedAt = timeProvider.GetUtcNow(),
         };
-        user.PasswordHash = passwords.Hash(user, password);
+        user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
         db.Users.Add(user);
         try
         {
@@ -68,7 +77,8 @@ internal sealed partial class AdminAccountSeeder(
 
         if (generated)
         {
-            Log.AdminCreatedWithGeneratedPassword(logger, email, password);
+            console.ShowGeneratedPassword(email, password);
+            Log.AdminCreatedWithGeneratedPassword(logger, email);
         }
         else
         {
@@ -78,9 +88,10 @@ internal sealed partial class AdminAccountSeeder(
 
     private static partial class Log
     {
+        // The password itself is never logged: logs leave the process over OpenTelemetry.
         [LoggerMessage(EventId = 1, Level = LogLevel.Warning,
-            Message = "Created the administrator account {Email}. It is shown this once only; its generated password is: {GeneratedPassword}")]
-        public static partial void AdminCreatedWithGeneratedPassword(ILogger logger, string email, string generatedPassword);
+            Message = "Created the administrator account {Email} with a generated password, printed once to the console (Development only)")]
+        public static partial void AdminCreatedWithGeneratedPassword(ILogger logger, string email);
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Created the administrator account {Email} with the configured password")]
         public static partial void AdminCreatedWithConfiguredPassword(ILogger logger, string email);

@@ -18,8 +18,8 @@ public static class IdentityApi
     public static readonly TimeSpan JwksMaxAge = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Maps <c>POST /api/auth/register</c>, <c>POST /api/auth/token</c>, <c>GET /api/auth/me</c> and
-    /// <c>GET /.well-known/jwks.json</c>.
+    /// Maps <c>POST /api/auth/register</c>, <c>POST /api/auth/token</c>, <c>GET /api/auth/me</c>,
+    /// <c>POST /api/auth/logout</c>, <c>POST /api/auth/password</c> and <c>GET /.well-known/jwks.json</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
     {
@@ -27,16 +27,23 @@ public static class IdentityApi
         auth.MapPost("/register", RegisterAsync).WithName("Register");
         auth.MapPost("/token", IssueTokenAsync).WithName("IssueToken");
         auth.MapGet("/me", GetCurrentUserAsync).WithName("GetCurrentUser").RequireAuthorization();
+        auth.MapSessionApi();
+        auth.MapPost("/verify-email", VerifyEmailAsync).WithName("VerifyEmail");
 
         app.MapGet("/.well-known/jwks.json", GetKeySetAsync).WithTags("Identity").WithName("GetJsonWebKeySet");
         return app;
     }
 
-    /// <summary>Creates an account with the <c>user</c> role.</summary>
-    internal static async Task<Results<Created<RegisteredUserResponse>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
+    /// <summary>
+    /// Creates an account with the <c>user</c> role. A new address and one that is already registered get the same
+    /// answer, 202 with the same body, after the same work (the password is hashed either way), so registration never
+    /// tells whether an address has an account (ASVS 2.5/3.x enumeration). Only a malformed body is a 400.
+    /// </summary>
+    internal static async Task<Results<Accepted<RegistrationAcceptedResponse>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
         HttpRequest request,
         IdentityDbContext db,
         AccountPasswords passwords,
+        EmailVerification verification,
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
@@ -67,39 +74,73 @@ public static class IdentityApi
         }
 
         var normalizedEmail = AccountRules.NormalizeEmail(email);
-        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
-        {
-            return EmailTaken();
-        }
-
+        var taken = await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken);
         var user = new User
         {
             Id = Guid.NewGuid(),
-            Email = email,
+            Email = AccountRules.DisplayEmail(email),
             NormalizedEmail = normalizedEmail,
             Name = name,
             PasswordHash = "",
             Role = Roles.User,
             CreatedAt = timeProvider.GetUtcNow(),
         };
-        user.PasswordHash = passwords.Hash(user, password);
-        db.Users.Add(user);
-        try
+        // Hashed whether the address is taken or not: the answer must take as long either way.
+        user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
+        if (!taken)
         {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException)
-        {
-            // The unique index settles a race between two registrations of one address.
-            db.ChangeTracker.Clear();
-            if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
+            db.Users.Add(user);
+            try
             {
-                return EmailTaken();
+                await db.SaveChangesAsync(cancellationToken);
             }
-            throw;
+            catch (DbUpdateException)
+            {
+                // The unique index settles a race between two registrations of one address: the first one wins.
+                db.ChangeTracker.Clear();
+                if (!await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken))
+                {
+                    throw;
+                }
+                taken = true;
+            }
+        }
+        // Mail either way: a verification link for a new account, a notice to the owner of a taken address.
+        if (taken)
+        {
+            await verification.SendAlreadyRegisteredAsync(user.Email, cancellationToken);
+        }
+        else
+        {
+            await verification.SendVerificationAsync(user, cancellationToken);
         }
 
-        return TypedResults.Created((string?)null, new RegisteredUserResponse(user.Id, user.Email, user.Name));
+        return TypedResults.Accepted((string?)null, RegistrationAcceptedResponse.Instance);
+    }
+
+    /// <summary>Confirms an address with the token mailed at registration: 204, or 400 naming <c>token</c>.</summary>
+    internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> VerifyEmailAsync(
+        HttpRequest request,
+        EmailVerification verification,
+        CancellationToken cancellationToken)
+    {
+        var body = await JsonFields.ReadAsync(request, IdentityFields.Verify, cancellationToken);
+        if (body.Failure is { } failure)
+        {
+            return failure;
+        }
+        var token = body.RequiredString(IdentityFields.Token);
+        CheckLength(body, IdentityFields.Token, token, RefreshTokenService.MaxTokenLength);
+        if (body.HasErrors || token is null)
+        {
+            return body.ToValidationProblem();
+        }
+        if (!await verification.VerifyAsync(token, cancellationToken))
+        {
+            body.Check(IdentityFields.Token, "token is unknown or expired.");
+            return body.ToValidationProblem();
+        }
+        return TypedResults.NoContent();
     }
 
     /// <summary>
@@ -116,7 +157,7 @@ public static class IdentityApi
         TokenService tokens,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.Token, cancellationToken);
+        var body = await JsonFields.ReadAsync(request, IdentityFields.TokenRequest, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;
@@ -128,22 +169,26 @@ public static class IdentityApi
             case null or GrantTypes.Password:
                 var email = body.RequiredString(IdentityFields.Email);
                 var password = body.RequiredString(IdentityFields.Password);
-                RejectOtherGrantsFields(body, "the password grant", IdentityFields.Email, IdentityFields.Password);
+                var loginClientId = body.OptionalString(IdentityFields.ClientId);
+                RejectOtherGrantsFields(body, "the password grant", IdentityFields.Email, IdentityFields.Password, IdentityFields.ClientId);
                 CheckLength(body, IdentityFields.Email, email, AccountRules.MaxEmailLength);
                 CheckLength(body, IdentityFields.Password, password, AccountRules.MaxPasswordLength);
+                CheckPublicClientId(body, loginClientId);
                 if (!body.HasErrors && email is not null && password is not null)
                 {
-                    outcome = await tokens.PasswordGrantAsync(email, password, cancellationToken);
+                    outcome = await tokens.PasswordGrantAsync(email, password, loginClientId, request.HttpContext.Connection.RemoteIpAddress, cancellationToken);
                 }
                 break;
 
             case GrantTypes.RefreshToken:
                 var refreshToken = body.RequiredString(IdentityFields.RefreshToken);
-                RejectOtherGrantsFields(body, "the refresh_token grant", IdentityFields.RefreshToken);
+                var refreshClientId = body.OptionalString(IdentityFields.ClientId);
+                RejectOtherGrantsFields(body, "the refresh_token grant", IdentityFields.RefreshToken, IdentityFields.ClientId);
                 CheckLength(body, IdentityFields.RefreshToken, refreshToken, RefreshTokenService.MaxTokenLength);
+                CheckPublicClientId(body, refreshClientId);
                 if (!body.HasErrors && refreshToken is not null)
                 {
-                    outcome = await tokens.RefreshGrantAsync(refreshToken, cancellationToken);
+                    outcome = await tokens.RefreshGrantAsync(refreshToken, refreshClientId, cancellationToken);
                 }
                 break;
 
@@ -181,12 +226,17 @@ public static class IdentityApi
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status429TooManyRequests,
                     title: "Too many failed logins",
-                    detail: "Logins for this account are paused after repeated failures. Try again after the time in Retry-After.");
+                    detail: "Logins from this address are paused after repeated failures. Try again after the time in Retry-After.");
             case TokenOutcomeKind.InvalidRefreshToken:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status401Unauthorized,
                     title: "Invalid refresh token",
                     detail: "The refresh token is unknown, expired, already used or revoked. Log in again.");
+            case TokenOutcomeKind.EmailNotVerified:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status403Forbidden,
+                    title: "Email not verified",
+                    detail: "Confirm the email address with the link mailed at registration, then sign in again.");
             case TokenOutcomeKind.InvalidClient:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status401Unauthorized,
@@ -221,12 +271,21 @@ public static class IdentityApi
         var user = Guid.TryParse(subject, out var id)
             ? await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id, cancellationToken)
             : null;
-        return user is null
-            ? TypedResults.Problem(
+        if (user is null)
+        {
+            return TypedResults.Problem(
                 statusCode: StatusCodes.Status401Unauthorized,
                 title: "Unknown user",
-                detail: "The token's subject is not an account of this service.")
-            : TypedResults.Ok(new CurrentUserResponse(user.Id, user.Email, user.Name, user.Role));
+                detail: "The token's subject is not an account of this service.");
+        }
+        if (SessionApi.IsRevoked(principal, user))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status401Unauthorized,
+                title: "Token revoked",
+                detail: "The password was changed after this token was issued. Log in again.");
+        }
+        return TypedResults.Ok(new CurrentUserResponse(user.Id, user.Email, user.Name, user.Role));
     }
 
     /// <summary>The public keys that verify access tokens (RFC 7517).</summary>
@@ -240,12 +299,16 @@ public static class IdentityApi
         return TypedResults.Ok(JsonWebKeySetDocument.From(keySet));
     }
 
-    private static ProblemHttpResult EmailTaken() => TypedResults.Problem(
-        statusCode: StatusCodes.Status409Conflict,
-        title: "Email already registered",
-        detail: "An account with this email address already exists.");
+    /// <summary>A public client's optional <c>client_id</c>: the refresh tokens of the login are bound to it.</summary>
+    private static void CheckPublicClientId(JsonFields body, string? clientId)
+    {
+        if (clientId is not null && ServiceClientRules.CheckClientId(clientId) is { } error)
+        {
+            body.Check(IdentityFields.ClientId, error);
+        }
+    }
 
-    private static void CheckLength(JsonFields body, string field, string? value, int maxLength)
+    internal static void CheckLength(JsonFields body, string field, string? value, int maxLength)
     {
         if (value is { Length: 0 })
         {

@@ -12,6 +12,7 @@ using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
 using Portico.Identity.Keys;
 using Portico.Identity.Lockout;
+using Portico.Identity.Mail;
 using Portico.Identity.Tokens;
 
 namespace Microsoft.Extensions.Hosting;
@@ -62,14 +63,24 @@ public static class IdentityServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ExpiredRecordCleaner>());
 
         services.TryAddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+        // OWASP's figure for PBKDF2-HMAC-SHA512; hashes with fewer iterations are redone at the next login.
+        services.Configure<PasswordHasherOptions>(o => o.IterationCount = AccountPasswords.IterationCount);
+        services.TryAddSingleton(_ => new AdminPasswordConsole(Console.Out));
         services.AddSingleton<AccountPasswords>();
+        services.AddExceptionHandler<PasswordHashingBusyHandler>();
         services.AddScoped<AdminAccountSeeder>();
         services.AddScoped<LoginLockout>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ForwardedHeadersOptions>, TrustedProxies>());
+        services.AddSigningKeyProtection(builder.Configuration);
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<SigningKeyConfigurationManager>();
         services.AddSingleton<ServiceClientAuthenticator>();
         services.AddSingleton<AccessTokenIssuer>();
         services.AddScoped<RefreshTokenService>();
+        services.AddSingleton<DevelopmentMailSink>();
+        services.AddScoped<EmailVerification>();
+        services.AddSingleton<PasswordReset>();
+        services.AddHostedService(sp => sp.GetRequiredService<PasswordReset>());
         services.AddScoped<TokenService>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
@@ -122,17 +133,21 @@ public static class IdentityServiceCollectionExtensions
             ValidIssuer = settings.Issuer,
             ValidAudience = settings.Audience,
             ValidAlgorithms = [SigningKeyStore.Algorithm],
-            ValidTypes = [JwtConstants.HeaderType],
+            ValidTypes = [AccessTokenIssuer.AccessTokenType],
             ClockSkew = settings.ClockSkew,
             RequireExpirationTime = true,
             RequireSignedTokens = true,
-            // Lifetime by the service's clock (a test clock in tests), not the machine's.
-            LifetimeValidator = (notBefore, expires, _, parameters) =>
+            // Lifetime by the service's clock (a test clock in tests), not the machine's; and no longer than this
+            // service ever issues, so a token minted with a stolen key for a year is refused all the same.
+            LifetimeValidator = (notBefore, expires, token, parameters) =>
             {
                 var now = timeProvider.GetUtcNow().UtcDateTime;
                 return expires is { } exp
                     && now < exp.ToUniversalTime() + parameters.ClockSkew
-                    && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew);
+                    && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew)
+                    && token is JsonWebToken { IssuedAt: var iat } && iat != DateTime.MinValue
+                    && iat <= now + parameters.ClockSkew
+                    && exp.ToUniversalTime() - iat <= settings.AccessTokenLifetime;
             },
             NameClaimType = JwtRegisteredClaimNames.Name,
             RoleClaimType = IdentityClaimNames.Role,

@@ -42,15 +42,18 @@ internal sealed partial class ExpiredRecordCleaner(
     internal async Task CleanAsync(CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow();
-        var windowStartedBefore = now - options.Value.Lockout.Window;
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var forgottenBefore = nowMs - (long)options.Value.Lockout.Window.TotalMilliseconds;
 
         await using var scope = scopeFactory.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
         var throttles = await db.LoginThrottles
-            .Where(t => t.WindowStartedAt <= windowStartedBefore && (t.LockedUntil == null || t.LockedUntil <= now))
+            .Where(t => t.LastFailureAtMs <= forgottenBefore && (t.LockedUntilMs == null || t.LockedUntilMs <= nowMs))
             .ExecuteDeleteAsync(cancellationToken);
         var tokens = await db.RefreshTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         var families = await db.RefreshTokenFamilies.Where(f => !f.Tokens.Any()).ExecuteDeleteAsync(cancellationToken);
+        await db.PasswordResetTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
+        await db.EmailVerificationTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         Log.Cleaned(logger, throttles, tokens, families);
     }
 

@@ -23,6 +23,10 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
 
     public DbSet<LoginThrottle> LoginThrottles => Set<LoginThrottle>();
 
+    public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
+
+    public DbSet<EmailVerificationToken> EmailVerificationTokens => Set<EmailVerificationToken>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // SQLite has no date-time type that keeps order; store instants as sortable integers there.
@@ -47,6 +51,7 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         var family = modelBuilder.Entity<RefreshTokenFamily>();
         family.ToTable("RefreshTokenFamilies");
         family.Property(f => f.Version).IsConcurrencyToken();
+        family.Property(f => f.ClientId).HasMaxLength(64);
         family.HasOne(f => f.User).WithMany().HasForeignKey(f => f.UserId).OnDelete(DeleteBehavior.Cascade);
         family.HasMany(f => f.Tokens).WithOne(t => t.Family).HasForeignKey(t => t.FamilyId).OnDelete(DeleteBehavior.Cascade);
 
@@ -60,9 +65,20 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         key.Property(k => k.Id).HasMaxLength(64);
         key.Property(k => k.Algorithm).HasMaxLength(16);
 
+        var reset = modelBuilder.Entity<PasswordResetToken>();
+        reset.ToTable("PasswordResetTokens");
+        reset.Property(t => t.TokenHash).HasMaxLength(64);
+        reset.HasIndex(t => t.TokenHash).IsUnique();
+        reset.HasOne(t => t.User).WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+
+        var verification = modelBuilder.Entity<EmailVerificationToken>();
+        verification.ToTable("EmailVerificationTokens");
+        verification.Property(t => t.TokenHash).HasMaxLength(64);
+        verification.HasIndex(t => t.TokenHash).IsUnique();
+        verification.HasOne(t => t.User).WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+
         var throttle = modelBuilder.Entity<LoginThrottle>();
         throttle.ToTable("LoginThrottles");
         throttle.Property(t => t.Id).HasMaxLength(64);
-        throttle.Property(t => t.Version).IsConcurrencyToken();
     }
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -7,14 +9,17 @@ using Portico.Identity.Infrastructure;
 namespace Portico.Identity.Keys;
 
 /// <summary>
-/// Keeps the ES256 key ring in the database, so restarts and sibling instances share it, and rotates it:
-/// when the active key is older than <see cref="SigningKeyOptions.Lifetime"/> a new key takes over and the
-/// old one stays published for one access-token lifetime plus the clock skew, until every token it signed
-/// has expired; then it is deleted. A snapshot is cached and read again at least every
-/// <see cref="ReloadInterval"/>, so keys made by another instance appear here too.
+/// Keeps the ES256 key ring in the database, so restarts and sibling instances share it, with each private key
+/// encrypted by ASP.NET Core Data Protection, and rotates it: <see cref="SigningKeyOptions.PublishAhead"/> before the
+/// active key reaches <see cref="SigningKeyOptions.Lifetime"/> the next key is created and published, and it takes
+/// over signing when that time is up, so that validators already hold it when its first token arrives. The old key
+/// stays published for one access-token lifetime plus the clock skew, until every token it signed has expired; then
+/// it is deleted. A snapshot is cached and read again at least every <see cref="ReloadInterval"/>, so keys made by
+/// another instance appear here too.
 /// </summary>
 internal sealed partial class SigningKeyStore(
     IServiceScopeFactory scopeFactory,
+    IDataProtectionProvider dataProtection,
     TimeProvider timeProvider,
     IOptions<IdentityServiceOptions> options,
     ILogger<SigningKeyStore> logger) : IDisposable
@@ -23,6 +28,7 @@ internal sealed partial class SigningKeyStore(
 
     public static readonly TimeSpan ReloadInterval = TimeSpan.FromMinutes(1);
 
+    private readonly IDataProtector _protector = dataProtection.CreateProtector("Portico.Identity.SigningKeys.v1");
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
     private SigningKeySet? _current;
 
@@ -60,6 +66,7 @@ internal sealed partial class SigningKeyStore(
     {
         var settings = options.Value;
         var lifetime = settings.SigningKeys.Lifetime;
+        var publishAhead = settings.SigningKeys.PublishAhead;
         var retention = settings.AccessTokenLifetime + settings.ClockSkew;
 
         await using var scope = scopeFactory.CreateAsyncScope();
@@ -70,27 +77,39 @@ internal sealed partial class SigningKeyStore(
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var keys = await db.SigningKeys.ToListAsync(cancellationToken);
 
-        var active = keys.Where(k => k.RetiredAt is null).MaxBy(k => k.CreatedAt);
-        if (active is null || now - active.CreatedAt >= lifetime)
+        // The newest key whose time has come signs; older unretired keys stop signing when it started.
+        var active = keys.Where(k => k.RetiredAt is null && k.NotBefore <= now).MaxBy(k => k.NotBefore);
+        ECDsa? activePrivateKey = null;
+        if (active is not null && !TryUnprotect(active, out activePrivateKey))
         {
-            var created = CreateKey(now);
-            foreach (var key in keys.Where(k => k.RetiredAt is null))
-            {
-                key.RetiredAt = now;
-                Log.SigningKeyRetired(logger, key.Id);
-            }
-            db.SigningKeys.Add(created);
-            keys.Add(created);
-            active = created;
-            Log.SigningKeyCreated(logger, created.Id);
+            // The key ring that encrypted it is gone: the key can still verify (its public half is stored) but not
+            // sign. A fresh key signs at once; validators fetch it on its unknown kid.
+            Log.SigningKeyUnreadable(logger, active.Id);
+            active.RetiredAt = now;
+            active = null;
         }
-        else
+        if (active is null)
         {
-            // Two instances on a server database may each have made a key; the newest signs, the others retire.
-            foreach (var key in keys.Where(k => k.RetiredAt is null && k != active))
-            {
-                key.RetiredAt = now;
-            }
+            (active, activePrivateKey) = CreateKey(now, notBefore: now);
+            db.SigningKeys.Add(active);
+            keys.Add(active);
+            Log.SigningKeyCreated(logger, active.Id, active.NotBefore);
+        }
+        foreach (var superseded in keys.Where(k => k.RetiredAt is null && k != active && k.NotBefore <= active.NotBefore))
+        {
+            superseded.RetiredAt = active.NotBefore;
+            Log.SigningKeyRetired(logger, superseded.Id);
+        }
+
+        // The next key, published ahead of the moment it takes over.
+        var rotatesAt = active.NotBefore + lifetime;
+        var next = keys.Where(k => k.RetiredAt is null && k.NotBefore > now).MaxBy(k => k.NotBefore);
+        if (next is null && now >= rotatesAt - publishAhead)
+        {
+            (next, _) = CreateKey(now, notBefore: Max(rotatesAt, now + publishAhead));
+            db.SigningKeys.Add(next);
+            keys.Add(next);
+            Log.SigningKeyCreated(logger, next.Id, next.NotBefore);
         }
 
         foreach (var expired in keys.Where(k => k.RetiredAt is { } retired && now >= retired + retention).ToList())
@@ -105,37 +124,74 @@ internal sealed partial class SigningKeyStore(
 
         var known = previous?.Published.ToDictionary(k => k.KeyId, StringComparer.Ordinal);
         var published = keys
-            .OrderByDescending(k => k.CreatedAt)
-            .Select(k => known is not null && known.TryGetValue(k.Id, out var loaded)
-                ? loaded with { RetiredAt = k.RetiredAt }
-                : new SigningKeyMaterial(k.Id, ImportKey(k), k.CreatedAt, k.RetiredAt))
+            .OrderByDescending(k => k.NotBefore)
+            .Select(k => k == active
+                ? new SigningKeyMaterial(k.Id, new ECDsaSecurityKey(activePrivateKey!) { KeyId = k.Id }, k.NotBefore, k.RetiredAt)
+                : known is not null && known.TryGetValue(k.Id, out var loaded)
+                    ? loaded with { RetiredAt = k.RetiredAt }
+                    : new SigningKeyMaterial(k.Id, ImportPublicKey(k), k.NotBefore, k.RetiredAt))
             .ToList();
 
-        // Read again when the active key reaches its lifetime, when a retired key is due to leave, or after the
-        // reload interval, whichever comes first.
-        var validUntil = new[] { now + ReloadInterval, active.CreatedAt + lifetime }
+        // Read again when the next key is due to be created or to take over, when a retired key is due to leave, or
+        // after the reload interval, whichever comes first.
+        var validUntil = new[] { now + ReloadInterval, next is null ? rotatesAt - publishAhead : next.NotBefore }
             .Concat(keys.Where(k => k.RetiredAt is not null).Select(k => k.RetiredAt!.Value + retention))
+            .Where(t => t > now)
             .Min();
 
         return new SigningKeySet(published.Single(k => k.KeyId == active.Id), published, validUntil);
     }
 
-    private static SigningKey CreateKey(DateTimeOffset now)
+    private (SigningKey Key, ECDsa PrivateKey) CreateKey(DateTimeOffset now, DateTimeOffset notBefore)
     {
-        using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        return new SigningKey
+        var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var pkcs8 = ecdsa.ExportPkcs8PrivateKey();
+        try
         {
-            Id = ComputeKeyId(ecdsa),
-            Algorithm = Algorithm,
-            PrivateKey = ecdsa.ExportPkcs8PrivateKey(),
-            CreatedAt = now,
-        };
+            return (new SigningKey
+            {
+                Id = ComputeKeyId(ecdsa),
+                Algorithm = Algorithm,
+                PublicKey = ecdsa.ExportSubjectPublicKeyInfo(),
+                ProtectedPrivateKey = _protector.Protect(pkcs8),
+                CreatedAt = now,
+                NotBefore = notBefore,
+            }, ecdsa);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
     }
 
-    private static ECDsaSecurityKey ImportKey(SigningKey key)
+    private bool TryUnprotect(SigningKey key, [NotNullWhen(true)] out ECDsa? privateKey)
+    {
+        byte[]? pkcs8 = null;
+        try
+        {
+            pkcs8 = _protector.Unprotect(key.ProtectedPrivateKey);
+            privateKey = ECDsa.Create();
+            privateKey.ImportPkcs8PrivateKey(pkcs8, out _);
+            return true;
+        }
+        catch (CryptographicException)
+        {
+            privateKey = null;
+            return false;
+        }
+        finally
+        {
+            if (pkcs8 is not null)
+            {
+                CryptographicOperations.ZeroMemory(pkcs8);
+            }
+        }
+    }
+
+    private static ECDsaSecurityKey ImportPublicKey(SigningKey key)
     {
         var ecdsa = ECDsa.Create();
-        ecdsa.ImportPkcs8PrivateKey(key.PrivateKey, out _);
+        ecdsa.ImportSubjectPublicKeyInfo(key.PublicKey, out _);
         return new ECDsaSecurityKey(ecdsa) { KeyId = key.Id };
     }
 
@@ -143,10 +199,15 @@ internal sealed partial class SigningKeyStore(
     private static string ComputeKeyId(ECDsa ecdsa) =>
         Base64UrlEncoder.Encode(new ECDsaSecurityKey(ecdsa).ComputeJwkThumbprint());
 
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Created signing key {KeyId}; it signs new tokens from now on")]
-        public static partial void SigningKeyCreated(ILogger logger, string keyId);
+        [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "Signing key {KeyId} cannot be decrypted with the Data Protection key ring; it is retired and a new key signs. Was Identity:KeyRing:Path lost or changed?")]
+        public static partial void SigningKeyUnreadable(ILogger logger, string keyId);
+
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Created and published signing key {KeyId}; it signs new tokens from {NotBefore}")]
+        public static partial void SigningKeyCreated(ILogger logger, string keyId, DateTimeOffset notBefore);
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Retired signing key {KeyId}; it stays published until its tokens expire")]
         public static partial void SigningKeyRetired(ILogger logger, string keyId);

@@ -8,9 +8,22 @@ using Portico.Identity.Infrastructure;
 namespace Portico.Identity.Lockout;
 
 /// <summary>
-/// Counts failed logins per email address (stored as a hash, registered or not) and locks the address for
-/// <see cref="LoginLockoutOptions.Duration"/> once <see cref="LoginLockoutOptions.MaxFailedAttempts"/> failures
-/// fall within <see cref="LoginLockoutOptions.Window"/>. Kept in the database, so every instance agrees.
+/// Throttles password logins so that guessing is slow and nobody can lock a user out from elsewhere. Attempts are
+/// counted under three keys, kept in the database so every instance agrees:
+/// <list type="bullet">
+/// <item>the (email, client address) pair: after <see cref="LoginLockoutOptions.MaxFailedAttempts"/> failures in a
+/// row the pair is locked, first for <see cref="LoginLockoutOptions.Duration"/>, and each further lock twice as long
+/// as the one before, up to <see cref="LoginLockoutOptions.MaxDuration"/>;</item>
+/// <item>the client address across all emails: <see cref="LoginLockoutOptions.MaxFailedAttemptsPerAddress"/> failures
+/// lock the address for <see cref="LoginLockoutOptions.AddressDuration"/> (password spraying);</item>
+/// <item>the email across all addresses: past <see cref="LoginLockoutOptions.AccountSoftLimit"/> failures every
+/// login for it waits <see cref="LoginLockoutOptions.AccountSlowdown"/> first. This only slows; it never refuses, so
+/// the owner's login from an address without failures still succeeds.</item>
+/// </list>
+/// An attempt is counted before the password is checked, by one conditional <c>UPDATE</c> that refuses while a lock
+/// holds and sets the lock itself when the count reaches the limit, so concurrent guesses cannot slip past a
+/// check that has not been recorded yet. A successful login gives its attempt back and forgets its pair. Counters
+/// are forgotten after <see cref="LoginLockoutOptions.Window"/> without attempts.
 /// </summary>
 internal sealed partial class LoginLockout(
     IdentityDbContext db,
@@ -18,86 +31,159 @@ internal sealed partial class LoginLockout(
     IOptions<IdentityServiceOptions> options,
     ILogger<LoginLockout> logger)
 {
-    private const int MaxAttempts = 5;
+    private const string PairPrefix = "p:";
+    private const string AddressPrefix = "a:";
+    private const string AccountPrefix = "u:";
 
-    /// <summary>How long the address stays locked, or null when it may try to log in.</summary>
-    public async Task<TimeSpan?> GetRemainingLockAsync(string normalizedEmail, CancellationToken cancellationToken)
-    {
-        var key = KeyOf(normalizedEmail);
-        var throttle = await db.LoginThrottles.AsNoTracking().SingleOrDefaultAsync(t => t.Id == key, cancellationToken);
-        return Remaining(throttle?.LockedUntil, timeProvider.GetUtcNow());
-    }
-
-    /// <summary>Counts a failed login; returns how long the address is now locked, or null when it is not.</summary>
-    public async Task<TimeSpan?> RecordFailureAsync(string normalizedEmail, CancellationToken cancellationToken)
+    /// <summary>
+    /// Counts an attempt of <paramref name="normalizedEmail"/> from <paramref name="clientAddress"/> (grouped by
+    /// <see cref="ClientAddress.Group"/>) before its password is checked.
+    /// </summary>
+    public async Task<LoginAttempt> BeginAsync(string normalizedEmail, string clientAddress, CancellationToken cancellationToken)
     {
         var settings = options.Value.Lockout;
-        var key = KeyOf(normalizedEmail);
-        for (var attempt = 1; ; attempt++)
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var attempt = new LoginAttempt(
+            PairPrefix + Hash(normalizedEmail + "\n" + clientAddress),
+            AddressPrefix + Hash(clientAddress),
+            AccountPrefix + Hash(normalizedEmail));
+
+        if (await ReserveAsync(attempt.AddressKey, now, settings.MaxFailedAttemptsPerAddress, settings.AddressDuration, settings.AddressDuration, cancellationToken) is { } addressLocked)
         {
-            var now = timeProvider.GetUtcNow();
-            var throttle = await db.LoginThrottles.SingleOrDefaultAsync(t => t.Id == key, cancellationToken);
-            if (throttle is null)
-            {
-                throttle = new LoginThrottle { Id = key, WindowStartedAt = now };
-                db.LoginThrottles.Add(throttle);
-            }
-            else if (Remaining(throttle.LockedUntil, now) is { } stillLocked)
-            {
-                return stillLocked;
-            }
-            else if (throttle.LockedUntil is not null || now - throttle.WindowStartedAt >= settings.Window)
-            {
-                // The last lock or the counting window is over: start counting afresh.
-                throttle.FailureCount = 0;
-                throttle.WindowStartedAt = now;
-                throttle.LockedUntil = null;
-            }
+            return attempt with { RetryAfter = addressLocked };
+        }
+        if (await ReserveAsync(attempt.PairKey, now, settings.MaxFailedAttempts, settings.Duration, settings.MaxDuration, cancellationToken) is { } pairLocked)
+        {
+            await RefundAsync(attempt.AddressKey, settings.MaxFailedAttemptsPerAddress);
+            return attempt with { RetryAfter = pairLocked };
+        }
 
-            throttle.FailureCount++;
-            throttle.Version++;
-            if (throttle.FailureCount >= settings.MaxFailedAttempts)
-            {
-                throttle.LockedUntil = now + settings.Duration;
-            }
+        var windowStart = now - (long)settings.Window.TotalMilliseconds;
+        var accountFailures = await db.LoginThrottles.AsNoTracking()
+            .Where(t => t.Id == attempt.AccountKey && t.LastFailureAtMs > windowStart)
+            .Select(t => t.FailureCount)
+            .FirstOrDefaultAsync(cancellationToken);
+        return accountFailures >= settings.AccountSoftLimit ? attempt with { Slowdown = settings.AccountSlowdown } : attempt;
+    }
 
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException) when (attempt < MaxAttempts)
-            {
-                // A concurrent failure for the same address got there first; count on top of it.
-                db.ChangeTracker.Clear();
-                continue;
-            }
+    /// <summary>The password was right: the attempt is given back to the address, and the pair's failures are forgotten.</summary>
+    public async Task SucceededAsync(LoginAttempt attempt)
+    {
+        // Not cancellable: a decided login must not leave its attempt counted as a failure.
+        await RefundAsync(attempt.AddressKey, options.Value.Lockout.MaxFailedAttemptsPerAddress);
+        await db.LoginThrottles.Where(t => t.Id == attempt.PairKey).ExecuteDeleteAsync(CancellationToken.None);
+    }
 
-            if (throttle.LockedUntil is { } lockedUntil)
-            {
-                Log.AddressLocked(logger, throttle.FailureCount, lockedUntil);
-                return lockedUntil - now;
-            }
+    /// <summary>The password could not be checked (the service was busy): the attempt is given back to both counters.</summary>
+    public async Task AbandonAsync(LoginAttempt attempt)
+    {
+        var settings = options.Value.Lockout;
+        await RefundAsync(attempt.PairKey, settings.MaxFailedAttempts);
+        await RefundAsync(attempt.AddressKey, settings.MaxFailedAttemptsPerAddress);
+    }
+
+    /// <summary>
+    /// The password was wrong (or the account unknown): the attempt stays counted, and the account's failures grow.
+    /// Returns how long this address must now wait, or null when it may try again at once.
+    /// </summary>
+    public async Task<TimeSpan?> FailedAsync(LoginAttempt attempt)
+    {
+        var settings = options.Value.Lockout;
+        var nowInstant = timeProvider.GetUtcNow();
+        var now = nowInstant.ToUnixTimeMilliseconds();
+        var windowStart = now - (long)settings.Window.TotalMilliseconds;
+
+        await InsertIfMissingAsync(attempt.AccountKey, 0, CancellationToken.None);
+        await db.LoginThrottles
+            .Where(t => t.Id == attempt.AccountKey)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.FailureCount, t => t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1)
+                .SetProperty(t => t.LastFailureAtMs, now), CancellationToken.None);
+
+        var lockedUntil = await db.LoginThrottles.AsNoTracking()
+            .Where(t => (t.Id == attempt.PairKey || t.Id == attempt.AddressKey) && t.LockedUntilMs > now)
+            .MaxAsync(t => t.LockedUntilMs, CancellationToken.None);
+        if (lockedUntil is not { } until)
+        {
             return null;
         }
+        var retryAfter = TimeSpan.FromMilliseconds(until - now);
+        Log.LoginLocked(logger, nowInstant + retryAfter);
+        return retryAfter;
     }
 
-    /// <summary>Forgets the failures of an address after a successful login.</summary>
-    public Task ResetAsync(string normalizedEmail, CancellationToken cancellationToken)
+    /// <summary>
+    /// Counts an attempt under <paramref name="key"/> unless it is locked; the attempt that reaches
+    /// <paramref name="limit"/> locks the key for the key's next lock duration, which then doubles up to
+    /// <paramref name="maxDuration"/>. Returns how long the key is still locked when it refused, else null.
+    /// </summary>
+    private async Task<TimeSpan?> ReserveAsync(string key, long now, int limit, TimeSpan duration, TimeSpan maxDuration, CancellationToken cancellationToken)
     {
-        var key = KeyOf(normalizedEmail);
-        return db.LoginThrottles.Where(t => t.Id == key).ExecuteDeleteAsync(cancellationToken);
+        var windowStart = now - (long)options.Value.Lockout.Window.TotalMilliseconds;
+        var firstLockMs = (long)duration.TotalMilliseconds;
+        var maxLockMs = (long)maxDuration.TotalMilliseconds;
+        await InsertIfMissingAsync(key, firstLockMs, cancellationToken);
+
+        // One statement, so that concurrent attempts are serialised by the database: each sees the count and the lock
+        // the one before it left. Every right-hand side reads the row as it was before this update.
+        var counted = await db.LoginThrottles
+            .Where(t => t.Id == key && (t.LockedUntilMs == null || t.LockedUntilMs <= now))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.FailureCount, t => t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1)
+                .SetProperty(t => t.LastFailureAtMs, now)
+                .SetProperty(t => t.LockedUntilMs, t => (t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1) >= limit
+                    ? now + (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs)
+                    : (long?)null)
+                .SetProperty(t => t.NextLockMs, t => (t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1) >= limit
+                    ? ((t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs) * 2 > maxLockMs
+                        ? maxLockMs
+                        : (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs) * 2)
+                    : (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs)), cancellationToken);
+        if (counted == 1)
+        {
+            return null;
+        }
+
+        var lockedUntil = await db.LoginThrottles.AsNoTracking()
+            .Where(t => t.Id == key)
+            .Select(t => t.LockedUntilMs)
+            .FirstOrDefaultAsync(cancellationToken);
+        // Unlocked in between (its lock ended this very moment): refuse for the shortest time rather than loop.
+        return TimeSpan.FromMilliseconds(Math.Max(1000, (lockedUntil ?? now) - now));
     }
 
-    private static TimeSpan? Remaining(DateTimeOffset? lockedUntil, DateTimeOffset now) =>
-        lockedUntil is { } until && until > now ? until - now : null;
+    /// <summary>Gives an attempt back; lifts the key's lock when it no longer reaches <paramref name="limit"/>.</summary>
+    private Task RefundAsync(string key, int limit) =>
+        db.LoginThrottles
+            .Where(t => t.Id == key && t.FailureCount > 0)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.FailureCount, t => t.FailureCount - 1)
+                .SetProperty(t => t.LockedUntilMs, t => t.FailureCount - 1 < limit ? null : t.LockedUntilMs), CancellationToken.None);
 
-    private static string KeyOf(string normalizedEmail) =>
-        Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(normalizedEmail)));
+    /// <summary>Creates the counter of <paramref name="key"/> unless it exists; a row that is forgotten-old counts as fresh.</summary>
+    private Task<int> InsertIfMissingAsync(string key, long firstLockMs, CancellationToken cancellationToken) =>
+        // ON CONFLICT DO NOTHING reads the same on SQLite (3.24+) and PostgreSQL (9.5+).
+        db.Database.ExecuteSqlAsync(
+            $"""INSERT INTO "LoginThrottles" ("Id", "FailureCount", "LastFailureAtMs", "LockedUntilMs", "NextLockMs") VALUES ({key}, 0, {0L}, NULL, {firstLockMs}) ON CONFLICT ("Id") DO NOTHING""",
+            cancellationToken);
+
+    private static string Hash(string value) => Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 
     private static partial class Log
     {
-        // The address is not logged: it may belong to nobody, and it is personal data when it does.
-        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Login locked after {FailureCount} failed attempts, until {LockedUntil}")]
-        public static partial void AddressLocked(ILogger logger, int failureCount, DateTimeOffset lockedUntil);
+        // Neither the email nor the client address is logged: the email may belong to nobody, and both are personal data.
+        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Logins from a client address paused after repeated failures, until {LockedUntil}")]
+        public static partial void LoginLocked(ILogger logger, DateTimeOffset lockedUntil);
     }
+}
+
+/// <summary>
+/// A counted login attempt: the keys it was counted under, how long the caller must wait before checking the
+/// password (<see cref="Slowdown"/>), and, when it was refused, how long until the next attempt may be made.
+/// </summary>
+internal sealed record LoginAttempt(string PairKey, string AddressKey, string AccountKey)
+{
+    public TimeSpan? RetryAfter { get; init; }
+
+    public TimeSpan Slowdown { get; init; }
 }

@@ -8,7 +8,7 @@ using Portico.Identity.Keys;
 namespace Portico.Identity.Tokens;
 
 /// <summary>
-/// Writes access tokens: compact JWS signed ES256 with the active key (header <c>kid</c>), claims
+/// Writes access tokens: compact JWS signed ES256 with the active key (header <c>kid</c>, <c>typ</c> <c>at+jwt</c>), claims
 /// <c>sub</c>, <c>name</c>, <c>role</c> (an array when there are several), <c>iss</c>, <c>aud</c>, <c>iat</c>,
 /// <c>nbf</c>, <c>exp</c>, <c>jti</c>, and <c>email</c> for users. A user's <c>sub</c> is the account id; a
 /// service client's is <c>client:{clientId}</c>.
@@ -16,6 +16,9 @@ namespace Portico.Identity.Tokens;
 internal sealed class AccessTokenIssuer(SigningKeyStore keys, TimeProvider timeProvider, IOptions<IdentityServiceOptions> options)
 {
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+
+    /// <summary>The <c>typ</c> header of an access token (RFC 9068 §2.1), required by every validator.</summary>
+    public const string AccessTokenType = "at+jwt";
 
     public TimeSpan Lifetime => options.Value.AccessTokenLifetime;
 
@@ -43,6 +46,8 @@ internal sealed class AccessTokenIssuer(SigningKeyStore keys, TimeProvider timeP
 
         return _handler.CreateToken(new SecurityTokenDescriptor
         {
+            // RFC 9068 §2.1: an access token says so in its header, so an ID token or any other JWT cannot pass for one.
+            TokenType = AccessTokenType,
             Issuer = settings.Issuer,
             Audience = settings.Audience,
             IssuedAt = now,

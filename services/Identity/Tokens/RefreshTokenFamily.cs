@@ -16,6 +16,13 @@ public sealed class RefreshTokenFamily
 
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>The absolute end of the login: no token of the family is honoured after it, however recently issued.</summary>
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>The <c>client_id</c> the login named, if any; a refresh must name the same one.</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>When the family was revoked: reuse of a token, logout, a password change.</summary>
     public DateTimeOffset? RevokedAt { get; set; }
 
     /// <summary>Bumped by every rotation and by revocation, so that two of them cannot both succeed.</summary>

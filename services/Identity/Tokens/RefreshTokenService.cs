@@ -22,20 +22,30 @@ internal sealed partial class RefreshTokenService(
     public const int MaxTokenLength = 256;
     private const int TokenBytes = 32;
 
-    /// <summary>Starts a family for a fresh login and returns its first token.</summary>
-    public async Task<string> StartFamilyAsync(User user, CancellationToken cancellationToken)
+    /// <summary>Starts a family for a fresh login by <paramref name="clientId"/> (null when none was named) and returns its first token.</summary>
+    public async Task<string> StartFamilyAsync(User user, string? clientId, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow();
-        var family = new RefreshTokenFamily { Id = Guid.NewGuid(), UserId = user.Id, CreatedAt = now };
-        var (token, entity) = NewToken(now);
+        var family = new RefreshTokenFamily
+        {
+            Id = Guid.NewGuid(),
+            UserId = user.Id,
+            CreatedAt = now,
+            ExpiresAt = now + options.Value.RefreshTokenAbsoluteLifetime,
+            ClientId = clientId,
+        };
+        var (token, entity) = NewToken(now, family.ExpiresAt);
         family.Tokens.Add(entity);
         db.RefreshTokenFamilies.Add(family);
         await db.SaveChangesAsync(cancellationToken);
         return token;
     }
 
-    /// <summary>Exchanges a refresh token for its successor; null when it is unknown, expired, revoked or reused.</summary>
-    public async Task<RotatedRefreshToken?> RotateAsync(string presented, CancellationToken cancellationToken)
+    /// <summary>
+    /// Exchanges a refresh token for its successor; null when it is unknown, expired, revoked, reused, past its
+    /// family's absolute lifetime, or presented by another client than the one it was issued to (which revokes it).
+    /// </summary>
+    public async Task<RotatedRefreshToken?> RotateAsync(string presented, string? clientId, CancellationToken cancellationToken)
     {
         var hash = HashToken(presented);
         var stored = await db.RefreshTokens
@@ -57,12 +67,19 @@ internal sealed partial class RefreshTokenService(
             await RevokeFamilyAsync(family.Id, now);
             return null;
         }
-        if (now >= stored.ExpiresAt || family.User is not { } user)
+        if (!string.Equals(family.ClientId, clientId, StringComparison.Ordinal))
+        {
+            // A token in the wrong client's hands was stolen or leaked (RFC 9700 §4.14): end the login.
+            Log.RefreshTokenOfAnotherClient(logger, family.Id, family.UserId);
+            await RevokeFamilyAsync(family.Id, now);
+            return null;
+        }
+        if (now >= stored.ExpiresAt || now >= family.ExpiresAt || family.User is not { } user)
         {
             return null;
         }
 
-        var (token, successor) = NewToken(now);
+        var (token, successor) = NewToken(now, family.ExpiresAt);
         stored.ConsumedAt = now;
         family.Version++;
         successor.FamilyId = family.Id;
@@ -83,6 +100,26 @@ internal sealed partial class RefreshTokenService(
         return new RotatedRefreshToken(user, token);
     }
 
+    /// <summary>Logout: revokes the family of <paramref name="presented"/>, whatever state it is in; an unknown token is ignored (RFC 7009 §2.2).</summary>
+    public async Task RevokeAsync(string presented)
+    {
+        var hash = HashToken(presented);
+        var familyId = await db.RefreshTokens.Where(t => t.TokenHash == hash).Select(t => (Guid?)t.FamilyId).SingleOrDefaultAsync(CancellationToken.None);
+        if (familyId is { } id)
+        {
+            await RevokeFamilyAsync(id, timeProvider.GetUtcNow());
+        }
+    }
+
+    /// <summary>Revokes every family of the user: every login on every device ends.</summary>
+    public async Task RevokeAllAsync(Guid userId, DateTimeOffset now)
+    {
+        var revoked = await db.RefreshTokenFamilies
+            .Where(f => f.UserId == userId && f.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(f => f.RevokedAt, now).SetProperty(f => f.Version, f => f.Version + 1), CancellationToken.None);
+        Log.AllFamiliesRevoked(logger, revoked, userId);
+    }
+
     /// <summary>Revokes every token of the family; not cancellable, since a decided revocation must not be abandoned with the request.</summary>
     private async Task RevokeFamilyAsync(Guid familyId, DateTimeOffset now)
     {
@@ -92,7 +129,7 @@ internal sealed partial class RefreshTokenService(
         Log.RefreshTokenFamilyRevoked(logger, familyId);
     }
 
-    private (string Token, RefreshToken Entity) NewToken(DateTimeOffset now)
+    private (string Token, RefreshToken Entity) NewToken(DateTimeOffset now, DateTimeOffset familyExpiresAt)
     {
         var token = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(TokenBytes));
         return (token, new RefreshToken
@@ -100,9 +137,11 @@ internal sealed partial class RefreshTokenService(
             Id = Guid.NewGuid(),
             TokenHash = HashToken(token),
             CreatedAt = now,
-            ExpiresAt = now + options.Value.RefreshTokenLifetime,
+            ExpiresAt = Min(now + options.Value.RefreshTokenLifetime, familyExpiresAt),
         });
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private static string HashToken(string token) => Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
@@ -113,6 +152,12 @@ internal sealed partial class RefreshTokenService(
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Revoked refresh token family {FamilyId}")]
         public static partial void RefreshTokenFamilyRevoked(ILogger logger, Guid familyId);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Refresh token of family {FamilyId} (user {UserId}) was presented by another client; revoking the family")]
+        public static partial void RefreshTokenOfAnotherClient(ILogger logger, Guid familyId, Guid userId);
+
+        [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Revoked {Count} refresh token families of user {UserId}")]
+        public static partial void AllFamiliesRevoked(ILogger logger, int count, Guid userId);
     }
 }
 

@@ -1,5 +1,7 @@
+using System.Net;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Portico.Identity.Accounts;
 using Portico.Identity.Clients;
 using Portico.Identity.Infrastructure;
@@ -14,7 +16,9 @@ internal sealed class TokenService(
     LoginLockout lockout,
     AccessTokenIssuer accessTokens,
     RefreshTokenService refreshTokens,
-    ServiceClientAuthenticator clients)
+    ServiceClientAuthenticator clients,
+    TimeProvider timeProvider,
+    IOptions<IdentityServiceOptions> options)
 {
     public const string BearerTokenType = "Bearer";
 
@@ -23,38 +27,61 @@ internal sealed class TokenService(
     /// checked either way and failures count towards the lockout either way — so the outcome never tells
     /// whether an account exists.
     /// </summary>
-    public async Task<TokenOutcome> PasswordGrantAsync(string email, string password, CancellationToken cancellationToken)
+    public async Task<TokenOutcome> PasswordGrantAsync(string email, string password, string? clientId, IPAddress? clientAddress, CancellationToken cancellationToken)
     {
         var normalizedEmail = AccountRules.NormalizeEmail(email.Trim());
-        if (await lockout.GetRemainingLockAsync(normalizedEmail, cancellationToken) is { } locked)
+        var attempt = await lockout.BeginAsync(normalizedEmail, ClientAddress.Group(clientAddress), cancellationToken);
+        if (attempt.RetryAfter is { } locked)
         {
             return TokenOutcome.LockedOut(locked);
         }
+        if (attempt.Slowdown > TimeSpan.Zero)
+        {
+            await Task.Delay(attempt.Slowdown, timeProvider, cancellationToken);
+        }
 
         var user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail, cancellationToken);
-        var verification = passwords.Verify(user, password);
+        PasswordVerificationResult verification;
+        try
+        {
+            verification = await passwords.VerifyAsync(user, password, cancellationToken);
+        }
+        catch (PasswordHashingBusyException)
+        {
+            // Not checked, so not a failure: the attempt is given back.
+            await lockout.AbandonAsync(attempt);
+            throw;
+        }
         if (user is null || verification == PasswordVerificationResult.Failed)
         {
-            return await lockout.RecordFailureAsync(normalizedEmail, cancellationToken) is { } lockedNow
+            return await lockout.FailedAsync(attempt) is { } lockedNow
                 ? TokenOutcome.LockedOut(lockedNow)
                 : TokenOutcome.InvalidCredentials;
         }
 
-        await lockout.ResetAsync(normalizedEmail, cancellationToken);
+        await lockout.SucceededAsync(attempt);
+        if (IsUnverifiedPastGrace(user))
+        {
+            return TokenOutcome.EmailNotVerified;
+        }
         if (verification == PasswordVerificationResult.SuccessRehashNeeded)
         {
-            user.PasswordHash = passwords.Hash(user, password);
+            user.PasswordHash = await passwords.HashAsync(user, password, cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
         }
 
-        var refreshToken = await refreshTokens.StartFamilyAsync(user, cancellationToken);
+        var refreshToken = await refreshTokens.StartFamilyAsync(user, clientId, cancellationToken);
         return TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(user, cancellationToken), refreshToken));
     }
 
     /// <summary>Exchanges a refresh token for a new access token and the refresh token that replaces it.</summary>
-    public async Task<TokenOutcome> RefreshGrantAsync(string refreshToken, CancellationToken cancellationToken)
+    public async Task<TokenOutcome> RefreshGrantAsync(string refreshToken, string? clientId, CancellationToken cancellationToken)
     {
-        var rotated = await refreshTokens.RotateAsync(refreshToken, cancellationToken);
+        var rotated = await refreshTokens.RotateAsync(refreshToken, clientId, cancellationToken);
+        if (rotated is not null && IsUnverifiedPastGrace(rotated.User))
+        {
+            return TokenOutcome.EmailNotVerified;
+        }
         return rotated is null
             ? TokenOutcome.InvalidRefreshToken
             : TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(rotated.User, cancellationToken), rotated.RefreshToken));
@@ -69,6 +96,9 @@ internal sealed class TokenService(
             ? TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(client, cancellationToken), refreshToken: null))
             : TokenOutcome.InvalidClient;
 
+    private bool IsUnverifiedPastGrace(User user) =>
+        user.EmailVerifiedAt is null && timeProvider.GetUtcNow() >= user.CreatedAt + options.Value.UnverifiedLoginGrace;
+
     private TokenResponse CreateResponse(string accessToken, string? refreshToken) =>
         new(accessToken, BearerTokenType, (int)accessTokens.Lifetime.TotalSeconds, refreshToken);
 }
@@ -82,6 +112,8 @@ internal sealed record TokenOutcome(TokenOutcomeKind Kind, TokenResponse? Respon
 
     public static readonly TokenOutcome InvalidClient = new(TokenOutcomeKind.InvalidClient);
 
+    public static readonly TokenOutcome EmailNotVerified = new(TokenOutcomeKind.EmailNotVerified);
+
     public static TokenOutcome Issued(TokenResponse response) => new(TokenOutcomeKind.Issued, response);
 
     public static TokenOutcome LockedOut(TimeSpan retryAfter) => new(TokenOutcomeKind.LockedOut, RetryAfter: retryAfter);
@@ -94,4 +126,5 @@ internal enum TokenOutcomeKind
     LockedOut,
     InvalidRefreshToken,
     InvalidClient,
+    EmailNotVerified,
 }

@@ -66,11 +66,14 @@ public static class RateLimitingBuilderExtensions
         };
     }
 
-    /// <summary>The token's subject, else the client's address. Forwarded-for headers are not trusted at the edge.</summary>
+    /// <summary>
+    /// The token's subject, else the client's address (an IPv6 address by its /64, see <see cref="ClientAddressPartition"/>).
+    /// Forwarded-for headers are not trusted at the edge.
+    /// </summary>
     private static string PartitionKey(HttpContext context, RateLimitPartitionBy by) =>
         by == RateLimitPartitionBy.User && context.User.FindFirst("sub")?.Value is { Length: > 0 } subject
             ? "u:" + subject
-            : "ip:" + context.Connection.RemoteIpAddress;
+            : "ip:" + ClientAddressPartition.Of(context.Connection.RemoteIpAddress);
 
     private static async ValueTask OnRejectedAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {

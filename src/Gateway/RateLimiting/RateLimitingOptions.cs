@@ -57,5 +57,11 @@ public sealed record RateLimitPolicyOptions
     /// </summary>
     public bool Shared { get; init; }
 
+    /// <summary>
+    /// What a <see cref="Shared"/> policy does while the shared store cannot be reached: <c>Open</c> (the default) lets
+    /// requests through uncounted, <c>Closed</c> refuses them with 503. Choose per policy: a policy that protects
+    /// something costly or guessable — the <c>auth</c> policy in front of logins — must be <c>Closed</c>, or taking
+    /// the store down lifts it; a policy that only evens out load may stay <c>Open</c>.
+    /// </summary>
     public RateLimitFailMode FailMode { get; init; } = RateLimitFailMode.Open;
 }

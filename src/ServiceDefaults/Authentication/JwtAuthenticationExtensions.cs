@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
@@ -14,6 +15,9 @@ namespace Microsoft.Extensions.Hosting;
 public static class JwtAuthenticationExtensions
 {
     public const string JwksHttpClientName = "portico-jwks";
+
+    /// <summary>The <c>typ</c> header every access token must carry (RFC 9068 §2.1).</summary>
+    public const string AccessTokenType = "at+jwt";
 
     /// <summary>
     /// Bearer-token authentication against Identity's JWKS (<c>Portico:Jwt</c>): issuer, audience, lifetime
@@ -30,7 +34,7 @@ public static class JwtAuthenticationExtensions
         services.AddProblemDetails();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IOptions<JwtOptions>, IHttpClientFactory, CachingTokenHandler>((bearer, jwtOptions, httpClients, tokenHandler) =>
+            .Configure<IOptions<JwtOptions>, IHttpClientFactory, CachingTokenHandler, TimeProvider>((bearer, jwtOptions, httpClients, tokenHandler, time) =>
             {
                 var jwt = jwtOptions.Value;
                 bearer.TokenHandlers.Clear();
@@ -42,6 +46,9 @@ public static class JwtAuthenticationExtensions
                 {
                     RefreshInterval = jwt.JwksRefreshInterval,
                     AutomaticRefreshInterval = jwt.JwksLifetime,
+                    // A key Identity withdrew must stop working when the key set is fetched again, not an hour later.
+                    UseLastKnownGoodConfiguration = jwt.JwksLastKnownGoodLifetime > TimeSpan.Zero,
+                    LastKnownGoodLifetime = jwt.JwksLastKnownGoodLifetime > TimeSpan.Zero ? jwt.JwksLastKnownGoodLifetime : TimeSpan.FromSeconds(1),
                 };
                 bearer.TokenValidationParameters = new TokenValidationParameters
                 {
@@ -52,6 +59,10 @@ public static class JwtAuthenticationExtensions
                     RequireSignedTokens = true,
                     RequireExpirationTime = true,
                     ValidateIssuerSigningKey = true,
+                    // RFC 9068 §2.1/§4: only a JWT that says it is an access token is one.
+                    ValidTypes = [AccessTokenType],
+                    // exp and nbf by the injected clock, and no longer-lived than Identity may issue (exp - iat).
+                    LifetimeValidator = (notBefore, expires, token, parameters) => IsLifetimeValid(notBefore, expires, token, parameters, time, jwt.MaxAccessTokenLifetime),
                     NameClaimType = "name",
                     RoleClaimType = "role",
                 };
@@ -69,6 +80,21 @@ public static class JwtAuthenticationExtensions
                 };
             });
         return builder;
+    }
+
+    /// <summary>
+    /// <c>exp</c> is required and not past, <c>nbf</c> not ahead (each with the clock skew), and <c>iat</c> is required,
+    /// not ahead, and at most <paramref name="maxLifetime"/> before <c>exp</c>.
+    /// </summary>
+    internal static bool IsLifetimeValid(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters, TimeProvider time, TimeSpan maxLifetime)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return expires is { } exp
+            && now < exp.ToUniversalTime() + parameters.ClockSkew
+            && (notBefore is not { } nbf || nbf.ToUniversalTime() <= now + parameters.ClockSkew)
+            && token is JsonWebToken { IssuedAt: var iat } && iat != DateTime.MinValue
+            && iat <= now + parameters.ClockSkew
+            && exp.ToUniversalTime() - iat <= maxLifetime;
     }
 
     private static Task WriteProblemAsync(HttpContext context, int status, string title, string detail)

@@ -35,4 +35,21 @@ public sealed record JwtOptions
 
     /// <summary>How long a fetched key set is used before it is fetched again anyway.</summary>
     public TimeSpan JwksLifetime { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long a key set that validated a token before may still validate one that the current key set refuses
+    /// (IdentityModel's "last known good" fallback, one hour in IdentityModel). Zero, the default, turns it off, so a
+    /// key removed from the JWKS is refused as soon as the key set is fetched again; at most 5 minutes, the time
+    /// <see cref="CachingTokenHandler"/> trusts a token it has validated.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan JwksLastKnownGoodLifetime { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// The longest access-token lifetime accepted: <c>exp - iat</c> must not exceed it, and <c>iat</c> is required.
+    /// A token minted with a stolen key for a year is refused all the same. Keep it at least Identity's
+    /// <c>Identity:AccessTokenLifetime</c> (15 minutes by default).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan MaxAccessTokenLifetime { get; init; } = TimeSpan.FromHours(1);
 }

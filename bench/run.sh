@@ -252,7 +252,7 @@ start_portico() { # name (portico or portico2)
   start "$1" "${PROXY_CPU[@]}" "${dotnet_env[@]}" $PORTICO_ENV dotnet "$root/src/Gateway.Host/bin/Release/net10.0/Portico.Gateway.Host.dll" \
     --contentRoot "$root/src/Gateway.Host/bin/Release/net10.0" \
     --Portico:ConfigFile="$tmp/portico/bench-gateway.json" --Logging:LogLevel:Portico.AccessLog=None --Portico:AccessLog:Path="$access_file" \
-    --Portico:Jwt:JwksUrl=http://127.0.0.1:$BACKEND_A/bench/jwks --ConnectionStrings:store= --Portico:RateLimiting:Policies:auth:Shared=false \
+    --Portico:Jwt:JwksUrl=http://127.0.0.1:$BACKEND_A/bench/jwks --ConnectionStrings:store= --Portico:RateLimiting:Policies:auth:Shared=false --Portico:RateLimiting:Policies:autocomplete:Shared=false \
     --Kestrel:Endpoints:http:Url=http://127.0.0.1:${H1_PORT[$1]} \
     --Kestrel:Endpoints:h2c:Url=http://127.0.0.1:${H2_PORT[$1]}
   wait_http "http://127.0.0.1:${H1_PORT[$1]}/hello"

@@ -14,7 +14,20 @@ internal sealed partial class MessageConsumerService(
     TimeProvider timeProvider, ILogger<MessageConsumerService> logger) : BackgroundService
 {
     private readonly List<IAsyncDisposable> _consumers = [];
+    private readonly HashSet<string> _started = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+
+    /// <summary>Queues with handlers whose consumer has not started yet.</summary>
+    public IReadOnlyList<string> QueuesNotStarted
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. registry.Queues.Where(q => !_started.Contains(q))];
+            }
+        }
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(registry.Queues.Select(queue => StartWithRetryAsync(queue, stoppingToken)));
@@ -31,6 +44,7 @@ internal sealed partial class MessageConsumerService(
                 lock (_lock)
                 {
                     _consumers.Add(consumer);
+                    _started.Add(queue);
                 }
                 Log.Started(logger, queue, transport.Name, endpoint.Topics.Count);
                 return;
@@ -52,6 +66,7 @@ internal sealed partial class MessageConsumerService(
         {
             consumers = [.. _consumers];
             _consumers.Clear();
+            _started.Clear();
         }
         foreach (var consumer in consumers)
         {

@@ -32,8 +32,11 @@ public sealed record MessagingOptions
     /// <summary>Redis protocol: how often an idle consumer looks for work it was not woken for, and due retries are moved back.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Redis protocol: prefix of every key the transport uses.</summary>
-    public string KeyPrefix { get; init; } = "portico:mq";
+    /// <summary>
+    /// Keeps systems that share a broker apart: the prefix of every Redis key (<c>{Namespace}:q:{queue}</c>) and of
+    /// RabbitMQ's exchanges (<c>{Namespace}.events</c>, <c>{Namespace}.dead-letter</c>). Queue names are not prefixed.
+    /// </summary>
+    public string Namespace { get; init; } = "portico";
 
     /// <summary>The delay before retrying after failed attempt <paramref name="attempt"/> (from 1).</summary>
     public TimeSpan RetryDelay(int attempt)
@@ -78,9 +81,9 @@ internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOpti
         {
             errors.Add($"Messaging:PollInterval must be from 00:00:00.01 to 00:01:00, not {options.PollInterval}.");
         }
-        if (string.IsNullOrWhiteSpace(options.KeyPrefix))
+        if (!QueueNames.IsValid(options.Namespace))
         {
-            errors.Add("Messaging:KeyPrefix must not be empty.");
+            errors.Add($"Messaging:Namespace must be 1 to 200 letters, digits, '.', '-' or '_', not '{options.Namespace}'.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

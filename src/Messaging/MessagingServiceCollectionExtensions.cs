@@ -57,7 +57,9 @@ public static class MessagingServiceCollectionExtensions
         });
         services.TryAddSingleton<IMessageBus, MessageBus>();
         services.TryAddSingleton<MessageDispatcher>();
-        services.AddHostedService<MessageConsumerService>();
+        services.TryAddSingleton<MessageConsumerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<MessageConsumerService>());
+        services.AddHealthChecks().AddCheck<MessagingHealthCheck>("messaging", tags: ["ready"]);
         return new MessagingBuilder(services, registry, builder.Configuration);
     }
 }

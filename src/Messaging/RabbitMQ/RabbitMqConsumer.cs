@@ -70,7 +70,7 @@ internal sealed partial class RabbitMqConsumer(
                 [RabbitMqTransport.Headers.DeadLetteredAt] = timeProvider.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
             },
         };
-        await transport.RepublishAsync(RabbitMqTransport.DeadLetterExchange, endpoint.Queue, properties, body, cancellationToken);
+        await transport.RepublishAsync(transport.DeadLetterExchange, endpoint.Queue, properties, body, cancellationToken);
         await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, cancellationToken);
     }
 
@@ -105,7 +105,7 @@ internal sealed partial class RabbitMqConsumer(
     private async Task DeadLetterAsync(ulong deliveryTag, MessageEnvelope envelope, ReadOnlyMemory<byte> body, string error, CancellationToken cancellationToken)
     {
         var dead = RabbitMqTransport.ToProperties(envelope, error, timeProvider.GetUtcNow());
-        await transport.RepublishAsync(RabbitMqTransport.DeadLetterExchange, endpoint.Queue, dead, body, cancellationToken);
+        await transport.RepublishAsync(transport.DeadLetterExchange, endpoint.Queue, dead, body, cancellationToken);
         await AckAsync(deliveryTag, cancellationToken);
     }
 

@@ -10,17 +10,15 @@ namespace Portico.Messaging.RabbitMQ;
 
 /// <summary>
 /// Messaging over RabbitMQ (AMQP 0-9-1, RabbitMQ.Client 7). Events go to the durable topic exchange
-/// <c>portico.events</c> with the message type as routing key; each consuming queue is durable and bound to the types it
+/// <c>{Namespace}.events</c> with the message type as routing key; each consuming queue is durable and bound to the types it
 /// handles. Publishing waits for the broker's confirm. A consumer acknowledges after its handler returns; a failed
 /// attempt is republished to the queue's delay queue for that attempt (<c>{queue}.retry.{n}</c>), whose per-message
 /// TTL dead-letters it back to the queue when due; after the last attempt the message goes to the exchange
-/// <c>portico.dead-letter</c> and the queue <c>{queue}.dead-letter</c> with its error. The connection recovers by
+/// <c>{Namespace}.dead-letter</c> and the queue <c>{queue}.dead-letter</c> with its error. The connection recovers by
 /// itself, topology included.
 /// </summary>
 internal sealed partial class RabbitMqTransport : IMessageTransport
 {
-    public const string EventsExchange = "portico.events";
-    public const string DeadLetterExchange = "portico.dead-letter";
 
     private readonly ConnectionFactory _factory;
     private readonly IOptions<MessagingOptions> _options;
@@ -49,6 +47,12 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
     }
 
     public string Name => "rabbitmq";
+
+    /// <summary>The topic exchange events are published to (<c>{Namespace}.events</c>).</summary>
+    internal string EventsExchange => $"{_options.Value.Namespace}.events";
+
+    /// <summary>The direct exchange of dead letters, routed by queue name (<c>{Namespace}.dead-letter</c>).</summary>
+    internal string DeadLetterExchange => $"{_options.Value.Namespace}.dead-letter";
 
     private async Task<IConnection> GetConnectionAsync(CancellationToken cancellationToken)
     {
@@ -102,7 +106,7 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
         }
     }
 
-    private static async Task DeclareExchangesAsync(IChannel channel, CancellationToken cancellationToken)
+    private async Task DeclareExchangesAsync(IChannel channel, CancellationToken cancellationToken)
     {
         await channel.ExchangeDeclareAsync(EventsExchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: cancellationToken);
         await channel.ExchangeDeclareAsync(DeadLetterExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken);

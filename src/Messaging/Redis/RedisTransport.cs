@@ -37,7 +37,7 @@ internal sealed partial class RedisTransport : IMessageTransport
 
     public string Name => "redis";
 
-    private string Prefix => _options.Value.KeyPrefix;
+    private string Prefix => _options.Value.Namespace;
 
     internal async Task<ConnectionMultiplexer> GetConnectionAsync(CancellationToken cancellationToken)
     {

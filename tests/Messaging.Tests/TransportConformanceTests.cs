@@ -1,0 +1,133 @@
+using Microsoft.Data.Sqlite;
+
+namespace Portico.Messaging.Tests;
+
+/// <summary>
+/// What every transport must do, run against each: the embedded Garnet, Redis 7 and RabbitMQ (subclasses below). Each
+/// test has its own namespace and queues, so tests share a broker without seeing each other's messages.
+/// </summary>
+public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLifetime
+{
+    private readonly List<MessagingTestHost> _hosts = [];
+    private TestSetup? _setup;
+
+    protected TestSetup Setup => _setup ??= TestSetup.New(engine.Require());
+
+    protected Probe Probe { get; } = new();
+
+    private async Task<MessagingTestHost> StartHostAsync()
+    {
+        var host = await MessagingTestHost.StartAsync(Setup, Probe);
+        _hosts.Add(host);
+        return host;
+    }
+
+    [Fact]
+    public async Task PublishedEvent_IsHandledBySubscriber()
+    {
+        var consumer = await StartHostAsync();
+        var publisher = await StartHostAsync();
+
+        await publisher.Bus.PublishAsync(new Ping(1, Ping.Ok), cancellationToken: TestContext.Current.CancellationToken);
+
+        await Eventually.TrueAsync(() => Probe.DeliveriesOf(1).Count > 0, "the event to be handled");
+        var delivery = Assert.Single(Probe.DeliveriesOf(1));
+        Assert.Equal(1, delivery.Attempt);
+    }
+
+    [Fact]
+    public async Task SentCommand_IsHandledFromItsNamedQueue()
+    {
+        var host = await StartHostAsync();
+
+        await host.Bus.SendAsync(Setup.WorkQueue, new Work(5), cancellationToken: TestContext.Current.CancellationToken);
+
+        await Eventually.TrueAsync(() => Probe.DeliveriesOf(5).Count > 0, "the command to be handled");
+        Assert.Single(Probe.DeliveriesOf(5));
+    }
+
+    [Fact]
+    public async Task HandlerThatThrows_IsRetriedWithIncreasingDelay_ThenDeadLetteredWithErrorAndAttempts_WhileMessagesBehindItAreHandled()
+    {
+        var host = await StartHostAsync();
+        var ct = TestContext.Current.CancellationToken;
+
+        await host.Bus.PublishAsync(new Ping(0, Ping.AlwaysFails), cancellationToken: ct);
+        for (var i = 1; i <= 100; i++)
+        {
+            await host.Bus.PublishAsync(new Ping(i, Ping.Ok), cancellationToken: ct);
+        }
+
+        await Eventually.TrueAsync(() => Probe.DistinctHandled(n => n >= 1) == 100, "the 100 messages behind the poison one to be handled");
+        IReadOnlyList<Transport.DeadLetter> letters = [];
+        await Eventually.TrueAsync(async () => (letters = await host.Transport.PeekDeadLettersAsync(Setup.Queue, 10, ct)).Count > 0, "the poison message to be dead-lettered");
+
+        var letter = Assert.Single(letters);
+        Assert.Equal(Ping.MessageType, letter.Envelope.MessageType);
+        Assert.Equal(3, letter.Envelope.Attempt);
+        Assert.Contains("Ping 0 always fails.", letter.Error, StringComparison.Ordinal);
+        Assert.Contains("\"mode\"", System.Text.Encoding.UTF8.GetString(letter.Body.Span), StringComparison.OrdinalIgnoreCase);
+
+        // Three attempts, numbered, each retry later than the one before by at least the configured backoff (0.2 s, then 0.4 s).
+        var attempts = Probe.DeliveriesOf(0);
+        Assert.Equal([1, 2, 3], attempts.Select(a => a.Attempt));
+        var firstGap = TimeProvider.System.GetElapsedTime(attempts[0].Timestamp, attempts[1].Timestamp);
+        var secondGap = TimeProvider.System.GetElapsedTime(attempts[1].Timestamp, attempts[2].Timestamp);
+        Assert.True(firstGap >= TimeSpan.FromMilliseconds(190), $"first retry after {firstGap}");
+        Assert.True(secondGap >= TimeSpan.FromMilliseconds(390), $"second retry after {secondGap}");
+        Assert.All(Enumerable.Range(1, 100), n => Assert.Single(Probe.DeliveriesOf(n)));
+    }
+
+    [Fact]
+    public async Task ConsumerStoppedBetweenHandlingAndAck_MessageIsRedeliveredToAnother_AndTheInboxKeepsTheEffectSingle()
+    {
+        var first = await StartHostAsync();
+        await first.Bus.PublishAsync(new Ping(7, Ping.ParkAfterEffectOnce), cancellationToken: TestContext.Current.CancellationToken);
+        await Eventually.TrueAsync(async () => await first.EffectsOfAsync(7) == 1, "the first delivery's effect to be committed");
+
+        // The handler is parked after its effect: stopping the host now leaves the delivery unacknowledged.
+        await first.StopAsync();
+        var second = await StartHostAsync();
+
+        await Eventually.TrueAsync(() => Probe.CompletedOf(7) >= 1, "the unacknowledged message to be delivered again and handled");
+        Assert.True(Probe.DeliveriesOf(7).Count >= 2);
+        Assert.Equal(1, await second.EffectsOfAsync(7));
+    }
+
+    [Fact]
+    public async Task DuplicateDelivery_WithInbox_HasItsEffectOnce()
+    {
+        var host = await StartHostAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var properties = new MessageProperties { MessageId = Guid.NewGuid() };
+
+        await host.Bus.PublishAsync(new Ping(9, Ping.WithInbox), properties, ct);
+        await host.Bus.PublishAsync(new Ping(9, Ping.WithInbox), properties, ct);
+
+        await Eventually.TrueAsync(() => Probe.CompletedOf(9) == 2, "both deliveries to be handled");
+        Assert.Equal(1, await host.EffectsOfAsync(9));
+    }
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+        if (_setup is not null)
+        {
+            await engine.CleanUpAsync(_setup);
+            SqliteConnection.ClearAllPools();
+            File.Delete(_setup.DatabasePath);
+        }
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class GarnetTransportTests(GarnetEngine engine) : TransportConformanceTests(engine), IClassFixture<GarnetEngine>;
+
+public sealed class RedisTransportTests(RedisEngine engine) : TransportConformanceTests(engine), IClassFixture<RedisEngine>;
+
+public sealed class RabbitMqTransportTests(RabbitMqEngine engine) : TransportConformanceTests(engine), IClassFixture<RabbitMqEngine>;

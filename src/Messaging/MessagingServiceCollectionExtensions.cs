@@ -51,6 +51,10 @@ public static class MessagingServiceCollectionExtensions
         services.TryAddSingleton<IMessageTransport>(sp =>
         {
             var connection = sp.GetRequiredService<IOptions<BrokerConnectionOptions>>().Value;
+            if (!connection.IsConfigured)
+            {
+                return new NoBrokerTransport();
+            }
             return connection.IsRabbitMq
                 ? ActivatorUtilities.CreateInstance<RabbitMqTransport>(sp, new Uri(connection.Broker!))
                 : ActivatorUtilities.CreateInstance<RedisTransport>(sp, connection.RedisConnectionString!);
@@ -99,6 +103,20 @@ public sealed class MessagingBuilder
         return this;
     }
 
+    /// <summary>
+    /// Runs an <see cref="Portico.Messaging.Outbox.OutboxRelay{TContext}"/> that publishes the outbox rows of
+    /// <typeparamref name="TContext"/> (whose model calls <c>AddOutbox()</c>); settings from <c>Messaging:Outbox</c>.
+    /// Inject <see cref="Portico.Messaging.Outbox.OutboxSignal"/> and notify it after a commit to publish at once.
+    /// </summary>
+    public MessagingBuilder AddOutboxRelay<TContext>() where TContext : Microsoft.EntityFrameworkCore.DbContext
+    {
+        Services.AddOptions<Portico.Messaging.Outbox.OutboxRelayOptions>().BindConfiguration(Portico.Messaging.Outbox.OutboxRelayOptions.SectionName).ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Portico.Messaging.Outbox.OutboxRelayOptions>, Portico.Messaging.Outbox.OutboxRelayOptionsValidator>());
+        Services.TryAddSingleton<Portico.Messaging.Outbox.OutboxSignal>();
+        Services.AddHostedService<Portico.Messaging.Outbox.OutboxRelay<TContext>>();
+        return this;
+    }
+
     /// <summary>Handles the command <typeparamref name="TMessage"/> sent to <paramref name="queue"/>.</summary>
     public MessagingBuilder AddCommandHandler<TMessage, THandler>(JsonTypeInfo<TMessage> jsonTypeInfo, string queue)
         where TMessage : IIntegrationMessage
@@ -121,9 +139,12 @@ internal sealed class BrokerConnectionOptions
     public bool IsRabbitMq => Broker is not null && (Broker.StartsWith("amqp://", StringComparison.OrdinalIgnoreCase) || Broker.StartsWith("amqps://", StringComparison.OrdinalIgnoreCase));
 
     public string? RedisConnectionString => IsRabbitMq ? null : string.IsNullOrWhiteSpace(Broker) ? Store : Broker;
+
+    public bool IsConfigured => IsRabbitMq || !string.IsNullOrWhiteSpace(RedisConnectionString);
 }
 
-internal sealed class BrokerConnectionOptionsValidator : IValidateOptions<BrokerConnectionOptions>
+/// <summary>A broker is needed as soon as a handler is registered; a service that only publishes through an outbox may start without one.</summary>
+internal sealed class BrokerConnectionOptionsValidator(MessageTypeRegistry registry) : IValidateOptions<BrokerConnectionOptions>
 {
     public ValidateOptionsResult Validate(string? name, BrokerConnectionOptions options)
     {
@@ -133,8 +154,27 @@ internal sealed class BrokerConnectionOptionsValidator : IValidateOptions<Broker
                 ? ValidateOptionsResult.Success
                 : ValidateOptionsResult.Fail($"ConnectionStrings:broker is not a valid amqp URI: '{options.Broker}'.");
         }
-        return string.IsNullOrWhiteSpace(options.RedisConnectionString)
+        return !options.IsConfigured && registry.Queues.Any()
             ? ValidateOptionsResult.Fail("Messaging needs a broker: set ConnectionStrings:broker (an amqp:// URI for RabbitMQ, or a Redis-protocol address) or ConnectionStrings:store.")
             : ValidateOptionsResult.Success;
     }
+}
+
+/// <summary>Stands in when no broker is configured: every use says so. The outbox relay checks first and stays idle.</summary>
+internal sealed class NoBrokerTransport : IMessageTransport
+{
+    private const string Message = "No broker is configured: set ConnectionStrings:broker or ConnectionStrings:store.";
+
+    public string Name => "none";
+
+    public Task PublishAsync(string topic, TransportMessage message, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
+
+    public Task SendAsync(string queue, TransportMessage message, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
+
+    public Task<IAsyncDisposable> StartConsumerAsync(ConsumerEndpoint endpoint, Func<IncomingMessage, CancellationToken, Task> onMessage, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException(Message);
+
+    public Task<IReadOnlyList<DeadLetter>> PeekDeadLettersAsync(string queue, int count, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -47,10 +47,6 @@ internal sealed partial class RedisConsumer : IAsyncDisposable
     public async Task StartAsync()
     {
         await HeartbeatAsync();
-        foreach (var topic in _endpoint.Topics)
-        {
-            await _db.SetAddAsync(RedisKeys.Topic(_prefix, topic), _endpoint.Queue);
-        }
         await _connection.GetSubscriber().SubscribeAsync(_keys.ReadyChannel, (_, _) => _wakeUp.Release());
         var token = _stopping.Token;
         for (var i = 0; i < _endpoint.Concurrency; i++)
@@ -60,8 +56,13 @@ internal sealed partial class RedisConsumer : IAsyncDisposable
         _loops.Add(Task.Run(() => MaintainAsync(token), CancellationToken.None));
     }
 
+    /// <summary>Also re-registers the subscriptions: a store restarted empty gets them back within a heartbeat.</summary>
     private async Task HeartbeatAsync()
     {
+        foreach (var topic in _endpoint.Topics)
+        {
+            await _db.SetAddAsync(RedisKeys.Topic(_prefix, topic), _endpoint.Queue);
+        }
         await _db.SetAddAsync(_keys.Consumers, _consumerId);
         await _db.StringSetAsync(_keys.Alive(_consumerId), 1, _options.VisibilityTimeout);
     }

@@ -28,6 +28,8 @@ internal sealed partial class RedisTransport : IMessageTransport
         _configuration.AsyncTimeout = 5000;
         // Fail at once while the store is down, so callers (the outbox relay) apply their own backoff.
         _configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        // Reconnect soon after the store is back: from 250 ms, backing off to 5 s at most.
+        _configuration.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
         // RESP2 keeps pub/sub on its own connection; Garnet does not serve commands on a subscribed one.
         _configuration.Protocol = RedisProtocol.Resp2;
         _options = options;

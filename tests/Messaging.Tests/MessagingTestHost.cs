@@ -19,19 +19,23 @@ public sealed class MessagingTestHost : IAsyncDisposable
 
     public IMessageTransport Transport => _host.Services.GetRequiredService<IMessageTransport>();
 
-    public static async Task<MessagingTestHost> StartAsync(TestSetup setup, Probe probe)
+    public static async Task<MessagingTestHost> StartAsync(TestSetup setup, Probe probe, TestHostRole? role = null)
     {
+        role ??= new TestHostRole();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Development" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:broker"] = setup.Broker,
+            ["ConnectionStrings:broker"] = role.Broker ?? setup.Broker,
             ["Messaging:Queue"] = setup.Queue,
             ["Messaging:Namespace"] = setup.Namespace,
             ["Messaging:MaxAttempts"] = "3",
             ["Messaging:RetryInitialDelay"] = "00:00:00.2",
-            ["Messaging:Concurrency"] = "8",
+            ["Messaging:Concurrency"] = role.Concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Messaging:VisibilityTimeout"] = "00:00:01",
             ["Messaging:PollInterval"] = "00:00:00.05",
+            ["Messaging:Outbox:PollInterval"] = "00:00:00.05",
+            ["Messaging:Outbox:RetryInitialDelay"] = "00:00:00.1",
+            ["Messaging:Outbox:RetryMaxDelay"] = "00:00:00.5",
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         if (Environment.GetEnvironmentVariable("PORTICO_TEST_LOGS") is not null)
@@ -40,9 +44,16 @@ public sealed class MessagingTestHost : IAsyncDisposable
         }
         builder.Services.AddSingleton(probe);
         builder.Services.AddDbContext<TestDb>(o => o.UseSqlite($"Data Source={setup.DatabasePath}"));
-        builder.AddPorticoMessaging()
-            .AddEventHandler<Ping, PingHandler>(TestJsonContext.Default.Ping)
-            .AddCommandHandler<Work, WorkHandler>(TestJsonContext.Default.Work, setup.WorkQueue);
+        var messaging = builder.AddPorticoMessaging().AddMessage(TestJsonContext.Default.Ping);
+        if (role.Consume)
+        {
+            messaging.AddEventHandler<Ping, PingHandler>(TestJsonContext.Default.Ping)
+                .AddCommandHandler<Work, WorkHandler>(TestJsonContext.Default.Work, setup.WorkQueue);
+        }
+        if (role.Relay)
+        {
+            messaging.AddOutboxRelay<TestDb>();
+        }
         var host = builder.Build();
         await using (var scope = host.Services.CreateAsyncScope())
         {
@@ -65,12 +76,33 @@ public sealed class MessagingTestHost : IAsyncDisposable
 
     public Task StopAsync() => _host.StopAsync();
 
+    /// <summary>Writes outbox rows for <paramref name="pings"/> in one transaction, a millisecond apart in creation order.</summary>
+    public async Task<List<Guid>> AddToOutboxAsync(IEnumerable<Ping> pings)
+    {
+        await using var scope = _host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TestDb>();
+        var start = TimeProvider.System.GetUtcNow();
+        var rows = pings.Select((p, i) => Outbox.OutboxMessage.Create(p, TestJsonContext.Default.Ping, start.AddMilliseconds(i))).ToList();
+        db.AddRange(rows);
+        await db.SaveChangesAsync();
+        return [.. rows.Select(r => r.Id)];
+    }
+
+    public async Task<List<Outbox.OutboxMessage>> OutboxAsync()
+    {
+        await using var scope = _host.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<TestDb>().Set<Outbox.OutboxMessage>().AsNoTracking().ToListAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _host.StopAsync();
         _host.Dispose();
     }
 }
+
+/// <summary>What a test host does: consume the test queues, run an outbox relay, reach the broker at another address (a proxy).</summary>
+public sealed record TestHostRole(bool Consume = true, bool Relay = false, string? Broker = null, int Concurrency = 8);
 
 /// <summary>Names that keep one test apart from every other on a shared broker.</summary>
 public sealed record TestSetup(string Broker, string Namespace, string Queue, string WorkQueue, string DatabasePath)
@@ -100,4 +132,16 @@ public static class Eventually
 
     public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
         TrueAsync(() => Task.FromResult(condition()), what, timeout);
+}
+
+/// <summary>The port in a broker address, and the same address on another port (a proxy's).</summary>
+public static class BrokerAddress
+{
+    public static int PortOf(string broker) =>
+        broker.Contains("://", StringComparison.Ordinal) ? new Uri(broker).Port : int.Parse(broker[(broker.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string WithPort(string broker, int port) =>
+        broker.Contains("://", StringComparison.Ordinal)
+            ? new UriBuilder(broker) { Port = port }.Uri.ToString()
+            : $"{broker[..broker.LastIndexOf(':')]}:{port}";
 }

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Portico.Messaging.Inbox;
+using Portico.Messaging.Outbox;
 
 namespace Portico.Messaging.Tests;
 
@@ -31,8 +33,14 @@ public sealed class Probe
 {
     private readonly ConcurrentDictionary<int, ConcurrentQueue<Delivery>> _deliveries = new();
 
+    private readonly ConcurrentQueue<int> _arrivals = new();
+
+    /// <summary>Message numbers in the order their first and later deliveries arrived.</summary>
+    public IReadOnlyList<int> Arrivals => [.. _arrivals];
+
     public int Record(int number, int attempt)
     {
+        _arrivals.Enqueue(number);
         var list = _deliveries.GetOrAdd(number, _ => new());
         list.Enqueue(new Delivery(attempt, TimeProvider.System.GetTimestamp()));
         return list.Count;
@@ -99,9 +107,16 @@ public sealed class TestDb(DbContextOptions<TestDb> options) : DbContext(options
 {
     public DbSet<Effect> Effects => Set<Effect>();
 
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite has no ordered date-time type: instants as sortable integers, as the services do.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+    }
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Effect>().ToTable("Effects");
         modelBuilder.AddInbox();
+        modelBuilder.AddOutbox();
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Portico.Tests.Common;
 
 namespace Portico.Messaging.Tests;
 
@@ -15,11 +16,44 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
 
     protected Probe Probe { get; } = new();
 
-    private async Task<MessagingTestHost> StartHostAsync()
+    private async Task<MessagingTestHost> StartHostAsync(TestHostRole? role = null)
     {
-        var host = await MessagingTestHost.StartAsync(Setup, Probe);
+        var host = await MessagingTestHost.StartAsync(Setup, Probe, role);
         _hosts.Add(host);
         return host;
+    }
+
+    [Fact]
+    public async Task OutboxRows_RelayedByTwoInstances_ArePublishedOnceEach_InOrder()
+    {
+        await StartHostAsync(new TestHostRole(Concurrency: 1));
+        var relayA = await StartHostAsync(new TestHostRole(Consume: false, Relay: true));
+        await StartHostAsync(new TestHostRole(Consume: false, Relay: true));
+
+        await relayA.AddToOutboxAsync(Enumerable.Range(1, 200).Select(n => new Ping(n, Ping.Ok)));
+
+        await Eventually.TrueAsync(() => Probe.DistinctHandled(_ => true) == 200, "all 200 outbox rows to be handled");
+        await Eventually.TrueAsync(async () => (await relayA.OutboxAsync()).All(m => m.PublishedAt is not null), "every row to be marked published");
+        // One consumer handling one at a time sees the outbox order, each row once.
+        Assert.Equal(Enumerable.Range(1, 200), Probe.Arrivals);
+    }
+
+    [Fact]
+    public async Task OutboxRelay_ThroughABrokerOutage_PublishesEveryRowOnceItIsReachable()
+    {
+        await using var proxy = TcpProxy.Start(BrokerAddress.PortOf(Setup.Broker));
+        var host = await StartHostAsync(new TestHostRole(Relay: true, Broker: BrokerAddress.WithPort(Setup.Broker, proxy.Port)));
+
+        await proxy.CutAsync();
+        await host.AddToOutboxAsync(Enumerable.Range(1, 20).Select(n => new Ping(n, Ping.Ok)));
+        await Eventually.TrueAsync(async () => (await host.OutboxAsync()).Any(m => m.Attempts > 0), "the relay to fail while the broker is unreachable");
+        Assert.Empty(Probe.Arrivals);
+
+        proxy.Open();
+
+        // The same host's connection recovers: its relay publishes, its consumer handles.
+        await Eventually.TrueAsync(() => Probe.DistinctHandled(_ => true) == 20, "all 20 rows to be handled after the outage", TimeSpan.FromSeconds(45));
+        await Eventually.TrueAsync(async () => (await host.OutboxAsync()).All(m => m.PublishedAt is not null), "every row to be marked published");
     }
 
     [Fact]

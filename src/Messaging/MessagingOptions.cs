@@ -48,11 +48,22 @@ public sealed record MessagingOptions
 }
 
 /// <summary>Checks <see cref="MessagingOptions"/> at start-up and reports every problem at once.</summary>
-internal sealed class MessagingOptionsValidator : IValidateOptions<MessagingOptions>
+/// <remarks>The broker's connection strings are checked here too, so that start-up lists their errors with the rest.</remarks>
+internal sealed class MessagingOptionsValidator(IOptions<BrokerConnectionOptions> broker, MessageTypeRegistry registry) : IValidateOptions<MessagingOptions>
 {
     public ValidateOptionsResult Validate(string? name, MessagingOptions options)
     {
         var errors = new List<string>();
+        var connection = broker.Value;
+        if (connection.IsRabbitMq && !Uri.TryCreate(connection.Broker, UriKind.Absolute, out _))
+        {
+            errors.Add($"ConnectionStrings:broker is not a valid amqp URI: '{connection.Broker}'.");
+        }
+        else if (!connection.IsConfigured && registry.Queues.Any())
+        {
+            // A service that only publishes through an outbox may start without one; a consumer may not.
+            errors.Add("Messaging needs a broker to consume: set ConnectionStrings:broker (an amqp:// URI for RabbitMQ, or a Redis-protocol address) or ConnectionStrings:store.");
+        }
         if (options.Queue is not null && !QueueNames.IsValid(options.Queue))
         {
             errors.Add($"Messaging:Queue must be 1 to 200 letters, digits, '.', '-' or '_', not '{options.Queue}'.");

@@ -44,9 +44,7 @@ public static class MessagingServiceCollectionExtensions
             {
                 o.Broker = configuration.GetConnectionString(BrokerConnectionName);
                 o.Store = configuration.GetConnectionString(StoreConnectionName);
-            })
-            .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BrokerConnectionOptions>, BrokerConnectionOptionsValidator>());
+            });
 
         services.TryAddSingleton<IMessageTransport>(sp =>
         {
@@ -127,54 +125,4 @@ public sealed class MessagingBuilder
         Services.TryAddScoped<THandler>();
         return this;
     }
-}
-
-/// <summary>The connection strings that choose the transport.</summary>
-internal sealed class BrokerConnectionOptions
-{
-    public string? Broker { get; set; }
-
-    public string? Store { get; set; }
-
-    public bool IsRabbitMq => Broker is not null && (Broker.StartsWith("amqp://", StringComparison.OrdinalIgnoreCase) || Broker.StartsWith("amqps://", StringComparison.OrdinalIgnoreCase));
-
-    public string? RedisConnectionString => IsRabbitMq ? null : string.IsNullOrWhiteSpace(Broker) ? Store : Broker;
-
-    public bool IsConfigured => IsRabbitMq || !string.IsNullOrWhiteSpace(RedisConnectionString);
-}
-
-/// <summary>A broker is needed as soon as a handler is registered; a service that only publishes through an outbox may start without one.</summary>
-internal sealed class BrokerConnectionOptionsValidator(MessageTypeRegistry registry) : IValidateOptions<BrokerConnectionOptions>
-{
-    public ValidateOptionsResult Validate(string? name, BrokerConnectionOptions options)
-    {
-        if (options.IsRabbitMq)
-        {
-            return Uri.TryCreate(options.Broker, UriKind.Absolute, out _)
-                ? ValidateOptionsResult.Success
-                : ValidateOptionsResult.Fail($"ConnectionStrings:broker is not a valid amqp URI: '{options.Broker}'.");
-        }
-        return !options.IsConfigured && registry.Queues.Any()
-            ? ValidateOptionsResult.Fail("Messaging needs a broker: set ConnectionStrings:broker (an amqp:// URI for RabbitMQ, or a Redis-protocol address) or ConnectionStrings:store.")
-            : ValidateOptionsResult.Success;
-    }
-}
-
-/// <summary>Stands in when no broker is configured: every use says so. The outbox relay checks first and stays idle.</summary>
-internal sealed class NoBrokerTransport : IMessageTransport
-{
-    private const string Message = "No broker is configured: set ConnectionStrings:broker or ConnectionStrings:store.";
-
-    public string Name => "none";
-
-    public Task PublishAsync(string topic, TransportMessage message, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
-
-    public Task SendAsync(string queue, TransportMessage message, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
-
-    public Task<IAsyncDisposable> StartConsumerAsync(ConsumerEndpoint endpoint, Func<IncomingMessage, CancellationToken, Task> onMessage, CancellationToken cancellationToken) =>
-        throw new InvalidOperationException(Message);
-
-    public Task<IReadOnlyList<DeadLetter>> PeekDeadLettersAsync(string queue, int count, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
-
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -113,6 +113,25 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
     }
 
     [Fact]
+    public async Task BodyThatDoesNotParse_IsDeadLetteredAtOnce_AndTheMessageBehindItIsHandled()
+    {
+        var host = await StartHostAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var envelope = new MessageEnvelope { MessageId = Guid.NewGuid(), MessageType = Work.MessageType, SentAt = TimeProvider.System.GetUtcNow() };
+
+        await host.Transport.SendAsync(Setup.WorkQueue, new Transport.TransportMessage(envelope, "{\"number\": \"not a number\""u8.ToArray()), ct);
+        await host.Bus.SendAsync(Setup.WorkQueue, new Work(11), cancellationToken: ct);
+
+        await Eventually.TrueAsync(() => Probe.DeliveriesOf(11).Count == 1, "the message behind the unreadable one to be handled");
+        IReadOnlyList<Transport.DeadLetter> letters = [];
+        await Eventually.TrueAsync(async () => (letters = await host.Transport.PeekDeadLettersAsync(Setup.WorkQueue, 10, ct)).Count > 0, "the unreadable message to be dead-lettered");
+        var letter = Assert.Single(letters);
+        Assert.Equal(envelope.MessageId, letter.Envelope.MessageId);
+        Assert.Equal(1, letter.Envelope.Attempt);
+        Assert.Contains("JsonException", letter.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ConsumerStoppedBetweenHandlingAndAck_MessageIsRedeliveredToAnother_AndTheInboxKeepsTheEffectSingle()
     {
         var first = await StartHostAsync();

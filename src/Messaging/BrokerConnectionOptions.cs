@@ -32,5 +32,7 @@ internal sealed class NoBrokerTransport : IMessageTransport
 
     public Task<IReadOnlyList<DeadLetter>> PeekDeadLettersAsync(string queue, int count, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
 
+    public Task<int> ReplayDeadLettersAsync(string queue, int count, CancellationToken cancellationToken) => throw new InvalidOperationException(Message);
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

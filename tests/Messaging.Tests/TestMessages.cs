@@ -14,6 +14,7 @@ public sealed record Ping(int Number, string Mode) : IIntegrationMessage
     public const string AlwaysFails = "always-fails";
     public const string ParkAfterEffectOnce = "park-after-effect-once";
     public const string WithInbox = "with-inbox";
+    public const string FailsUntilFixed = "fails-until-fixed";
 
     public static string MessageType => "MessagingTests.Ping.v1";
 }
@@ -51,6 +52,13 @@ public sealed class Probe
     /// <summary>Counts a delivery whose handler returned (its transaction, if any, committed).</summary>
     public void Complete(int number) => _completed.AddOrUpdate(number, 1, (_, n) => n + 1);
 
+    private readonly ConcurrentDictionary<int, bool> _fixed = new();
+
+    /// <summary>From now on, <see cref="Ping.FailsUntilFixed"/> message <paramref name="number"/> succeeds.</summary>
+    public void Fix(int number) => _fixed[number] = true;
+
+    public bool IsFixed(int number) => _fixed.ContainsKey(number);
+
     public int CompletedOf(int number) => _completed.GetValueOrDefault(number);
 
     public IReadOnlyList<Delivery> DeliveriesOf(int number) => _deliveries.TryGetValue(number, out var list) ? [.. list] : [];
@@ -69,6 +77,8 @@ public sealed class PingHandler(Probe probe, TestDb db, TimeProvider timeProvide
         {
             case Ping.AlwaysFails:
                 throw new InvalidOperationException($"Ping {message.Number} always fails.");
+            case Ping.FailsUntilFixed when !probe.IsFixed(message.Number):
+                throw new InvalidOperationException($"Ping {message.Number} fails until it is fixed.");
             case Ping.WithInbox or Ping.ParkAfterEffectOnce:
                 await db.ProcessOnceAsync(context, nameof(PingHandler), _ =>
                 {

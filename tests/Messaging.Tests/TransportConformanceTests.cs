@@ -113,6 +113,23 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
     }
 
     [Fact]
+    public async Task DeadLetter_ReplayedAfterTheCauseIsFixed_IsHandledFromAttemptOne()
+    {
+        var host = await StartHostAsync();
+        var ct = TestContext.Current.CancellationToken;
+        await host.Bus.PublishAsync(new Ping(3, Ping.FailsUntilFixed), cancellationToken: ct);
+        await Eventually.TrueAsync(async () => (await host.Transport.PeekDeadLettersAsync(Setup.Queue, 10, ct)).Count == 1, "the failing message to be dead-lettered");
+
+        Probe.Fix(3);
+        var replayed = await host.Transport.ReplayDeadLettersAsync(Setup.Queue, 10, ct);
+
+        Assert.Equal(1, replayed);
+        await Eventually.TrueAsync(() => Probe.CompletedOf(3) == 1, "the replayed message to be handled");
+        Assert.Equal([1, 2, 3, 1], Probe.DeliveriesOf(3).Select(d => d.Attempt));
+        Assert.Empty(await host.Transport.PeekDeadLettersAsync(Setup.Queue, 10, ct));
+    }
+
+    [Fact]
     public async Task BodyThatDoesNotParse_IsDeadLetteredAtOnce_AndTheMessageBehindItIsHandled()
     {
         var host = await StartHostAsync();

@@ -205,6 +205,36 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
         }
     }
 
+    public async Task<int> ReplayDeadLettersAsync(string queue, int count, CancellationToken cancellationToken)
+    {
+        var connection = await GetConnectionAsync(cancellationToken);
+        var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await using (channel)
+        {
+            var replayed = 0;
+            while (replayed < count && await channel.BasicGetAsync(DeadLetterQueue(queue), autoAck: false, cancellationToken) is { } result)
+            {
+                MessageEnvelope envelope;
+                try
+                {
+                    envelope = FromProperties(result.BasicProperties) with { Attempt = 1 };
+                }
+                catch (MessageFormatException)
+                {
+                    // Not a Portico message: it stays a dead letter.
+                    await channel.BasicNackAsync(result.DeliveryTag, multiple: false, requeue: true, cancellationToken);
+                    break;
+                }
+                // Confirmed back in the queue first, removed from the dead letters second: a crash between them duplicates.
+                await RepublishAsync(string.Empty, queue, ToProperties(envelope), result.Body.ToArray(), cancellationToken);
+                await channel.BasicAckAsync(result.DeliveryTag, multiple: false, cancellationToken);
+                replayed++;
+            }
+            await channel.CloseAsync(cancellationToken);
+            return replayed;
+        }
+    }
+
     internal static BasicProperties ToProperties(MessageEnvelope envelope, string? error = null, DateTimeOffset? deadLetteredAt = null)
     {
         var headers = new Dictionary<string, object?>

@@ -12,6 +12,9 @@ internal sealed class RedisKeys(string prefix, string queue)
 
     public RedisKey DeadLetters { get; } = $"{prefix}:q:{queue}:dead";
 
+    /// <summary>Dead letters being replayed: each is here only between its <c>LMOVE</c> out of the dead letters and its transaction back to the queue.</summary>
+    public RedisKey Replaying { get; } = $"{prefix}:q:{queue}:replaying";
+
     /// <summary>The ids of the consumers of this queue, live or not yet reaped.</summary>
     public RedisKey Consumers { get; } = $"{prefix}:q:{queue}:consumers";
 

@@ -105,6 +105,41 @@ internal sealed partial class RedisTransport : IMessageTransport
             .Select(w => new DeadLetter(w.Envelope, w.ToTransportMessage().Body, w.Error ?? "", w.DeadLetteredAt ?? default))];
     }
 
+    public async Task<int> ReplayDeadLettersAsync(string queue, int count, CancellationToken cancellationToken)
+    {
+        var connection = await GetConnectionAsync(cancellationToken);
+        var db = connection.GetDatabase();
+        var keys = new RedisKeys(Prefix, queue);
+        var replayed = 0;
+        while (replayed < count)
+        {
+            // Oldest first; taken atomically, so two replays never move one letter twice.
+            var raw = await db.ListMoveAsync(keys.DeadLetters, keys.Replaying, ListSide.Right, ListSide.Left);
+            if (raw.IsNull)
+            {
+                break;
+            }
+            var wire = RedisWireMessage.TryParse(raw!);
+            var transaction = db.CreateTransaction();
+            _ = transaction.ListRemoveAsync(keys.Replaying, raw, 1);
+            // A letter that is not a Portico message goes back where it was; it cannot be handled.
+            _ = wire is null
+                ? transaction.ListLeftPushAsync(keys.DeadLetters, raw)
+                : transaction.ListLeftPushAsync(keys.Ready, RedisWireMessage.Serialize(new TransportMessage(wire.Envelope with { Attempt = 1 }, wire.ToTransportMessage().Body)));
+            if (!await transaction.ExecuteAsync())
+            {
+                throw new RedisException($"Replaying a dead letter of queue '{queue}' was not executed.");
+            }
+            if (wire is null)
+            {
+                break;
+            }
+            replayed++;
+        }
+        await connection.GetSubscriber().PublishAsync(keys.ReadyChannel, RedisValue.EmptyString);
+        return replayed;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is { } connection)

@@ -26,6 +26,12 @@ public interface IMessageTransport : IAsyncDisposable
 
     /// <summary>The oldest dead letters of a queue, oldest first, up to <paramref name="count"/>, without removing them.</summary>
     Task<IReadOnlyList<DeadLetter>> PeekDeadLettersAsync(string queue, int count, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves up to <paramref name="count"/> of a queue's oldest dead letters back to it, each with its attempt count
+    /// reset to 1 (after the cause was fixed); returns how many were moved.
+    /// </summary>
+    Task<int> ReplayDeadLettersAsync(string queue, int count, CancellationToken cancellationToken);
 }
 
 /// <summary>A message on the wire: its envelope and its JSON body.</summary>

@@ -28,7 +28,6 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
     private readonly ConcurrentDictionary<string, bool> _declaredQueues = new(StringComparer.Ordinal);
     private IConnection? _connection;
     private IChannel? _publisher;
-    private bool _exchangesDeclared;
 
     public RabbitMqTransport(Uri uri, IOptions<MessagingOptions> options, TimeProvider timeProvider, ILogger<RabbitMqTransport> logger)
     {
@@ -93,11 +92,8 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
             }
             _publisher = await connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
-            if (!_exchangesDeclared)
-            {
-                await DeclareExchangesAsync(_publisher, cancellationToken);
-                _exchangesDeclared = true;
-            }
+            // Declared on every new channel (idempotent, cheap): an exchange deleted while running comes back.
+            await DeclareExchangesAsync(_publisher, cancellationToken);
             return _publisher;
         }
         finally

@@ -31,7 +31,9 @@ public sealed class MessagingTestHost : IAsyncDisposable
             ["Messaging:MaxAttempts"] = "3",
             ["Messaging:RetryInitialDelay"] = "00:00:00.2",
             ["Messaging:Concurrency"] = role.Concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Messaging:VisibilityTimeout"] = "00:00:01",
+            // Short, so a stopped consumer's messages come back within the test; not so short that a busy CI machine
+            // delays a live consumer's heartbeat past it.
+            ["Messaging:VisibilityTimeout"] = "00:00:03",
             ["Messaging:PollInterval"] = "00:00:00.05",
             ["Messaging:Outbox:PollInterval"] = "00:00:00.05",
             ["Messaging:Outbox:RetryInitialDelay"] = "00:00:00.1",

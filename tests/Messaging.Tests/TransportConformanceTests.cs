@@ -59,8 +59,8 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
     [Fact]
     public async Task PublishedEvent_IsHandledBySubscriber()
     {
-        var consumer = await StartHostAsync();
-        var publisher = await StartHostAsync();
+        await StartHostAsync();
+        var publisher = await StartHostAsync(new TestHostRole(Consume: false));
 
         await publisher.Bus.PublishAsync(new Ping(1, Ping.Ok), cancellationToken: TestContext.Current.CancellationToken);
 

@@ -45,6 +45,10 @@ public sealed class MessagingTestHost : IAsyncDisposable
             builder.Logging.AddConsole();
         }
         builder.Services.AddSingleton(probe);
+        if (role.Time is not null)
+        {
+            builder.Services.AddSingleton(role.Time);
+        }
         builder.Services.AddDbContext<TestDb>(o => o.UseSqlite($"Data Source={setup.DatabasePath}"));
         var messaging = builder.AddPorticoMessaging().AddMessage(TestJsonContext.Default.Ping);
         if (role.Consume)
@@ -104,7 +108,7 @@ public sealed class MessagingTestHost : IAsyncDisposable
 }
 
 /// <summary>What a test host does: consume the test queues, run an outbox relay, reach the broker at another address (a proxy).</summary>
-public sealed record TestHostRole(bool Consume = true, bool Relay = false, string? Broker = null, int Concurrency = 8);
+public sealed record TestHostRole(bool Consume = true, bool Relay = false, string? Broker = null, int Concurrency = 8, TimeProvider? Time = null);
 
 /// <summary>Names that keep one test apart from every other on a shared broker.</summary>
 public sealed record TestSetup(string Broker, string Namespace, string Queue, string WorkQueue, string DatabasePath)

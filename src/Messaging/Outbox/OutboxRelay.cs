@@ -21,7 +21,9 @@ internal sealed partial class OutboxRelay<TContext>(
     IOptions<BrokerConnectionOptions> broker, TimeProvider timeProvider, ILogger<OutboxRelay<TContext>> logger) : BackgroundService
     where TContext : DbContext
 {
+    private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(1);
     private readonly string _relayId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
+    private long _lastPurge;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -36,6 +38,7 @@ internal sealed partial class OutboxRelay<TContext>(
             try
             {
                 more = await RelayBatchAsync(stoppingToken);
+                await PurgeIfDueAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -126,6 +129,25 @@ internal sealed partial class OutboxRelay<TContext>(
         return run.Count == o.BatchSize;
     }
 
+    /// <summary>Deletes rows published longer than the retention ago, once a minute at most. Several relays may do this; deleting twice is harmless.</summary>
+    private async Task PurgeIfDueAsync(CancellationToken cancellationToken)
+    {
+        if (_lastPurge != 0 && timeProvider.GetElapsedTime(_lastPurge) < PurgeInterval)
+        {
+            return;
+        }
+        _lastPurge = timeProvider.GetTimestamp();
+        var before = timeProvider.GetUtcNow() - options.Value.Retention;
+        await using var scope = scopeFactory.CreateAsyncScope();
+        var deleted = await scope.ServiceProvider.GetRequiredService<TContext>().Set<OutboxMessage>()
+            .Where(m => m.PublishedAt != null && m.PublishedAt < before)
+            .ExecuteDeleteAsync(cancellationToken);
+        if (deleted > 0)
+        {
+            Log.Purged(logger, deleted, before);
+        }
+    }
+
     private Task PublishAsync(OutboxMessage row, CancellationToken cancellationToken)
     {
         var envelope = new MessageEnvelope
@@ -155,6 +177,9 @@ internal sealed partial class OutboxRelay<TContext>(
 
     private static partial class Log
     {
+        [LoggerMessage(5, LogLevel.Information, "Deleted {Count} outbox rows published before {Before}")]
+        public static partial void Purged(ILogger logger, int count, DateTimeOffset before);
+
         [LoggerMessage(4, LogLevel.Warning, "No broker is configured (ConnectionStrings:broker or ConnectionStrings:store): the outbox of {Context} is not published")]
         public static partial void NoBroker(ILogger logger, string context);
 

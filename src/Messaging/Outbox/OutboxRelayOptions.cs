@@ -21,6 +21,9 @@ public sealed record OutboxRelayOptions
 
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long published rows are kept (for inspection) before the relay deletes them.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
+
     public TimeSpan RetryDelay(int failures) =>
         TimeSpan.FromTicks((long)Math.Min(RetryInitialDelay.Ticks * Math.Pow(2, Math.Clamp(failures - 1, 0, 30)), RetryMaxDelay.Ticks));
 }
@@ -45,6 +48,10 @@ internal sealed class OutboxRelayOptionsValidator : IValidateOptions<OutboxRelay
         if (options.RetryInitialDelay <= TimeSpan.Zero || options.RetryMaxDelay < options.RetryInitialDelay)
         {
             errors.Add($"Messaging:Outbox:RetryInitialDelay must be above zero and at most RetryMaxDelay ({options.RetryInitialDelay}, {options.RetryMaxDelay}).");
+        }
+        if (options.Retention < TimeSpan.FromMinutes(1) || options.Retention > TimeSpan.FromDays(365))
+        {
+            errors.Add($"Messaging:Outbox:Retention must be from 00:01:00 to 365.00:00:00, not {options.Retention}.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

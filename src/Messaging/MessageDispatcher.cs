@@ -13,7 +13,8 @@ namespace Portico.Messaging;
 /// another consumer.
 /// </summary>
 internal sealed partial class MessageDispatcher(
-    IServiceScopeFactory scopeFactory, MessageTypeRegistry registry, IOptions<MessagingOptions> options, ILogger<MessageDispatcher> logger)
+    IServiceScopeFactory scopeFactory, MessageTypeRegistry registry, IOptions<MessagingOptions> options, MessagingMetrics metrics,
+    TimeProvider timeProvider, ILogger<MessageDispatcher> logger)
 {
     public async Task DispatchAsync(string queue, IncomingMessage message, CancellationToken stoppingToken)
     {
@@ -28,9 +29,11 @@ internal sealed partial class MessageDispatcher(
         {
             Log.NoHandler(logger, envelope.MessageType, queue, envelope.MessageId);
             await message.DeadLetterAsync($"No handler of {envelope.MessageType} on queue '{queue}'.", stoppingToken);
+            metrics.Handled(queue, envelope.MessageType, MessagingMetrics.Outcomes.DeadLettered, TimeSpan.Zero);
             return;
         }
 
+        var started = timeProvider.GetTimestamp();
         try
         {
             await using var scope = scopeFactory.CreateAsyncScope();
@@ -46,6 +49,7 @@ internal sealed partial class MessageDispatcher(
         {
             Log.Poison(logger, e, envelope.MessageType, envelope.MessageId);
             await message.DeadLetterAsync(Describe(e), stoppingToken);
+            metrics.Handled(queue, envelope.MessageType, MessagingMetrics.Outcomes.DeadLettered, timeProvider.GetElapsedTime(started));
             return;
         }
         catch (Exception e)
@@ -56,16 +60,19 @@ internal sealed partial class MessageDispatcher(
             {
                 Log.DeadLettered(logger, e, envelope.MessageType, envelope.MessageId, envelope.Attempt);
                 await message.DeadLetterAsync(Describe(e), stoppingToken);
+                metrics.Handled(queue, envelope.MessageType, MessagingMetrics.Outcomes.DeadLettered, timeProvider.GetElapsedTime(started));
             }
             else
             {
                 var delay = o.RetryDelay(envelope.Attempt);
                 Log.Retrying(logger, e, envelope.MessageType, envelope.MessageId, envelope.Attempt, delay);
                 await message.RetryAsync(delay, Describe(e), stoppingToken);
+                metrics.Handled(queue, envelope.MessageType, MessagingMetrics.Outcomes.Retried, timeProvider.GetElapsedTime(started));
             }
             return;
         }
         await message.CompleteAsync(stoppingToken);
+        metrics.Handled(queue, envelope.MessageType, MessagingMetrics.Outcomes.Completed, timeProvider.GetElapsedTime(started));
     }
 
     private static string Describe(Exception e) => $"{e.GetType().FullName}: {e.Message}";

@@ -59,6 +59,8 @@ public static class MessagingServiceCollectionExtensions
         });
         services.TryAddSingleton<IMessageBus, MessageBus>();
         services.TryAddSingleton<MessageDispatcher>();
+        services.AddMetrics();
+        services.TryAddSingleton<MessagingMetrics>();
         services.TryAddSingleton<MessageConsumerService>();
         services.AddHostedService(sp => sp.GetRequiredService<MessageConsumerService>());
         services.AddHealthChecks().AddCheck<MessagingHealthCheck>("messaging", tags: ["ready"]);

@@ -17,6 +17,8 @@ public sealed class MessagingTestHost : IAsyncDisposable
 
     public IMessageBus Bus => _host.Services.GetRequiredService<IMessageBus>();
 
+    public IServiceProvider Services => _host.Services;
+
     public IMessageTransport Transport => _host.Services.GetRequiredService<IMessageTransport>();
 
     public static async Task<MessagingTestHost> StartAsync(TestSetup setup, Probe probe, TestHostRole? role = null)

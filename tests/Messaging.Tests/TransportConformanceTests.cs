@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Portico.Tests.Common;
 
 namespace Portico.Messaging.Tests;
@@ -85,6 +88,7 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
     {
         var host = await StartHostAsync();
         var ct = TestContext.Current.CancellationToken;
+        using var handled = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Portico.Messaging", "portico.messaging.handled");
 
         await host.Bus.PublishAsync(new Ping(0, Ping.AlwaysFails), cancellationToken: ct);
         for (var i = 1; i <= 100; i++)
@@ -110,6 +114,12 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
         Assert.True(firstGap >= TimeSpan.FromMilliseconds(190), $"first retry after {firstGap}");
         Assert.True(secondGap >= TimeSpan.FromMilliseconds(390), $"second retry after {secondGap}");
         Assert.All(Enumerable.Range(1, 100), n => Assert.Single(Probe.DeliveriesOf(n)));
+
+        // The meter tells operators the same story.
+        long Count(string outcome) => handled.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], outcome)).Sum(m => m.Value);
+        Assert.Equal(100, Count("completed"));
+        Assert.Equal(2, Count("retried"));
+        Assert.Equal(1, Count("dead_lettered"));
     }
 
     [Fact]

@@ -18,7 +18,7 @@ namespace Portico.Messaging.Outbox;
 /// </summary>
 internal sealed partial class OutboxRelay<TContext>(
     IServiceScopeFactory scopeFactory, IMessageTransport transport, OutboxSignal signal, IOptions<OutboxRelayOptions> options,
-    IOptions<BrokerConnectionOptions> broker, TimeProvider timeProvider, ILogger<OutboxRelay<TContext>> logger) : BackgroundService
+    IOptions<BrokerConnectionOptions> broker, MessagingMetrics metrics, TimeProvider timeProvider, ILogger<OutboxRelay<TContext>> logger) : BackgroundService
     where TContext : DbContext
 {
     private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(1);
@@ -121,6 +121,7 @@ internal sealed partial class OutboxRelay<TContext>(
                     .SetProperty(m => m.PublishedAt, publishedAt)
                     .SetProperty(m => m.LockedBy, (string?)null)
                     .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+            metrics.OutboxPublished(1);
         }
         if (run.Count > 0)
         {

@@ -16,9 +16,12 @@ internal sealed partial class RabbitMqConsumer(
     TimeProvider timeProvider, ILogger logger) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
+    private CancellationToken _stoppingToken;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Kept: a delivery racing the consumer's disposal must not read the token of a disposed source.
+        _stoppingToken = _stopping.Token;
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += OnReceivedAsync;
         await channel.BasicConsumeAsync(endpoint.Queue, autoAck: false, consumer, cancellationToken);
@@ -26,7 +29,7 @@ internal sealed partial class RabbitMqConsumer(
 
     private async Task OnReceivedAsync(object sender, BasicDeliverEventArgs delivery)
     {
-        var stoppingToken = _stopping.Token;
+        var stoppingToken = _stoppingToken;
         if (stoppingToken.IsCancellationRequested)
         {
             return;

@@ -8,9 +8,9 @@ root=$(pwd)
 logs="$root/artifacts/test-logs"
 mkdir -p "$logs"
 
-# Debian packages the tests need. (Engines such as PostgreSQL, Redis and RabbitMQ join this list with
-# the features whose tests use them.)
-apt_packages=()
+# Debian packages the tests need. (Engines join this list with the features whose tests use them.)
+# redis-server and rabbitmq-server: the messaging conformance tests (tests/Messaging.Tests) run on both.
+apt_packages=(redis-server rabbitmq-server)
 
 install_packages() {
   local missing=()
@@ -21,6 +21,42 @@ install_packages() {
   echo "Installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Starts the engines the tests use, without systemd (DESIGN.md), each on 127.0.0.1 only, and exports their
+# addresses for the tests. An engine that does not come up is reported and left unset: its tests then fail
+# under CI=true with a message naming the variable.
+start_engines() {
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' >"$logs/redis-start.log" 2>&1
+  fi
+  local i
+  for i in $(seq 1 50); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    export PORTICO_TEST_REDIS=127.0.0.1:6379
+  else
+    echo "redis-server did not start (see $logs/redis-start.log)"
+  fi
+
+  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+      rabbitmq-server -detached >"$logs/rabbitmq-start.log" 2>&1
+  fi
+  # await_startup fails at once while the node is still booting: loop it, for up to two minutes.
+  local up=0
+  for i in $(seq 1 120); do
+    if rabbitmqctl -q await_startup >/dev/null 2>&1; then up=1; break; fi
+    sleep 1
+  done
+  if [ "$up" -eq 1 ]; then
+    export PORTICO_TEST_RABBITMQ=amqp://guest:guest@127.0.0.1:5672/
+  else
+    echo "rabbitmq-server did not start (see $logs/rabbitmq-start.log)"
+  fi
 }
 
 passed=0
@@ -61,6 +97,7 @@ run_node_tests() {
 }
 
 install_packages || { echo "package installation failed"; echo "0 passed, 1 failed"; exit 1; }
+start_engines
 run_dotnet_tests
 run_node_tests
 

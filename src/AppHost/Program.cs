@@ -33,6 +33,14 @@ var ordering = builder.AddService<Projects.Ordering>("ordering")
     .WithEnvironment("services__catalog__http__1", catalogB.GetEndpoint("http"))
     .WithReference(identity).WaitFor(catalogA).WaitFor(catalogB).WaitFor(identity);
 
+// Messaging (Portico.Messaging): Ordering's outbox relay publishes to the embedded store's Redis-protocol transport,
+// unless ConnectionStrings:broker names another broker (an amqp:// URI runs the same system on RabbitMQ).
+ordering.WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
+if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } broker)
+{
+    ordering.WithEnvironment("ConnectionStrings__broker", broker);
+}
+
 // Loyalty speaks gRPC on an HTTP/2-only endpoint, and HTTP/1.1 for health and metrics on another.
 var loyalty = builder.AddProject<Projects.Loyalty>("loyalty", launchProfileName: null)
     .WithHttpEndpoint(name: "http")

@@ -116,7 +116,7 @@ public sealed class OrderingFixture : IAsyncLifetime
 
 public sealed record StoredRows(
     List<Portico.Ordering.Model.Order> Orders,
-    List<Portico.Ordering.Model.OutboxMessage> Outbox,
+    List<Portico.Messaging.Outbox.OutboxMessage> Outbox,
     List<Portico.Ordering.Model.IdempotencyRecord> IdempotencyRecords)
 {
     public bool IsEmpty => Orders.Count == 0 && Outbox.Count == 0 && IdempotencyRecords.Count == 0;

@@ -126,7 +126,7 @@ public sealed class OrdersApiTests(OrderingFixture fixture) : IClassFixture<Orde
         Assert.Equal(order.Items, cancelled.Items);
         Assert.Equal("Cancelled", (await client.GetFromJsonAsync<OrderDto>($"api/orders/{order.Id}", Web, Ct))!.Status);
         var rows = await fixture.RowsOfAsync(user);
-        Assert.Equal(["OrderPlaced", "OrderCancelled"], rows.Outbox.OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Select(m => m.Type));
+        Assert.Equal(["OrderPlaced.v1", "OrderCancelled.v1"], rows.Outbox.OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).Select(m => m.Type));
     }
 
     [Fact]
@@ -141,7 +141,7 @@ public sealed class OrdersApiTests(OrderingFixture fixture) : IClassFixture<Orde
 
         var problem = await again.ReadProblemAsync(HttpStatusCode.Conflict);
         Assert.Contains("Cancelled", problem.Detail, StringComparison.Ordinal);
-        Assert.Single((await fixture.RowsOfAsync(user)).Outbox, m => m.Type == "OrderCancelled");
+        Assert.Single((await fixture.RowsOfAsync(user)).Outbox, m => m.Type == "OrderCancelled.v1");
     }
 
     [Fact]
@@ -155,7 +155,7 @@ public sealed class OrdersApiTests(OrderingFixture fixture) : IClassFixture<Orde
 
         Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
         Assert.Equal(9, responses.Count(r => r.StatusCode == HttpStatusCode.Conflict));
-        Assert.Single((await fixture.RowsOfAsync(user)).Outbox, m => m.Type == "OrderCancelled");
+        Assert.Single((await fixture.RowsOfAsync(user)).Outbox, m => m.Type == "OrderCancelled.v1");
         foreach (var response in responses)
         {
             response.Dispose();

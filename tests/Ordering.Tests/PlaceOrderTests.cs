@@ -66,7 +66,7 @@ public sealed class PlaceOrderTests(OrderingFixture fixture) : IClassFixture<Ord
         var stored = Assert.Single(rows.Orders);
         Assert.Equal(order.Id, stored.Id);
         var message = Assert.Single(rows.Outbox);
-        Assert.Equal("OrderPlaced", message.Type);
+        Assert.Equal("OrderPlaced.v1", message.Type);
         Assert.Null(message.PublishedAt);
         Assert.Equal(0, message.Attempts);
         Assert.Equal(order.CreatedAt, message.CreatedAt);

@@ -17,9 +17,11 @@ public sealed class GarnetTestServer : IDisposable
     /// <summary>StackExchange.Redis connection string.</summary>
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static GarnetTestServer Start()
+    public static GarnetTestServer Start() => Start(Ports.GetFreeTcpPort());
+
+    /// <summary>Starts on <paramref name="port"/>, e.g. the port of one stopped before, to bring "the store" back (empty).</summary>
+    public static GarnetTestServer Start(int port)
     {
-        var port = Ports.GetFreeTcpPort();
         var server = new GarnetTestServer(port)
         {
             _server = new GarnetServer(["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--memory", "64m"]),

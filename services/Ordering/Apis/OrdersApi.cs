@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Portico.Messaging.Outbox;
 using Portico.Ordering.Infrastructure;
 using Portico.Ordering.IntegrationEvents;
 using Portico.Ordering.Model;
@@ -120,7 +121,7 @@ public static class OrdersApi
     /// transaction. An order that is not <c>Placed</c> any more — already cancelled included — is 409.
     /// </summary>
     internal static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> CancelOrderAsync(
-        Guid id, ClaimsPrincipal user, OrderingDbContext db, TimeProvider timeProvider, CancellationToken cancellationToken)
+        Guid id, ClaimsPrincipal user, OrderingDbContext db, TimeProvider timeProvider, OutboxSignal outboxSignal, CancellationToken cancellationToken)
     {
         var userId = UserId(user);
         var now = timeProvider.GetUtcNow();
@@ -141,10 +142,14 @@ public static class OrdersApi
                     Id = Guid.CreateVersion7(now),
                     Type = OrderCancelledIntegrationEvent.EventType,
                     Payload = JsonSerializer.Serialize(new OrderCancelledIntegrationEvent(id, userId, total, now), OrderResponse.SerializerOptions),
+                    CorrelationId = id.ToString(),
+                    PartitionKey = id.ToString(),
+                    TraceParent = System.Diagnostics.Activity.Current?.Id,
                     CreatedAt = now,
                 });
                 await db.SaveChangesAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
+                outboxSignal.Notify();
             }
         }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Portico.Messaging.Outbox;
 using Portico.Ordering;
 using Portico.Ordering.Apis;
 using Portico.Ordering.Catalog;
@@ -57,6 +58,11 @@ public static class OrderingServiceCollectionExtensions
             })
             .BindConfiguration(CatalogResilienceSection);
         services.AddScoped<OrderPlacement>();
+        services.TryAddSingleton<OutboxSignal>();
+
+        // The outbox relay publishes OrderPlaced.v1 and OrderCancelled.v1 to the broker (ConnectionStrings:broker, or the
+        // store's). Without either, it says so at start and rows wait in the outbox; orders are taken either way.
+        builder.AddPorticoMessaging().AddOutboxRelay<OrderingDbContext>();
 
         builder.AddJwtAuthentication();
         services.AddAuthorizationBuilder()

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Portico.Messaging.Outbox;
 using Portico.Ordering.Model;
 
 namespace Portico.Ordering.Infrastructure;
@@ -50,9 +51,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
         idempotency.Property(r => r.Key).HasMaxLength(Apis.IdempotencyKey.MaxLength);
         idempotency.Property(r => r.RequestHash).HasMaxLength(64);
 
-        var outbox = modelBuilder.Entity<OutboxMessage>();
-        outbox.ToTable("Outbox");
-        outbox.Property(m => m.Type).HasMaxLength(100);
-        outbox.HasIndex(m => new { m.PublishedAt, m.CreatedAt });
+        // The outbox of Portico.Messaging: its relay publishes these rows (see OrderingServiceCollectionExtensions).
+        modelBuilder.AddOutbox("Outbox");
     }
 }

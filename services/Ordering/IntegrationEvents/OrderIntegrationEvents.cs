@@ -1,16 +1,16 @@
 namespace Portico.Ordering.IntegrationEvents;
 
-/// <summary>An order was placed (outbox type <c>OrderPlaced</c>).</summary>
+/// <summary>An order was placed (message type <c>OrderPlaced.v1</c>).</summary>
 public sealed record OrderPlacedIntegrationEvent(
     Guid OrderId, string UserId, long Total, IReadOnlyList<OrderPlacedLine> Items, DateTimeOffset PlacedAt)
 {
-    public const string EventType = "OrderPlaced";
+    public const string EventType = "OrderPlaced.v1";
 }
 
 public sealed record OrderPlacedLine(int ProductId, int Quantity, long UnitPrice);
 
-/// <summary>A placed order was cancelled (outbox type <c>OrderCancelled</c>); Loyalty reverts its points on it.</summary>
+/// <summary>A placed order was cancelled (message type <c>OrderCancelled.v1</c>); Loyalty reverts its points on it.</summary>
 public sealed record OrderCancelledIntegrationEvent(Guid OrderId, string UserId, long Total, DateTimeOffset CancelledAt)
 {
-    public const string EventType = "OrderCancelled";
+    public const string EventType = "OrderCancelled.v1";
 }

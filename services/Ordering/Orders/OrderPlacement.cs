@@ -5,6 +5,7 @@ using Portico.Ordering.Apis;
 using Portico.Ordering.Catalog;
 using Portico.Ordering.Infrastructure;
 using Portico.Ordering.IntegrationEvents;
+using Portico.Messaging.Outbox;
 using Portico.Ordering.Model;
 
 namespace Portico.Ordering.Orders;
@@ -37,7 +38,7 @@ public abstract record PlacementResult
 /// the record and gets the first answer again; two concurrent requests with one key cannot both be stored, because
 /// the record's key is (user, key): the loser's transaction rolls back and it answers as a retry.
 /// </summary>
-public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient catalog, TimeProvider timeProvider, ILogger<OrderPlacement> logger)
+public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient catalog, TimeProvider timeProvider, OutboxSignal outboxSignal, ILogger<OrderPlacement> logger)
 {
     public async Task<PlacementResult> PlaceAsync(string userId, string? idempotencyKey, OrderRequest request, CancellationToken cancellationToken)
     {
@@ -96,6 +97,7 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
                 ?? throw new InvalidOperationException("Unique violation without an idempotency record.", e);
         }
 
+        outboxSignal.Notify();
         Log.OrderPlaced(logger, order.Id, userId, order.Lines.Count, order.Total);
         return new PlacementResult.Placed(order.Id, body);
     }
@@ -153,6 +155,9 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
             Id = Guid.CreateVersion7(order.CreatedAt),
             Type = OrderPlacedIntegrationEvent.EventType,
             Payload = JsonSerializer.Serialize(placed, OrderResponse.SerializerOptions),
+            CorrelationId = order.Id.ToString(),
+            PartitionKey = order.Id.ToString(),
+            TraceParent = System.Diagnostics.Activity.Current?.Id,
             CreatedAt = order.CreatedAt,
         };
     }

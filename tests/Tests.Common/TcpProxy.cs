@@ -53,9 +53,16 @@ public sealed class TcpProxy : IAsyncDisposable
             foreach (var connection in _connections)
             {
                 // Reset rather than close politely, as a crashed or unplugged peer would (the socket may be gone already).
-                if (connection.Client is { Connected: true } socket)
+                try
                 {
-                    socket.LingerState = new LingerOption(true, 0);
+                    if (connection.Client is { Connected: true } socket)
+                    {
+                        socket.LingerState = new LingerOption(true, 0);
+                    }
+                }
+                catch (Exception e) when (e is ObjectDisposedException or SocketException)
+                {
+                    // A pump closed it meanwhile (its peer went away first): nothing left to reset.
                 }
                 connection.Dispose();
             }

@@ -12,7 +12,7 @@ public sealed class WeatherStartupTests
     {
         await using var app = new WeatherApp(delay: delay);
 
-        var error = Assert.ThrowsAny<Exception>(() => app.StartServer());
+        var error = Assert.ThrowsAny<Exception>(() => app.Start());
 
         Assert.Contains("Weather:Delay", AllMessages(error), StringComparison.Ordinal);
     }

@@ -12,7 +12,7 @@ namespace Portico.Gateway.Tests.Resilience;
 
 /// <summary>
 /// One of two destinations dies in the middle of a run, for each kind of call the gateway makes to a cluster:
-/// proxied GETs, composition steps and transcoded gRPC calls. Every call keeps succeeding, and once a refused
+/// proxied GETs, composition steps, transcoded gRPC calls and cache refreshes. Every call keeps succeeding, and once a refused
 /// connection has taken the dead destination out of load balancing no call of any kind is sent to it again: they
 /// all go the same way, through the cluster's load balancing, health, breakers and resilience policy.
 /// </summary>
@@ -25,8 +25,19 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
     {
         var suffix = Guid.NewGuid().ToString("N")[..8];
         string svc = "svc-" + suffix, loyalty = "loyalty-" + suffix;
-        var a = await TestBackend.StartAsync("a", app => app.MapGet("/svc/item", () => "a"), Ct);
-        await using var b = await TestBackend.StartAsync("b", app => app.MapGet("/svc/item", () => "b"), Ct);
+        // /svc/cached is stale as soon as it is stored (max-age=0) but may be served stale while one background
+        // refresh runs (RFC 5861): every request for it after the first starts a cache refresh.
+        static void MapSvc(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder app, string name)
+        {
+            app.MapGet("/svc/item", () => name);
+            app.MapGet("/svc/cached", (Microsoft.AspNetCore.Http.HttpContext c) =>
+            {
+                c.Response.Headers.CacheControl = "public, max-age=0, stale-while-revalidate=60";
+                return name;
+            });
+        }
+        var a = await TestBackend.StartAsync("a", app => MapSvc(app, "a"), Ct);
+        await using var b = await TestBackend.StartAsync("b", app => MapSvc(app, "b"), Ct);
         var balanceA = new GrpcStub<GetBalanceRequest, Balance>(GetBalanceRequest.Parser) { Answer = r => (0, "", new Balance { UserId = r.UserId, Points = 1 }) };
         var balanceB = new GrpcStub<GetBalanceRequest, Balance>(GetBalanceRequest.Parser) { Answer = r => (0, "", new Balance { UserId = r.UserId, Points = 2 }) };
         var la = await TestBackend.StartAsync("la", app => balanceA.Map(app, "/loyalty.v1.Loyalty/GetBalance"), HttpProtocols.Http2, Ct);
@@ -38,8 +49,9 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
             grpcContracts: LoyaltyReflection.Descriptor);
         var token = gateway.Tokens.CreateToken("user-1");
 
-        var failures = new Dictionary<string, int> { ["proxied"] = 0, ["composition"] = 0, ["transcoded"] = 0 };
+        var failures = new Dictionary<string, int> { ["proxied"] = 0, ["composition"] = 0, ["transcoded"] = 0, ["cached"] = 0 };
         var attemptsBeforeKill = 0;
+        var refreshesBeforeKill = 0;
         for (var i = 0; i < 150; i++)
         {
             // Composition first: the cluster client, not a proxied request, is the first to meet the dead destination.
@@ -48,6 +60,7 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
                 await a.KillAsync();
                 await la.KillAsync();
                 attemptsBeforeKill = attempts.Count;
+                refreshesBeforeKill = b.HitsFor("/svc/cached");
             }
             using (var composed = await gateway.Client.GetAsync("/combo", Ct))
             {
@@ -62,6 +75,10 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
             using (var proxied = await gateway.Client.GetAsync("/svc/item", Ct))
             {
                 failures["proxied"] += proxied.StatusCode == HttpStatusCode.OK ? 0 : 1;
+            }
+            using (var cached = await gateway.Client.GetAsync("/svc/cached", Ct))
+            {
+                failures["cached"] += cached.StatusCode == HttpStatusCode.OK ? 0 : 1;
             }
         }
         await a.DisposeAsync();
@@ -78,6 +95,9 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
         Assert.True(toDead.Count(x => x.Cluster == loyalty) <= 1, "the dead loyalty destination was tried again");
         Assert.All(toDead, x => Assert.Equal(0, x.Status));
         Assert.True(balanceA.Calls.Count + balanceB.Calls.Count == 150, "each transcoded call ran once");
+        // The background refreshes kept going, to the live destination (the dead one is covered by toDead above).
+        var refreshesAfterKill = b.HitsFor("/svc/cached") - refreshesBeforeKill;
+        Assert.True(refreshesAfterKill >= 20, $"only {refreshesAfterKill} cache refreshes reached the live destination after the kill");
     }
 
     private static MeterListener ListenToUpstreamAttempts(ConcurrentQueue<(string, string, int)> attempts, params string[] clusters)
@@ -128,6 +148,11 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
                 ["Routes"] = new JsonObject
                 {
                     ["svc"] = new JsonObject { ["ClusterId"] = svc, ["AuthorizationPolicy"] = "anonymous", ["Match"] = new JsonObject { ["Path"] = "/svc/{**rest}" } },
+                    ["cached"] = new JsonObject
+                    {
+                        ["ClusterId"] = svc, ["AuthorizationPolicy"] = "anonymous", ["Match"] = new JsonObject { ["Path"] = "/svc/cached" },
+                        ["Metadata"] = new JsonObject { ["Portico.Cache"] = "standard" },
+                    },
                 },
                 ["Clusters"] = new JsonObject
                 {
@@ -142,6 +167,7 @@ public sealed class DestinationDownTests(ITestOutputHelper output)
             },
             ["Portico"] = new JsonObject
             {
+                ["Caching"] = new JsonObject { ["Policies"] = new JsonObject { ["standard"] = new JsonObject() } },
                 ["Transcoding"] = new JsonObject { ["Services"] = new JsonObject { ["loyalty.v1.Loyalty"] = new JsonObject { ["Cluster"] = loyalty } } },
                 ["Compositions"] = JsonNode.Parse($$"""
                     { "combo": { "Path": "/combo", "AuthorizationPolicy": "anonymous", "Steps": { "item": { "Cluster": "{{svc}}", "Path": "/svc/item" } } } }

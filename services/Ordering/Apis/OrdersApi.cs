@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Security.Claims;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Portico.Messaging;
 using Portico.Messaging.Outbox;
 using Portico.Ordering.Infrastructure;
-using Portico.Ordering.IntegrationEvents;
+using Portico.Contracts.Events;
 using Portico.Ordering.Model;
 using Portico.Ordering.Orders;
 
@@ -137,16 +137,11 @@ public static class OrdersApi
             if (cancelled)
             {
                 var total = await db.Orders.Where(o => o.Id == id).Select(o => o.Total).SingleAsync(cancellationToken);
-                db.Outbox.Add(new OutboxMessage
-                {
-                    Id = Guid.CreateVersion7(now),
-                    Type = OrderCancelledIntegrationEvent.EventType,
-                    Payload = JsonSerializer.Serialize(new OrderCancelledIntegrationEvent(id, userId, total, now), OrderResponse.SerializerOptions),
-                    CorrelationId = id.ToString(),
-                    PartitionKey = id.ToString(),
-                    TraceParent = System.Diagnostics.Activity.Current?.Id,
-                    CreatedAt = now,
-                });
+                db.Outbox.Add(OutboxMessage.Create(
+                    new OrderCancelled(id, userId, total, now),
+                    EventsJsonContext.Default.OrderCancelled,
+                    now,
+                    new MessageProperties { MessageId = Guid.CreateVersion7(now), CorrelationId = id.ToString(), PartitionKey = id.ToString() }));
                 await db.SaveChangesAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 outboxSignal.Notify();

@@ -4,7 +4,8 @@ using Portico.Data;
 using Portico.Ordering.Apis;
 using Portico.Ordering.Catalog;
 using Portico.Ordering.Infrastructure;
-using Portico.Ordering.IntegrationEvents;
+using Portico.Contracts.Events;
+using Portico.Messaging;
 using Portico.Messaging.Outbox;
 using Portico.Ordering.Model;
 
@@ -146,21 +147,11 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
         return order;
     }
 
-    private static OutboxMessage CreateOutboxMessage(Order order)
-    {
-        var placed = new OrderPlacedIntegrationEvent(
-            order.Id, order.UserId, order.Total, [.. order.Lines.Select(l => new OrderPlacedLine(l.ProductId, l.Quantity, l.UnitPrice))], order.CreatedAt);
-        return new OutboxMessage
-        {
-            Id = Guid.CreateVersion7(order.CreatedAt),
-            Type = OrderPlacedIntegrationEvent.EventType,
-            Payload = JsonSerializer.Serialize(placed, OrderResponse.SerializerOptions),
-            CorrelationId = order.Id.ToString(),
-            PartitionKey = order.Id.ToString(),
-            TraceParent = System.Diagnostics.Activity.Current?.Id,
-            CreatedAt = order.CreatedAt,
-        };
-    }
+    private static OutboxMessage CreateOutboxMessage(Order order) => OutboxMessage.Create(
+        new OrderPlaced(order.Id, order.UserId, order.Total, [.. order.Lines.Select(l => new OrderPlacedLine(l.ProductId, l.Quantity, l.UnitPrice))], order.CreatedAt),
+        EventsJsonContext.Default.OrderPlaced,
+        order.CreatedAt,
+        new MessageProperties { MessageId = Guid.CreateVersion7(order.CreatedAt), CorrelationId = order.Id.ToString(), PartitionKey = order.Id.ToString() });
 
     private static partial class Log
     {

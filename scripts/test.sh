@@ -10,7 +10,8 @@ mkdir -p "$logs"
 
 # Debian packages the tests need. (Engines join this list with the features whose tests use them.)
 # redis-server and rabbitmq-server: the messaging conformance tests (tests/Messaging.Tests) run on both.
-apt_packages=(redis-server rabbitmq-server)
+# postgresql: the services' database tests run on SQLite and on PostgreSQL 15.
+apt_packages=(redis-server rabbitmq-server postgresql)
 
 install_packages() {
   local missing=()
@@ -59,6 +60,30 @@ start_engines() {
   fi
 }
 
+# PostgreSQL: a throwaway cluster of our own (not Debian's "main"), owned by the postgres user as the server
+# requires, on 127.0.0.1:5433 with trust for local connections only. Tests create a database each and drop it.
+start_postgres() {
+  local bin data=/tmp/portico-test-postgres
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ]; then
+    echo "PostgreSQL binaries not found under /usr/lib/postgresql"
+    return
+  fi
+  as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  if ! as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    rm -rf "$data" && mkdir -p "$data"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$data"
+    as_postgres "$bin/initdb" -D "$data" --auth=trust --username=postgres --encoding=UTF8 >"$logs/postgres-start.log" 2>&1
+    as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p 5433 -k $data -c max_connections=300 -c fsync=off" start >>"$logs/postgres-start.log" 2>&1
+  fi
+  if as_postgres "$bin/pg_isready" -h 127.0.0.1 -p 5433 >/dev/null 2>&1; then
+    export PORTICO_TEST_POSTGRES="Host=127.0.0.1;Port=5433;Username=postgres"
+  else
+    echo "PostgreSQL did not start (see $logs/postgres-start.log)"
+  fi
+}
+
 passed=0
 failed=0
 
@@ -98,6 +123,7 @@ run_node_tests() {
 
 install_packages || { echo "package installation failed"; echo "0 passed, 1 failed"; exit 1; }
 start_engines
+start_postgres
 run_dotnet_tests
 run_node_tests
 

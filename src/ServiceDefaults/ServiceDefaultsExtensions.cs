@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Portico.ServiceDefaults.Logging;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -28,6 +29,9 @@ public static class ServiceDefaultsExtensions
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+        // A console format for log shippers (Logging:Console:FormatterName=ecs): one ECS JSON object per line.
+        builder.Logging.AddConsoleFormatter<EcsConsoleFormatter, EcsConsoleFormatterOptions>(o =>
+            o.ServiceName = builder.Configuration["OTEL_SERVICE_NAME"] ?? builder.Environment.ApplicationName);
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>

@@ -42,7 +42,7 @@ public sealed class TombstoneRaceTests(LoyaltyFixture fixture) : IClassFixture<L
         var counts = outcomes.GroupBy(o => o).ToDictionary(g => g.Key, g => g.Count());
         TestContext.Current.SendDiagnosticMessage($"{Pairs} pairs: " + string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Key}={c.Value}"))
             + $"; orders left with points: {balances.Count(b => b != 0)}");
-        Console.WriteLine($"TombstoneRace: {Pairs} pairs: " + string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Key}={c.Value}"))
+        TestContext.Current.TestOutputHelper?.WriteLine($"{Pairs} pairs: " + string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Key}={c.Value}"))
             + $"; orders left with points: {balances.Count(b => b != 0)}");
 
         Assert.All(balances, b => Assert.Equal(0, b));

@@ -115,12 +115,15 @@ public static class SharedStore
 /// </summary>
 public sealed class LoyaltyFixture : IAsyncLifetime
 {
-    private TestBackend _identity = null!;
+    private TestBackend? _identity;
 
     /// <summary>A database file to use and keep; unset: a fresh one, deleted on dispose.</summary>
     public string? DatabasePath { get; init; }
 
-    public TestTokenIssuer Tokens { get; } = new();
+    public TestTokenIssuer Tokens { get; init; } = new();
+
+    /// <summary>Where Loyalty reads the key set; unset: a stand-in Identity serving <see cref="Tokens"/>' keys.</summary>
+    public string? JwksUrl { get; init; }
 
     /// <summary>Settings added to Loyalty's.</summary>
     public IReadOnlyDictionary<string, string?>? Settings { get; init; }
@@ -144,9 +147,14 @@ public sealed class LoyaltyFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _identity = await TestBackend.StartAsync("identity", app =>
-            app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
-        App = new LoyaltyApp(DatabasePath ?? TestDatabases.NewPath("loyalty"), new Uri(_identity.Address, "/.well-known/jwks.json").ToString(), Settings, Time);
+        var jwks = JwksUrl;
+        if (jwks is null)
+        {
+            _identity = await TestBackend.StartAsync("identity", app =>
+                app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
+            jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
+        }
+        App = new LoyaltyApp(DatabasePath ?? TestDatabases.NewPath("loyalty"), jwks, Settings, Time);
         Channel = App.CreateChannel();
         Client = new LoyaltyClient(Channel);
     }
@@ -155,7 +163,10 @@ public sealed class LoyaltyFixture : IAsyncLifetime
     {
         Channel.Dispose();
         await App.DisposeAsync();
-        await _identity.DisposeAsync();
+        if (_identity is not null)
+        {
+            await _identity.DisposeAsync();
+        }
         if (DatabasePath is null)
         {
             TestDatabases.Delete(App.DatabasePath);

@@ -14,6 +14,7 @@ app.UseAuthorization();
 
 app.MapDefaultEndpoints();
 app.MapLoyaltyGrpc();
+app.MapLoyaltyAdmin();
 
 app.Run();
 

@@ -17,6 +17,15 @@ public sealed record OrderingOptions
 
     /// <summary>The <c>Retry-After</c> sent with a 503 when Catalog cannot be reached (whole seconds).</summary>
     public TimeSpan CatalogRetryAfter { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The largest order total accepted, in KRW. Defaults to the largest amount Loyalty's ledger accrues points for
+    /// (<c>LedgerRules.MaxAmount</c>), so no order is taken that the points step would then always refuse.
+    /// </summary>
+    public long MaxOrderTotal { get; init; } = DefaultMaxOrderTotal;
+
+    /// <summary>Loyalty's <c>LedgerRules.MaxAmount</c> (Ordering does not reference Loyalty).</summary>
+    public const long DefaultMaxOrderTotal = 1_000_000_000_000;
 }
 
 /// <summary>Checks <see cref="OrderingOptions"/> at start-up and reports every problem at once.</summary>
@@ -32,6 +41,10 @@ internal sealed class OrderingOptionsValidator : IValidateOptions<OrderingOption
         if (options.CatalogRetryAfter < TimeSpan.FromSeconds(1) || options.CatalogRetryAfter > TimeSpan.FromHours(1))
         {
             errors.Add($"Ordering:CatalogRetryAfter must be from 00:00:01 to 01:00:00, not {options.CatalogRetryAfter}.");
+        }
+        if (options.MaxOrderTotal < 1)
+        {
+            errors.Add($"Ordering:MaxOrderTotal must be at least 1 KRW, not {options.MaxOrderTotal}.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -15,6 +15,7 @@ app.UseAuthorization();
 
 app.MapDefaultEndpoints();
 app.MapOrdersApi();
+app.MapServiceOrdersApi();
 
 app.Run();
 

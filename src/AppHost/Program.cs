@@ -53,6 +53,17 @@ loyalty
     .WithEnvironment("Kestrel__Endpoints__http__Url", loyalty.GetEndpoint("http").LoopbackUrl())
     .WithEnvironment("Kestrel__Endpoints__grpc__Url", loyalty.GetEndpoint("grpc").LoopbackUrl());
 
+// Loyalty consumes OrderCancelled.v1 from the same broker as Ordering publishes to, and its reconciler reads Ordering's
+// /internal/orders as the service client "loyalty" (client_credentials, a secret generated per run).
+loyalty.WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
+if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } loyaltyBroker)
+{
+    loyalty.WithEnvironment("ConnectionStrings__broker", loyaltyBroker);
+}
+var loyaltySecret = builder.AddParameter("loyalty-client-secret", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true);
+identity.WithEnvironment("Identity__Clients__loyalty__Secret", loyaltySecret);
+loyalty.WithEnvironment("Loyalty__Reconciler__ClientSecret", loyaltySecret).WithReference(ordering);
+
 // Autocomplete is Node.js: npm ci first (a fresh machine has no node_modules), then node on a port from Aspire.
 // It reads Catalog's products through the same service-discovery variables the .NET services use.
 var autocompleteDirectory = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "services", "Autocomplete"));

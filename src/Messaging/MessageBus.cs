@@ -34,6 +34,8 @@ internal sealed class MessageBus(IMessageTransport transport, MessageTypeRegistr
             SentAt = timeProvider.GetUtcNow(),
             CorrelationId = properties?.CorrelationId,
             PartitionKey = properties?.PartitionKey,
+            AggregateId = properties?.AggregateId,
+            AggregateSequence = properties?.AggregateSequence,
         };
         return new TransportMessage(envelope, body);
     }

@@ -24,6 +24,16 @@ public sealed record MessageEnvelope
     /// </summary>
     public string? PartitionKey { get; init; }
 
+    /// <summary>The aggregate (e.g. an order id) whose change this event reports, when it reports one.</summary>
+    public string? AggregateId { get; init; }
+
+    /// <summary>
+    /// The event's place among its aggregate's events, from 1, set by the publisher in the transaction that made the
+    /// change (not a clock). Consumers apply an aggregate's events in this order and drop stale ones
+    /// (<c>Inbox.InOrderDbContextExtensions.ProcessInOrderAsync</c>).
+    /// </summary>
+    public long? AggregateSequence { get; init; }
+
     /// <summary>Which handling attempt this delivery is, from 1. A retry after a failure counts up; a redelivery after a crash does not.</summary>
     public int Attempt { get; init; } = 1;
 }
@@ -37,6 +47,12 @@ public sealed record MessageProperties
     public string? CorrelationId { get; init; }
 
     public string? PartitionKey { get; init; }
+
+    /// <summary>The aggregate the event is about; see <see cref="MessageEnvelope.AggregateId"/>.</summary>
+    public string? AggregateId { get; init; }
+
+    /// <summary>The event's number among its aggregate's events, from 1; see <see cref="MessageEnvelope.AggregateSequence"/>.</summary>
+    public long? AggregateSequence { get; init; }
 }
 
 /// <summary>What a handler learns about the message it handles.</summary>

@@ -25,13 +25,18 @@ namespace Portico.Loyalty.Tests;
 public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
 {
     private readonly string _jwksUrl;
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly TimeProvider? _timeProvider;
     private ListenOptions? _http;
     private ListenOptions? _grpc;
 
-    public LoyaltyApp(string databasePath, string jwksUrl)
+    /// <param name="settings">Added to the test's own; by default the shared Garnet store as broker under a namespace of its own.</param>
+    public LoyaltyApp(string databasePath, string jwksUrl, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null)
     {
         DatabasePath = databasePath;
         _jwksUrl = jwksUrl;
+        _settings = settings ?? new Dictionary<string, string?>();
+        _timeProvider = timeProvider;
         UseKestrel();
     }
 
@@ -63,14 +68,31 @@ public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Development");
-        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:loyaltydb"] = $"Data Source={DatabasePath}",
             ["Portico:Jwt:JwksUrl"] = _jwksUrl,
             ["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0",
             ["Kestrel:Endpoints:grpc:Url"] = "http://127.0.0.1:0",
-        }));
-        builder.ConfigureLogging(logging => logging.ClearProviders());
+            // Loyalty consumes OrderCancelled, so it needs a broker: the test process's Garnet, a namespace per app.
+            ["ConnectionStrings:store"] = SharedStore.ConnectionString,
+            ["Messaging:Namespace"] = "loyalty-tests-" + Guid.NewGuid().ToString("N")[..12],
+            ["Messaging:PollInterval"] = "00:00:00.05",
+            ["Messaging:VisibilityTimeout"] = "00:00:03",
+        };
+        foreach (var (key, value) in _settings)
+        {
+            settings[key] = value;
+        }
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
+        if (Environment.GetEnvironmentVariable("PORTICO_TEST_LOGS") is null)
+        {
+            builder.ConfigureLogging(logging => logging.ClearProviders());
+        }
+        if (_timeProvider is not null)
+        {
+            builder.ConfigureServices(services => services.AddSingleton(_timeProvider));
+        }
         // The service's own endpoint settings (names, protocols), read again so the tests learn which port is which.
         builder.ConfigureServices(services => services.AddOptions<KestrelServerOptions>().Configure<IConfiguration>((kestrel, configuration) =>
             kestrel.Configure(configuration.GetSection("Kestrel"), reloadOnChange: false)
@@ -79,18 +101,35 @@ public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
     }
 }
 
+/// <summary>One embedded Garnet store for the whole test process, started when first needed (Loyalty needs a broker to start).</summary>
+public static class SharedStore
+{
+    private static readonly Lazy<GarnetTestServer> Server = new(GarnetTestServer.Start);
+
+    public static string ConnectionString => Server.Value.ConnectionString;
+}
+
 /// <summary>
 /// One running Loyalty service with its own token issuer, on <see cref="DatabasePath"/> (kept: the caller owns
 /// it) or, by default, on a fresh database deleted afterwards. xUnit gives one per test class.
 /// </summary>
 public sealed class LoyaltyFixture : IAsyncLifetime
 {
-    private TestBackend _identity = null!;
+    private TestBackend? _identity;
 
     /// <summary>A database file to use and keep; unset: a fresh one, deleted on dispose.</summary>
     public string? DatabasePath { get; init; }
 
-    public TestTokenIssuer Tokens { get; } = new();
+    public TestTokenIssuer Tokens { get; init; } = new();
+
+    /// <summary>Where Loyalty reads the key set; unset: a stand-in Identity serving <see cref="Tokens"/>' keys.</summary>
+    public string? JwksUrl { get; init; }
+
+    /// <summary>Settings added to Loyalty's.</summary>
+    public IReadOnlyDictionary<string, string?>? Settings { get; init; }
+
+    /// <summary>Loyalty's clock, when the test drives time.</summary>
+    public TimeProvider? Time { get; init; }
 
     public LoyaltyApp App { get; private set; } = null!;
 
@@ -108,9 +147,14 @@ public sealed class LoyaltyFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _identity = await TestBackend.StartAsync("identity", app =>
-            app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
-        App = new LoyaltyApp(DatabasePath ?? TestDatabases.NewPath("loyalty"), new Uri(_identity.Address, "/.well-known/jwks.json").ToString());
+        var jwks = JwksUrl;
+        if (jwks is null)
+        {
+            _identity = await TestBackend.StartAsync("identity", app =>
+                app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
+            jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
+        }
+        App = new LoyaltyApp(DatabasePath ?? TestDatabases.NewPath("loyalty"), jwks, Settings, Time);
         Channel = App.CreateChannel();
         Client = new LoyaltyClient(Channel);
     }
@@ -119,7 +163,10 @@ public sealed class LoyaltyFixture : IAsyncLifetime
     {
         Channel.Dispose();
         await App.DisposeAsync();
-        await _identity.DisposeAsync();
+        if (_identity is not null)
+        {
+            await _identity.DisposeAsync();
+        }
         if (DatabasePath is null)
         {
             TestDatabases.Delete(App.DatabasePath);

@@ -61,25 +61,35 @@ public sealed class RevertTests(LoyaltyFixture fixture) : IClassFixture<LoyaltyF
     }
 
     [Fact]
-    public async Task Accrue_AfterRevert_RepeatsTheOriginalAccrualAndDoesNotEarnAgain()
+    public async Task Accrue_AfterRevert_IsFailedPreconditionAndDoesNotEarnAgain()
     {
         var user = LoyaltyFixture.NewUserId();
         var order = LoyaltyFixture.NewOrderId();
-        var accrued = await fixture.AccrueAsync(user, order, 10_000);
+        await fixture.AccrueAsync(user, order, 10_000);
         await RevertAsync(order);
 
-        var again = await fixture.AccrueAsync(user, order, 10_000);
+        var e = await Assert.ThrowsAsync<RpcException>(() => fixture.AccrueAsync(user, order, 10_000));
 
-        Assert.Equal(accrued, again);
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Contains(order, e.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(0, await fixture.BalanceAsync(user));
     }
 
     [Fact]
-    public async Task Revert_UnknownOrder_IsNotFound()
+    public async Task Revert_OrderNeverAccrued_LeavesATombstone_SoALaterAccrualIsRefused()
     {
-        var e = await Assert.ThrowsAsync<RpcException>(() => RevertAsync(LoyaltyFixture.NewOrderId()));
+        var user = LoyaltyFixture.NewUserId();
+        var order = LoyaltyFixture.NewOrderId();
 
-        Assert.Equal(StatusCode.NotFound, e.StatusCode);
+        var reply = await RevertAsync(order);
+        var again = await RevertAsync(order);
+        var e = await Assert.ThrowsAsync<RpcException>(() => fixture.AccrueAsync(user, order, 10_000));
+
+        Assert.Equal(new RevertReply { PointsReverted = 0, Balance = 0, NothingAccrued = true }, reply);
+        Assert.Equal(reply, again);
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Equal(0, await fixture.BalanceAsync(user));
+        Assert.Empty((await fixture.Client.ListEntriesAsync(new ListEntriesRequest { UserId = user }, fixture.ServiceHeaders, cancellationToken: Ct)).Entries);
     }
 
     [Theory]

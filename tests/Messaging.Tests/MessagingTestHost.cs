@@ -96,6 +96,15 @@ public sealed class MessagingTestHost : IAsyncDisposable
         return [.. rows.Select(r => r.Id)];
     }
 
+    /// <summary>Writes one outbox row for <paramref name="ping"/> with the given properties.</summary>
+    public async Task AddToOutboxAsync(Ping ping, MessageProperties properties)
+    {
+        await using var scope = _host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TestDb>();
+        db.Add(Outbox.OutboxMessage.Create(ping, TestJsonContext.Default.Ping, TimeProvider.System.GetUtcNow(), properties));
+        await db.SaveChangesAsync();
+    }
+
     public async Task<List<Outbox.OutboxMessage>> OutboxAsync()
     {
         await using var scope = _host.Services.CreateAsyncScope();

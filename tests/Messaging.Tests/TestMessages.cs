@@ -39,6 +39,13 @@ public sealed class Probe
     /// <summary>Message numbers in the order their first and later deliveries arrived.</summary>
     public IReadOnlyList<int> Arrivals => [.. _arrivals];
 
+    private readonly ConcurrentDictionary<int, MessageEnvelope> _envelopes = new();
+
+    /// <summary>The envelope of the last delivery of message <paramref name="number"/>.</summary>
+    public MessageEnvelope? EnvelopeOf(int number) => _envelopes.GetValueOrDefault(number);
+
+    public void RecordEnvelope(int number, MessageEnvelope envelope) => _envelopes[number] = envelope;
+
     public int Record(int number, int attempt)
     {
         _arrivals.Enqueue(number);
@@ -72,6 +79,7 @@ public sealed class PingHandler(Probe probe, TestDb db, TimeProvider timeProvide
 {
     public async Task HandleAsync(Ping message, MessageContext context, CancellationToken cancellationToken)
     {
+        probe.RecordEnvelope(message.Number, context.Envelope);
         var delivery = probe.Record(message.Number, context.Envelope.Attempt);
         switch (message.Mode)
         {
@@ -127,6 +135,7 @@ public sealed class TestDb(DbContextOptions<TestDb> options) : DbContext(options
     {
         modelBuilder.Entity<Effect>().ToTable("Effects");
         modelBuilder.AddInbox();
+        modelBuilder.AddAggregateSequences();
         modelBuilder.AddOutbox();
     }
 }

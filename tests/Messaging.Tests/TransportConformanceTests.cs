@@ -60,6 +60,18 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
     }
 
     [Fact]
+    public async Task OutboxRow_AggregateIdAndSequence_ReachTheHandlersEnvelope()
+    {
+        var host = await StartHostAsync(new TestHostRole(Relay: true));
+
+        await host.AddToOutboxAsync(new Ping(7, Ping.Ok), new MessageProperties { AggregateId = "order-7", AggregateSequence = 2, PartitionKey = "order-7" });
+
+        await Eventually.TrueAsync(() => Probe.EnvelopeOf(7) is not null, "the row to be handled");
+        var envelope = Probe.EnvelopeOf(7)!;
+        Assert.Equal(("order-7", 2L), (envelope.AggregateId, envelope.AggregateSequence));
+    }
+
+    [Fact]
     public async Task PublishedEvent_IsHandledBySubscriber()
     {
         await StartHostAsync();

@@ -32,9 +32,11 @@ public sealed class IdempotencyTests(OrderingFixture fixture) : IClassFixture<Or
     }
 
     [Fact]
-    public async Task Retry_AfterTheOrderWasCancelled_StillReplaysTheFirstAnswer()
+    public async Task Retry_AfterTheOrderWasCancelled_AnswersWithTheCancelledOrder()
     {
-        using var client = fixture.ClientFor(OrderingFixture.NewUserId());
+        // Issue 26, failure 1: a replay must not report a cancelled order as placed.
+        var user = OrderingFixture.NewUserId();
+        using var client = fixture.ClientFor(user);
         var key = Guid.NewGuid().ToString();
         using var first = await client.PostOrderAsync(OrderBody((2, 1)), key);
         var order = (await first.Content.ReadFromJsonAsync<OrderDto>(Web, Ct))!;
@@ -43,7 +45,11 @@ public sealed class IdempotencyTests(OrderingFixture fixture) : IClassFixture<Or
         using var retry = await client.PostOrderAsync(OrderBody((2, 1)), key);
 
         Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
-        Assert.Equal("Placed", (await retry.Content.ReadFromJsonAsync<OrderDto>(Web, Ct))!.Status);
+        Assert.Equal(["true"], retry.Headers.GetValues("Idempotent-Replayed"));
+        Assert.Equal(first.Headers.Location, retry.Headers.Location);
+        var replayed = (await retry.Content.ReadFromJsonAsync<OrderDto>(Web, Ct))!;
+        Assert.Equal((order.Id, "Cancelled", order.Total), (replayed.Id, replayed.Status, replayed.Total));
+        Assert.Single((await fixture.RowsOfAsync(user)).Orders);
     }
 
     [Fact]

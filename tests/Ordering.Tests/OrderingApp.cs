@@ -40,6 +40,17 @@ public sealed class OrderingFixture : IAsyncLifetime
 
     public ServiceApp<Program> App { get; private set; } = null!;
 
+    /// <summary>Ordering's SQLite file.</summary>
+    public string OrderingDatabasePath => _orderingDb;
+
+    /// <summary>A client of Ordering with a service client's token (role <c>service</c>, as Identity's client_credentials grant gives).</summary>
+    public HttpClient ServiceClient(string role = "service")
+    {
+        var client = new HttpClient { BaseAddress = App.Address };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken("client:loyalty", roles: [role]));
+        return client;
+    }
+
     /// <summary>The real Catalog, for reading prices as any client would.</summary>
     public HttpClient Catalog { get; private set; } = null!;
 

@@ -11,6 +11,7 @@ namespace Portico.Loyalty.Apis;
 /// <c>loyalty.v1.Loyalty</c>. Every call needs a valid access token. Accrue and Revert are service-to-service:
 /// they take the user from the request and need the <c>service</c> or <c>admin</c> role. GetBalance and
 /// ListEntries serve users (their own points, from the token's <c>sub</c>) and services (any user, named).
+/// Faults are turned into statuses without exception text by <see cref="LoyaltyErrorInterceptor"/>.
 /// </summary>
 [Authorize]
 internal sealed class LoyaltyGrpcService(PointsLedger ledger) : LoyaltyContract.LoyaltyBase
@@ -30,6 +31,8 @@ internal sealed class LoyaltyGrpcService(PointsLedger ledger) : LoyaltyContract.
             LedgerOutcome.Written or LedgerOutcome.Replayed => new AccrueReply { PointsEarned = change.Points, Balance = change.Balance },
             LedgerOutcome.Conflict => throw new RpcException(new Status(StatusCode.AlreadyExists,
                 $"Order '{request.OrderId}' was already accrued with another user or amount; an order earns points once.")),
+            LedgerOutcome.OrderReverted => throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"Order '{request.OrderId}' was reverted (cancelled or compensated); it earns no points.")),
             _ => throw new InvalidOperationException($"Unexpected accrual outcome {change.Outcome}."),
         };
     }
@@ -45,7 +48,7 @@ internal sealed class LoyaltyGrpcService(PointsLedger ledger) : LoyaltyContract.
         return change.Outcome switch
         {
             LedgerOutcome.Written or LedgerOutcome.Replayed => new RevertReply { PointsReverted = change.Points, Balance = change.Balance },
-            LedgerOutcome.NotFound => throw new RpcException(new Status(StatusCode.NotFound, $"Order '{request.OrderId}' earned no points: there is nothing to revert.")),
+            LedgerOutcome.Tombstoned => new RevertReply { PointsReverted = 0, Balance = 0, NothingAccrued = true },
             LedgerOutcome.InsufficientBalance => throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"Reverting order '{request.OrderId}' would take {change.Points} points from a balance of {change.Balance}; a balance never goes below zero.")),
             _ => throw new InvalidOperationException($"Unexpected revert outcome {change.Outcome}."),

@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Portico.Loyalty.Ledger;
+using Portico.Loyalty.Reconciliation;
+using Portico.Messaging.Inbox;
 
 namespace Portico.Loyalty.Infrastructure;
 
@@ -13,6 +15,10 @@ public sealed class LoyaltyDbContext(DbContextOptions<LoyaltyDbContext> options)
     public DbSet<LedgerEntry> Entries => Set<LedgerEntry>();
 
     public DbSet<PointsAccount> Accounts => Set<PointsAccount>();
+
+    public DbSet<LedgerOrder> Orders => Set<LedgerOrder>();
+
+    public DbSet<ReconcilerState> ReconcilerStates => Set<ReconcilerState>();
 
     public override int SaveChanges(bool acceptAllChangesOnSuccess)
     {
@@ -49,6 +55,20 @@ public sealed class LoyaltyDbContext(DbContextOptions<LoyaltyDbContext> options)
         account.ToTable("Accounts", t => t.HasCheckConstraint("CK_Accounts_Balance", "\"Balance\" >= 0"));
         account.HasKey(a => a.UserId);
         account.Property(a => a.UserId).HasMaxLength(LedgerRules.MaxIdLength);
+
+        var order = modelBuilder.Entity<LedgerOrder>();
+        order.ToTable("LedgerOrders");
+        order.HasKey(o => o.OrderId);
+        order.Property(o => o.OrderId).HasMaxLength(LedgerRules.MaxIdLength);
+
+        var reconciler = modelBuilder.Entity<ReconcilerState>();
+        reconciler.ToTable("ReconcilerState");
+        reconciler.HasKey(r => r.Name);
+        reconciler.Property(r => r.Name).HasMaxLength(100);
+
+        // OrderCancelled.v1 from Ordering: applied once (inbox), in each order's event order (aggregate sequences).
+        modelBuilder.AddInbox();
+        modelBuilder.AddAggregateSequences();
     }
 
     private void EnsureLedgerIsOnlyAppended()

@@ -4,10 +4,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Portico.Messaging;
 using Portico.Messaging.Outbox;
 using Portico.Ordering.Infrastructure;
-using Portico.Contracts.Events;
 using Portico.Ordering.Model;
 using Portico.Ordering.Orders;
 
@@ -33,7 +31,8 @@ public static class OrdersApi
 
     /// <summary>
     /// Places an order priced by Catalog: 201 with its Location. With an <c>Idempotency-Key</c>, a retry of the same
-    /// lines gets the first answer again and creates nothing; the same key with other lines is 422.
+    /// lines creates nothing and gets the order as it is now (its current status, e.g. Cancelled) with the first
+    /// answer's status code and <c>Idempotent-Replayed: true</c>; the same key with other lines is 422.
     /// </summary>
     internal static async Task<IResult> PlaceOrderAsync(
         HttpContext context,
@@ -71,6 +70,13 @@ public static class OrdersApi
                     Status = StatusCodes.Status422UnprocessableEntity,
                     Title = "Unknown product",
                     Detail = $"The catalog has no such product: {string.Join(", ", unknown.Errors.Keys)}.",
+                });
+            case PlacementResult.Unpriceable unpriceable:
+                return TypedResults.Problem(new HttpValidationProblemDetails(unpriceable.Errors)
+                {
+                    Status = unpriceable.StatusCode,
+                    Title = unpriceable.Title,
+                    Detail = $"The order cannot be priced: {string.Join(", ", unpriceable.Errors.Keys)}; nothing was stored.",
                 });
             case PlacementResult.CatalogUnavailable:
                 context.Response.Headers.RetryAfter = ((int)options.Value.CatalogRetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
@@ -130,18 +136,19 @@ public static class OrdersApi
         bool cancelled;
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            // One conditional update: of two concurrent cancels exactly one finds the order still Placed.
+            // One conditional update: of two concurrent cancels exactly one finds the order still Placed. It also counts
+            // the order's event, whose number is read back in this transaction as the event's aggregate sequence.
             cancelled = 1 == await db.Orders
                 .Where(o => o.Id == id && o.UserId == userId && o.Status == OrderStatus.Placed)
-                .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, OrderStatus.Cancelled).SetProperty(o => o.CancelledAt, now), cancellationToken);
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(o => o.Status, OrderStatus.Cancelled)
+                    .SetProperty(o => o.CancelledAt, now)
+                    .SetProperty(o => o.ChangedAt, now)
+                    .SetProperty(o => o.EventSequence, o => o.EventSequence + 1), cancellationToken);
             if (cancelled)
             {
-                var total = await db.Orders.Where(o => o.Id == id).Select(o => o.Total).SingleAsync(cancellationToken);
-                db.Outbox.Add(OutboxMessage.Create(
-                    new OrderCancelled(id, userId, total, now),
-                    EventsJsonContext.Default.OrderCancelled,
-                    now,
-                    new MessageProperties { MessageId = Guid.CreateVersion7(now), CorrelationId = id.ToString(), PartitionKey = id.ToString() }));
+                var changed = await db.Orders.Where(o => o.Id == id).Select(o => new { o.Total, o.EventSequence }).SingleAsync(cancellationToken);
+                db.Outbox.Add(OrderEvents.Cancelled(id, userId, changed.Total, now, changed.EventSequence));
                 await db.SaveChangesAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 outboxSignal.Notify();

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Portico.Data;
 using Portico.Messaging.Outbox;
 using Portico.Ordering;
 using Portico.Ordering.Apis;
@@ -35,6 +36,8 @@ public static class OrderingServiceCollectionExtensions
 
         builder.AddServiceDatabase<OrderingDbContext>(OrderingDatabase.ConnectionStringName, OrderingDatabase.DefaultConnectionString);
         services.AddHealthChecks().AddDbContextCheck<OrderingDbContext>(OrderingDatabase.ConnectionStringName);
+        // A busy (SQLite) or unreachable database answers 503 with Retry-After, after a short busy timeout.
+        services.AddDatabaseFaultHandling<OrderingDbContext>(OrderingDatabase.FaultsSection);
 
         // The handler every client gets from ServiceDefaults is shared by all clients' settings; this client gets its own
         // standard handler instead, configured by the name "catalog-standard": short defaults, since a user waits on
@@ -66,7 +69,8 @@ public static class OrderingServiceCollectionExtensions
 
         builder.AddJwtAuthentication();
         services.AddAuthorizationBuilder()
-            .AddPolicy(OrderingPolicies.Customer, policy => policy.RequireAuthenticatedUser().RequireClaim("sub"));
+            .AddPolicy(OrderingPolicies.Customer, policy => policy.RequireAuthenticatedUser().RequireClaim("sub"))
+            .AddPolicy(OrderingPolicies.Service, policy => policy.RequireAuthenticatedUser().RequireRole(OrderingPolicies.ServiceRole));
         return builder;
     }
 }

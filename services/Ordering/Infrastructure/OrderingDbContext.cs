@@ -35,6 +35,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
         order.Property(o => o.UserId).HasMaxLength(MaxUserIdLength);
         order.Property(o => o.Status).HasConversion<string>().HasMaxLength(16);
         order.HasIndex(o => new { o.UserId, o.CreatedAt });
+        order.HasIndex(o => new { o.ChangedAt, o.Id });
         order.HasMany(o => o.Lines).WithOne().HasForeignKey(l => l.OrderId).OnDelete(DeleteBehavior.Cascade);
 
         var line = modelBuilder.Entity<OrderLine>();

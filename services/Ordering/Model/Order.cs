@@ -17,6 +17,16 @@ public sealed class Order
 
     public DateTimeOffset? CancelledAt { get; set; }
 
+    /// <summary>When the order last changed (placed, cancelled): what service clients page by (<c>/internal/orders</c>).</summary>
+    public DateTimeOffset ChangedAt { get; set; }
+
+    /// <summary>
+    /// How many events this order has published: 1 once placed, one more per later change, incremented in the
+    /// transaction that writes the event's outbox row. Each event carries it as its aggregate sequence, so consumers
+    /// order one order's events by it rather than by the clocks of the instances that wrote them.
+    /// </summary>
+    public long EventSequence { get; set; }
+
     public List<OrderLine> Lines { get; set; } = [];
 }
 

@@ -4,8 +4,7 @@ using Portico.Data;
 using Portico.Ordering.Apis;
 using Portico.Ordering.Catalog;
 using Portico.Ordering.Infrastructure;
-using Portico.Contracts.Events;
-using Portico.Messaging;
+using Microsoft.Extensions.Options;
 using Portico.Messaging.Outbox;
 using Portico.Ordering.Model;
 
@@ -21,7 +20,7 @@ public abstract record PlacementResult
     /// <summary>A new order; <paramref name="Body"/> is the JSON to answer with 201.</summary>
     public sealed record Placed(Guid OrderId, string Body) : PlacementResult;
 
-    /// <summary>The key was used before for the same lines: the first answer, to send again.</summary>
+    /// <summary>The key was used before for the same lines: the first answer's status with the order as it is now (its current status).</summary>
     public sealed record Replayed(Guid OrderId, int StatusCode, string Body) : PlacementResult;
 
     /// <summary>The key was used before for other lines.</summary>
@@ -31,15 +30,23 @@ public abstract record PlacementResult
     public sealed record UnknownProducts(Dictionary<string, string[]> Errors) : PlacementResult;
 
     public sealed record CatalogUnavailable(string Reason) : PlacementResult;
+
+    /// <summary>
+    /// The order cannot be priced into something Loyalty and the ledger accept: a line whose quantity × price or a
+    /// total that overflows or passes <see cref="OrderingOptions.MaxOrderTotal"/> (400), or a product without a price
+    /// (422). Errors are keyed by the field to blame (<c>items[i].quantity</c>, <c>items[i].productId</c>).
+    /// </summary>
+    public sealed record Unpriceable(int StatusCode, string Title, Dictionary<string, string[]> Errors) : PlacementResult;
 }
 
 /// <summary>
 /// Places orders: prices each line from Catalog, then stores the order, its lines, its <c>OrderPlaced</c> outbox
 /// row and (when the client sent one) its idempotency record in one transaction. A retry with the same key finds
-/// the record and gets the first answer again; two concurrent requests with one key cannot both be stored, because
+/// the record and gets the order as it is now (cancelled, if it was cancelled since), with the first answer's status; two concurrent requests with one key cannot both be stored, because
 /// the record's key is (user, key): the loser's transaction rolls back and it answers as a retry.
 /// </summary>
-public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient catalog, TimeProvider timeProvider, OutboxSignal outboxSignal, ILogger<OrderPlacement> logger)
+public sealed partial class OrderPlacement(
+    OrderingDbContext db, CatalogClient catalog, TimeProvider timeProvider, OutboxSignal outboxSignal, IOptions<OrderingOptions> options, ILogger<OrderPlacement> logger)
 {
     public async Task<PlacementResult> PlaceAsync(string userId, string? idempotencyKey, OrderRequest request, CancellationToken cancellationToken)
     {
@@ -67,10 +74,15 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
             return new PlacementResult.UnknownProducts(unknown);
         }
 
+        if (CheckPrices(request, products, options.Value.MaxOrderTotal) is { } unpriceable)
+        {
+            return unpriceable;
+        }
+
         var order = CreateOrder(userId, request, products);
         var body = JsonSerializer.Serialize(OrderResponse.From(order), OrderResponse.SerializerOptions);
         db.Orders.Add(order);
-        db.Outbox.Add(CreateOutboxMessage(order));
+        db.Outbox.Add(OrderEvents.Placed(order));
         if (idempotencyKey is not null)
         {
             db.IdempotencyRecords.Add(new IdempotencyRecord
@@ -114,8 +126,78 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
         {
             return new PlacementResult.KeyReused();
         }
-        Log.Replayed(logger, record.OrderId, userId);
-        return new PlacementResult.Replayed(record.OrderId, record.StatusCode, record.ResponseBody);
+        // The order as it is now, not as it was first answered: a replay must not report a cancelled order as placed.
+        var order = await db.Orders.AsNoTracking().Include(o => o.Lines).SingleOrDefaultAsync(o => o.Id == record.OrderId, cancellationToken);
+        var body = order is null ? record.ResponseBody : JsonSerializer.Serialize(OrderResponse.From(order), OrderResponse.SerializerOptions);
+        Log.Replayed(logger, record.OrderId, userId, order?.Status.ToString() ?? "unknown");
+        return new PlacementResult.Replayed(record.OrderId, record.StatusCode, body);
+    }
+
+    /// <summary>
+    /// What Loyalty would refuse, refused before anything is stored: a product priced at zero or less, a line or total
+    /// that overflows, a total above <paramref name="maxTotal"/>. Null when the order can be priced.
+    /// </summary>
+    private static PlacementResult.Unpriceable? CheckPrices(OrderRequest request, IReadOnlyDictionary<int, CatalogProduct?> products, long maxTotal)
+    {
+        var unpriced = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var tooLarge = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        long total = 0;
+        var totalOverflows = false;
+        foreach (var (line, index) in request.Lines.Select((l, i) => (l, i)))
+        {
+            var price = products[line.ProductId]!.Price;
+            if (price <= 0)
+            {
+                unpriced[$"items[{index}].productId"] = [$"Product {line.ProductId} has no price ({price} KRW) and cannot be ordered."];
+                continue;
+            }
+            if (!TryMultiply(price, line.Quantity, out var lineTotal))
+            {
+                tooLarge[$"items[{index}].quantity"] = [$"{line.Quantity} × {price} KRW for product {line.ProductId} is too large to total."];
+                continue;
+            }
+            if (!totalOverflows && !TryAdd(total, lineTotal, out total))
+            {
+                totalOverflows = true;
+            }
+        }
+        if (unpriced.Count > 0)
+        {
+            return new PlacementResult.Unpriceable(StatusCodes.Status422UnprocessableEntity, "Product without a price", unpriced);
+        }
+        if (tooLarge.Count == 0 && (totalOverflows || total > maxTotal))
+        {
+            tooLarge["items"] = [$"The order total is above the largest accepted, {maxTotal} KRW; order fewer items."];
+        }
+        return tooLarge.Count > 0 ? new PlacementResult.Unpriceable(StatusCodes.Status400BadRequest, "Order total too large", tooLarge) : null;
+    }
+
+    private static bool TryMultiply(long a, long b, out long product)
+    {
+        try
+        {
+            product = checked(a * b);
+            return true;
+        }
+        catch (OverflowException)
+        {
+            product = 0;
+            return false;
+        }
+    }
+
+    private static bool TryAdd(long a, long b, out long sum)
+    {
+        try
+        {
+            sum = checked(a + b);
+            return true;
+        }
+        catch (OverflowException)
+        {
+            sum = 0;
+            return false;
+        }
     }
 
     private Order CreateOrder(string userId, OrderRequest request, IReadOnlyDictionary<int, CatalogProduct?> products)
@@ -129,6 +211,8 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
             UserId = userId,
             Status = OrderStatus.Placed,
             CreatedAt = now,
+            ChangedAt = now,
+            EventSequence = OrderEvents.PlacedSequence,
         };
         foreach (var (line, position) in request.Lines.Select((l, i) => (l, i)))
         {
@@ -147,19 +231,13 @@ public sealed partial class OrderPlacement(OrderingDbContext db, CatalogClient c
         return order;
     }
 
-    private static OutboxMessage CreateOutboxMessage(Order order) => OutboxMessage.Create(
-        new OrderPlaced(order.Id, order.UserId, order.Total, [.. order.Lines.Select(l => new OrderPlacedLine(l.ProductId, l.Quantity, l.UnitPrice))], order.CreatedAt),
-        EventsJsonContext.Default.OrderPlaced,
-        order.CreatedAt,
-        new MessageProperties { MessageId = Guid.CreateVersion7(order.CreatedAt), CorrelationId = order.Id.ToString(), PartitionKey = order.Id.ToString() });
-
     private static partial class Log
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Placed order {OrderId} for user {UserId}: {LineCount} lines, {Total} KRW")]
         public static partial void OrderPlaced(ILogger logger, Guid orderId, string userId, int lineCount, long total);
 
-        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Replayed the answer for order {OrderId} to a retry by user {UserId}")]
-        public static partial void Replayed(ILogger logger, Guid orderId, string userId);
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Answered a retry by user {UserId} with order {OrderId} as it is now ({Status})")]
+        public static partial void Replayed(ILogger logger, Guid orderId, string userId, string status);
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Catalog could not price an order; answering 503")]
         public static partial void CatalogUnavailable(ILogger logger, Exception exception);

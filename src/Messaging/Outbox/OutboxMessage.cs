@@ -28,6 +28,15 @@ public sealed class OutboxMessage
 
     public string? PartitionKey { get; set; }
 
+    /// <summary>The aggregate (e.g. order id) whose change the row reports; null for a message about no aggregate.</summary>
+    public string? AggregateId { get; set; }
+
+    /// <summary>
+    /// The event's number among its aggregate's events, from 1, taken from a counter the service increments in the same
+    /// transaction as the change, so it orders one aggregate's events whatever the instances' clocks say.
+    /// </summary>
+    public long? AggregateSequence { get; set; }
+
     /// <summary>The <c>traceparent</c> of the request that wrote the row, so the consumer joins its trace.</summary>
     public string? TraceParent { get; set; }
 
@@ -57,6 +66,8 @@ public sealed class OutboxMessage
             Payload = JsonSerializer.Serialize(message, jsonTypeInfo),
             CorrelationId = properties?.CorrelationId,
             PartitionKey = properties?.PartitionKey,
+            AggregateId = properties?.AggregateId,
+            AggregateSequence = properties?.AggregateSequence,
             TraceParent = Activity.Current?.Id,
             CreatedAt = createdAt,
         };
@@ -74,6 +85,7 @@ public static class OutboxModelBuilderExtensions
         outbox.Property(m => m.Queue).HasMaxLength(200);
         outbox.Property(m => m.CorrelationId).HasMaxLength(200);
         outbox.Property(m => m.PartitionKey).HasMaxLength(200);
+        outbox.Property(m => m.AggregateId).HasMaxLength(200);
         outbox.Property(m => m.TraceParent).HasMaxLength(64);
         outbox.Property(m => m.LockedBy).HasMaxLength(200);
         outbox.Property(m => m.LastError).HasMaxLength(2000);

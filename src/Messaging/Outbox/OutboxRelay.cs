@@ -158,6 +158,8 @@ internal sealed partial class OutboxRelay<TContext>(
             SentAt = row.CreatedAt,
             CorrelationId = row.CorrelationId,
             PartitionKey = row.PartitionKey,
+            AggregateId = row.AggregateId,
+            AggregateSequence = row.AggregateSequence,
             TraceParent = row.TraceParent,
         };
         var message = new TransportMessage(envelope, Encoding.UTF8.GetBytes(row.Payload));

@@ -246,6 +246,14 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
         {
             headers[Headers.PartitionKey] = envelope.PartitionKey;
         }
+        if (envelope.AggregateId is not null)
+        {
+            headers[Headers.AggregateId] = envelope.AggregateId;
+        }
+        if (envelope.AggregateSequence is { } sequence)
+        {
+            headers[Headers.AggregateSequence] = sequence;
+        }
         if (error is not null)
         {
             headers[Headers.Error] = error;
@@ -277,6 +285,10 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
             CorrelationId = properties.CorrelationId,
             TraceParent = Header(properties, Headers.TraceParent),
             PartitionKey = Header(properties, Headers.PartitionKey),
+            AggregateId = Header(properties, Headers.AggregateId),
+            AggregateSequence = properties.Headers?.TryGetValue(Headers.AggregateSequence, out var s) == true && s is not null
+                ? Convert.ToInt64(s, CultureInfo.InvariantCulture)
+                : null,
             Attempt = attempt,
         };
     }
@@ -302,6 +314,8 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
         public const string SentAt = "x-portico-sent-at";
         public const string TraceParent = "traceparent";
         public const string PartitionKey = "x-portico-partition-key";
+        public const string AggregateId = "x-portico-aggregate-id";
+        public const string AggregateSequence = "x-portico-aggregate-sequence";
         public const string Error = "x-portico-error";
         public const string DeadLetteredAt = "x-portico-dead-lettered-at";
     }

@@ -133,7 +133,10 @@ public static class OrdersApi
             // One conditional update: of two concurrent cancels exactly one finds the order still Placed.
             cancelled = 1 == await db.Orders
                 .Where(o => o.Id == id && o.UserId == userId && o.Status == OrderStatus.Placed)
-                .ExecuteUpdateAsync(s => s.SetProperty(o => o.Status, OrderStatus.Cancelled).SetProperty(o => o.CancelledAt, now), cancellationToken);
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(o => o.Status, OrderStatus.Cancelled)
+                    .SetProperty(o => o.CancelledAt, now)
+                    .SetProperty(o => o.CancellationReason, CancellationReasons.User), cancellationToken);
             if (cancelled)
             {
                 var total = await db.Orders.Where(o => o.Id == id).Select(o => o.Total).SingleAsync(cancellationToken);

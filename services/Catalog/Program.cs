@@ -9,9 +9,14 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// After the status-code pages, so that a rejected bearer token also gets a problem+json body.
+app.UseAuthentication();
+app.UseAuthorization();
 
 app.MapDefaultEndpoints();
 app.MapCatalogApi();
+app.MapProductWrites();
+app.MapDeadLetters().RequireAuthorization(CatalogPolicies.Admin);
 
 app.Run();
 

@@ -26,6 +26,10 @@ var identity = builder.AddService<Projects.Identity>("identity")
     .WithEnvironment("Identity__MailSink__Path", Path.Combine(settings.DataDirectory, "identity-mail"))
     .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret);
 
+// Catalog checks the admin's bearer token on product writes against Identity's key set.
+catalogA.WithReference(identity);
+catalogB.WithReference(identity);
+
 // Ordering prices orders from Catalog (both instances, through service discovery) and owns its database.
 var ordering = builder.AddService<Projects.Ordering>("ordering")
     .WithEnvironment("ConnectionStrings__orderingdb", $"Data Source={Path.Combine(settings.DataDirectory, "ordering.db")}")
@@ -36,9 +40,16 @@ var ordering = builder.AddService<Projects.Ordering>("ordering")
 // Messaging (Portico.Messaging): Ordering's outbox relay publishes to the embedded store's Redis-protocol transport,
 // unless ConnectionStrings:broker names another broker (an amqp:// URI runs the same system on RabbitMQ).
 ordering.WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
+// Catalog consumes OrderPlaced/OrderCancelled (stock) and publishes StockRejected and ProductChanged the same way.
+foreach (var catalog in new[] { catalogA, catalogB })
+{
+    catalog.WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
+}
 if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } broker)
 {
     ordering.WithEnvironment("ConnectionStrings__broker", broker);
+    catalogA.WithEnvironment("ConnectionStrings__broker", broker);
+    catalogB.WithEnvironment("ConnectionStrings__broker", broker);
 }
 
 // Loyalty speaks gRPC on an HTTP/2-only endpoint, and HTTP/1.1 for health and metrics on another.
@@ -77,7 +88,7 @@ var autocomplete = builder.AddExecutable("autocomplete", "node", autocompleteDir
     .WaitForCompletion(autocompleteInstall)
     .WaitFor(catalogA).WaitFor(catalogB);
 
-builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
+var gateway = builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
     .WithHttpEndpoint(port: settings.GatewayH2cPort, name: "h2c", isProxied: false)
     .WithEnvironment("Kestrel__Endpoints__http__Url", settings.GatewayUrl)
@@ -94,5 +105,10 @@ builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithReference(ordering).WaitFor(ordering)
     .WithReference(loyalty).WaitFor(loyalty)
     .WithReference(autocomplete.GetEndpoint("http")).WaitFor(autocomplete);
+// The gateway consumes ProductChanged.v1 (cache purge) from the broker the services publish to.
+if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } gatewayBroker)
+{
+    gateway.WithEnvironment("ConnectionStrings__broker", gatewayBroker);
+}
 
 builder.Build().Run();

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Portico.Ordering.Tests;
 
 // The wire contract as a client sees it, written out independently of the service's types.
-public sealed record OrderDto(Guid Id, string Status, List<OrderLineDto> Items, long Total, DateTimeOffset CreatedAt);
+public sealed record OrderDto(Guid Id, string Status, List<OrderLineDto> Items, long Total, DateTimeOffset CreatedAt, string? CancellationReason = null);
 
 public sealed record OrderLineDto(int ProductId, string ProductName, long UnitPrice, int Quantity, long LineTotal);
 

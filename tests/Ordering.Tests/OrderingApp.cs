@@ -20,8 +20,9 @@ namespace Portico.Ordering.Tests;
 
 /// <summary>
 /// Ordering on real Kestrel with everything it talks to: the real Catalog (in-process, its own database) unless a
-/// test gives another Catalog address, and a stand-in Identity serving the key set of <see cref="Tokens"/>.
-/// Retries to Catalog are quick so that "Catalog down" answers in milliseconds.
+/// test gives another Catalog address, a stand-in Identity serving the key set of <see cref="Tokens"/>, and an
+/// embedded store (Garnet) as both services' broker, so the stock saga runs as in the shop (both consume, so both
+/// need one). Retries to Catalog are quick so that "Catalog down" answers in milliseconds.
 /// </summary>
 public sealed class OrderingFixture : IAsyncLifetime
 {
@@ -29,6 +30,7 @@ public sealed class OrderingFixture : IAsyncLifetime
     private ServiceApp<CatalogService::Program>? _catalog;
     private string? _catalogDb;
     private string _orderingDb = null!;
+    private GarnetTestServer? _store;
 
     public TestTokenIssuer Tokens { get; } = new();
 
@@ -37,6 +39,15 @@ public sealed class OrderingFixture : IAsyncLifetime
 
     /// <summary>Settings added to Ordering's.</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Settings added to Catalog's.</summary>
+    public IReadOnlyDictionary<string, string?> CatalogSettings { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>The store both services use as their broker; when null, the fixture starts one of its own.</summary>
+    public string? StoreConnectionString { get; init; }
+
+    /// <summary>The real Catalog's services (its database), when the fixture started it.</summary>
+    public IServiceProvider? CatalogServices => _catalog?.Services;
 
     public ServiceApp<Program> App { get; private set; } = null!;
 
@@ -59,11 +70,27 @@ public sealed class OrderingFixture : IAsyncLifetime
         _identity = await TestBackend.StartAsync("identity", app =>
             app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
 
+        var store = StoreConnectionString;
+        if (store is null)
+        {
+            _store = GarnetTestServer.Start();
+            store = _store.ConnectionString;
+        }
+
         var catalogUrl = CatalogUrl;
         if (catalogUrl is null)
         {
             _catalogDb = TestDatabases.NewPath("catalog");
-            _catalog = new ServiceApp<CatalogService::Program>(new Dictionary<string, string?> { ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}" });
+            var catalogSettings = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}",
+                ["ConnectionStrings:store"] = store,
+            };
+            foreach (var (key, value) in CatalogSettings)
+            {
+                catalogSettings[key] = value;
+            }
+            _catalog = new ServiceApp<CatalogService::Program>(catalogSettings);
             catalogUrl = _catalog.Address;
         }
         Catalog = new HttpClient { BaseAddress = catalogUrl };
@@ -76,6 +103,7 @@ public sealed class OrderingFixture : IAsyncLifetime
             ["Ordering:CatalogUrl"] = catalogUrl.ToString(),
             ["Ordering:CatalogResilience:Retry:MaxRetryAttempts"] = "1",
             ["Ordering:CatalogResilience:Retry:Delay"] = "00:00:00.010",
+            ["ConnectionStrings:store"] = store,
         };
         foreach (var (key, value) in Settings)
         {
@@ -96,6 +124,7 @@ public sealed class OrderingFixture : IAsyncLifetime
             TestDatabases.Delete(_catalogDb!);
         }
         await _identity.DisposeAsync();
+        _store?.Dispose();
     }
 
     /// <summary>A user id no other test uses.</summary>

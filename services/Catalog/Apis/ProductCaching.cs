@@ -31,8 +31,7 @@ internal sealed class ProductCaching(IOptions<ProductCachingOptions> options, IO
         {
             return result; // problems and validation errors go out as they are, uncached
         }
-        var body = JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), json.Value.SerializerOptions);
-        var etag = new EntityTagHeaderValue("\"" + Base64Url(SHA256.HashData(body)) + "\"");
+        var (body, etag) = Represent(value);
         var http = context.HttpContext;
         var headers = http.Response.Headers;
         headers.CacheControl = "public, max-age=" + ((long)options.Value.MaxAge.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -43,6 +42,16 @@ internal sealed class ProductCaching(IOptions<ProductCachingOptions> options, IO
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
         return Results.Bytes(body, "application/json; charset=utf-8");
+    }
+
+    /// <summary>The strong ETag of <paramref name="value"/> as a GET would answer it: what <c>If-Match</c> on a write is compared with.</summary>
+    public EntityTagHeaderValue ETagOf(object value) => Represent(value).ETag;
+
+    private (byte[] Body, EntityTagHeaderValue ETag) Represent(object value)
+    {
+        // A hash of the very bytes sent, so the tag changes exactly when the answer does (a product edited, stock moved).
+        var body = JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), json.Value.SerializerOptions);
+        return (body, new EntityTagHeaderValue("\"" + Base64Url(SHA256.HashData(body)) + "\""));
     }
 
     private static string Base64Url(byte[] hash) => Convert.ToBase64String(hash, 0, 16).TrimEnd('=').Replace('+', '-').Replace('/', '_');

@@ -1,37 +1,47 @@
-using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Portico.Catalog.Apis;
 using Portico.Catalog.Infrastructure;
+using Portico.Catalog.Stock;
+using Portico.Contracts.Events;
 
 namespace Microsoft.Extensions.Hosting;
 
 public static class CatalogServiceCollectionExtensions
 {
     /// <summary>Name of the connection string (<c>ConnectionStrings:catalogdb</c>).</summary>
-    public const string ConnectionStringName = "catalogdb";
+    public const string ConnectionStringName = CatalogDatabase.ConnectionStringName;
 
     /// <summary>
-    /// Registers the catalog's database (SQLite from <c>ConnectionStrings:catalogdb</c>), its readiness
-    /// check, start-up creation and seeding, and problem+json error responses.
+    /// Registers the catalog: its database (SQLite or PostgreSQL from <c>ConnectionStrings:catalogdb</c>) with a readiness
+    /// check, start-up creation and seeding; the stock saga's handlers (<c>OrderPlaced.v1</c> takes stock,
+    /// <c>OrderCancelled.v1</c> puts it back) on the <c>Messaging:Queue</c> queue, and the outbox relay that publishes
+    /// <c>StockRejected.v1</c> and <c>ProductChanged.v1</c>; bearer-token authentication with the
+    /// <see cref="CatalogPolicies.Admin"/> policy for writes; and problem+json error responses.
     /// </summary>
     public static TBuilder AddCatalogServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        builder.Services.AddProblemDetails();
-        builder.Services.AddOptions<ProductCachingOptions>().BindConfiguration(ProductCachingOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<ProductCaching>();
+        var services = builder.Services;
+        services.AddProblemDetails();
+        // A request the server rejects while it is read (too large, cut short) is the client's fault, not a 500.
+        services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<ProductCachingOptions>().BindConfiguration(ProductCachingOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ProductCaching>();
 
-        // The connection string is read when the first context is made, so test hosts can override it.
-        builder.Services.AddDbContext<CatalogDbContext>(
-            (services, options) => options.UseSqlite(GetConnectionString(services.GetRequiredService<IConfiguration>())),
-            contextLifetime: ServiceLifetime.Scoped,
-            optionsLifetime: ServiceLifetime.Singleton);
+        builder.AddServiceDatabase<CatalogDbContext>(CatalogDatabase.ConnectionStringName, CatalogDatabase.DefaultConnectionString);
+        services.AddHealthChecks().AddDbContextCheck<CatalogDbContext>(CatalogDatabase.ConnectionStringName);
+        // After the schema's initializer (hosted services start in order): seeds a fresh catalog.
+        services.AddHostedService<CatalogDbInitializer>();
 
-        builder.Services.AddHealthChecks().AddDbContextCheck<CatalogDbContext>("catalogdb");
-        builder.Services.AddHostedService<CatalogDbInitializer>();
+        // Catalog consumes, so it needs a broker (ConnectionStrings:broker, or the store's) and refuses to start without one.
+        builder.AddPorticoMessaging()
+            .AddOutboxRelay<CatalogDbContext>()
+            .AddEventHandler<OrderPlaced, OrderPlacedIntegrationEventHandler>(EventsJsonContext.Default.OrderPlaced)
+            .AddEventHandler<OrderCancelled, OrderCancelledIntegrationEventHandler>(EventsJsonContext.Default.OrderCancelled);
+
+        builder.AddJwtAuthentication();
+        services.AddAuthorizationBuilder()
+            .AddPolicy(CatalogPolicies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(CatalogPolicies.AdminRole));
         return builder;
     }
-
-    private static string GetConnectionString(IConfiguration configuration) =>
-        configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } connectionString
-            ? connectionString
-            : throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not set.");
 }

@@ -1,10 +1,11 @@
 using Microsoft.EntityFrameworkCore;
+using Portico.Data;
 
 namespace Portico.Catalog.Infrastructure;
 
 /// <summary>
-/// Creates the schema and seeds a fresh catalog before the host starts serving. Instances that start
-/// together against one SQLite file take turns: the first creates and seeds, the others find it done.
+/// Seeds a fresh catalog before the host starts serving (the schema is <see cref="ServiceDatabaseInitializer{TContext}"/>'s).
+/// Instances that start together against one database take turns: the first seeds, the others find it done.
 /// </summary>
 internal sealed partial class CatalogDbInitializer(IServiceScopeFactory scopeFactory, ILogger<CatalogDbInitializer> logger) : IHostedService
 {
@@ -28,15 +29,16 @@ internal sealed partial class CatalogDbInitializer(IServiceScopeFactory scopeFac
     /// <summary>Creates the schema if needed and seeds an empty catalog; returns how many products it added.</summary>
     internal static async Task<int> InitializeAsync(CatalogDbContext db, CancellationToken cancellationToken)
     {
-        // SQLite's BEGIN IMMEDIATE (what Microsoft.Data.Sqlite issues for a non-deferred transaction) takes
-        // the write lock before anything is read, so "are there tables? are there rows?" and the writes that
-        // follow are one step: a second instance waits on the lock (busy retries up to the command timeout)
-        // and then sees the first one's work. The unique index on Name is the backstop.
+        await ServiceDatabaseInitializer<CatalogDbContext>.EnsureSchemaAsync(db, cancellationToken);
+
+        // On SQLite, BEGIN IMMEDIATE (what Microsoft.Data.Sqlite issues for a non-deferred transaction) takes the write
+        // lock before anything is read, so "are there rows?" and the writes that follow are one step: a second instance
+        // waits on the lock and then sees the first one's work. On PostgreSQL two instances may both find the table
+        // empty; the unique index on Name stops the second, which then finds it seeded.
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.Database.EnsureCreatedAsync(cancellationToken);
             if (await db.Products.AnyAsync(cancellationToken))
             {
                 return 0;
@@ -44,7 +46,15 @@ internal sealed partial class CatalogDbInitializer(IServiceScopeFactory scopeFac
 
             var products = CatalogSeedData.CreateProducts();
             db.Products.AddRange(products);
-            await db.SaveChangesAsync(cancellationToken);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException e) when (ServiceDatabase.IsUniqueViolation(e))
+            {
+                db.ChangeTracker.Clear();
+                return 0;
+            }
             await transaction.CommitAsync(cancellationToken);
             return products.Length;
         }

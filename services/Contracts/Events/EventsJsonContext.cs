@@ -10,4 +10,6 @@ namespace Portico.Contracts.Events;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(OrderPlaced))]
 [JsonSerializable(typeof(OrderCancelled))]
+[JsonSerializable(typeof(StockRejected))]
+[JsonSerializable(typeof(ProductChanged))]
 public sealed partial class EventsJsonContext : JsonSerializerContext;

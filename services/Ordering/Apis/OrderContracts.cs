@@ -1,10 +1,14 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Portico.Ordering.Model;
 
 namespace Portico.Ordering.Apis;
 
 /// <summary>An order as the API shows it (camelCase JSON). Amounts are whole KRW.</summary>
-public sealed record OrderResponse(Guid Id, string Status, IReadOnlyList<OrderLineResponse> Items, long Total, DateTimeOffset CreatedAt)
+/// <remarks><c>cancellationReason</c> (<c>user</c> or <c>out-of-stock</c>) is there on a cancelled order only.</remarks>
+public sealed record OrderResponse(
+    Guid Id, string Status, IReadOnlyList<OrderLineResponse> Items, long Total, DateTimeOffset CreatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CancellationReason)
 {
     /// <summary>The options the framework writes responses with, for bodies stored and replayed by hand.</summary>
     internal static readonly JsonSerializerOptions SerializerOptions = new(JsonSerializerDefaults.Web);
@@ -14,7 +18,8 @@ public sealed record OrderResponse(Guid Id, string Status, IReadOnlyList<OrderLi
         order.Status.ToString(),
         [.. order.Lines.OrderBy(l => l.Position).Select(l => new OrderLineResponse(l.ProductId, l.ProductName, l.UnitPrice, l.Quantity, l.UnitPrice * l.Quantity))],
         order.Total,
-        order.CreatedAt);
+        order.CreatedAt,
+        order.CancellationReason);
 }
 
 public sealed record OrderLineResponse(int ProductId, string ProductName, long UnitPrice, int Quantity, long LineTotal);

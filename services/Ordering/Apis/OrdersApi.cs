@@ -143,6 +143,7 @@ public static class OrdersApi
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(o => o.Status, OrderStatus.Cancelled)
                     .SetProperty(o => o.CancelledAt, now)
+                    .SetProperty(o => o.CancellationReason, CancellationReasons.User)
                     .SetProperty(o => o.ChangedAt, now)
                     .SetProperty(o => o.EventSequence, o => o.EventSequence + 1), cancellationToken);
             if (cancelled)

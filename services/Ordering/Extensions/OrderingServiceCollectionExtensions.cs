@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Portico.Data;
+using Portico.Contracts.Events;
 using Portico.Messaging.Outbox;
 using Portico.Ordering;
 using Portico.Ordering.Apis;
@@ -64,8 +65,11 @@ public static class OrderingServiceCollectionExtensions
         services.TryAddSingleton<OutboxSignal>();
 
         // The outbox relay publishes OrderPlaced.v1 and OrderCancelled.v1 to the broker (ConnectionStrings:broker, or the
-        // store's). Without either, it says so at start and rows wait in the outbox; orders are taken either way.
-        builder.AddPorticoMessaging().AddOutboxRelay<OrderingDbContext>();
+        // store's); orders are taken while it is down. StockRejected.v1 from Catalog cancels an order (out-of-stock) on
+        // the Messaging:Queue queue: a consumer, so Ordering refuses to start without a broker.
+        builder.AddPorticoMessaging()
+            .AddOutboxRelay<OrderingDbContext>()
+            .AddEventHandler<StockRejected, StockRejectedIntegrationEventHandler>(EventsJsonContext.Default.StockRejected);
 
         builder.AddJwtAuthentication();
         services.AddAuthorizationBuilder()

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Portico.Messaging.Inbox;
 using Portico.Messaging.Outbox;
 using Portico.Ordering.Model;
 
@@ -34,6 +35,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
         order.ToTable("Orders");
         order.Property(o => o.UserId).HasMaxLength(MaxUserIdLength);
         order.Property(o => o.Status).HasConversion<string>().HasMaxLength(16);
+        order.Property(o => o.CancellationReason).HasMaxLength(CancellationReasons.MaxLength);
         order.HasIndex(o => new { o.UserId, o.CreatedAt });
         order.HasIndex(o => new { o.ChangedAt, o.Id });
         order.HasMany(o => o.Lines).WithOne().HasForeignKey(l => l.OrderId).OnDelete(DeleteBehavior.Cascade);
@@ -54,5 +56,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
 
         // The outbox of Portico.Messaging: its relay publishes these rows (see OrderingServiceCollectionExtensions).
         modelBuilder.AddOutbox("Outbox");
+        // The inbox: StockRejected.v1 cancels an order once however often it is delivered (Orders/StockRejectedIntegrationEventHandler).
+        modelBuilder.AddInbox();
     }
 }

@@ -27,6 +27,9 @@ public sealed class Order
     /// </summary>
     public long EventSequence { get; set; }
 
+    /// <summary>Why a cancelled order was cancelled: <see cref="CancellationReasons.User"/> or <see cref="CancellationReasons.OutOfStock"/>.</summary>
+    public string? CancellationReason { get; set; }
+
     public List<OrderLine> Lines { get; set; } = [];
 }
 
@@ -53,4 +56,16 @@ public enum OrderStatus
 {
     Placed,
     Cancelled,
+}
+
+/// <summary>The values of <see cref="Order.CancellationReason"/>, as the API shows them.</summary>
+public static class CancellationReasons
+{
+    public const int MaxLength = 32;
+
+    /// <summary>The user cancelled it (<c>POST /api/orders/{id}/cancel</c>).</summary>
+    public const string User = "user";
+
+    /// <summary>Catalog could not take its stock (<c>StockRejected.v1</c>).</summary>
+    public const string OutOfStock = "out-of-stock";
 }

@@ -10,13 +10,23 @@ using StackExchange.Redis;
 
 namespace Portico.Gateway.Caching;
 
-/// <summary><c>Portico:Caching</c> in the host settings: the memory tier's size.</summary>
+/// <summary><c>Portico:Caching</c> in the host settings: the memory tier's size, and the events that purge tags.</summary>
 public sealed record CachingOptions
 {
     public const string SectionName = "Portico:Caching";
 
     /// <summary>Upper bound of the memory tier; entries that would pass it are not kept.</summary>
     public long MemoryLimitBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// Events that purge cache tags, by wire name, e.g. <c>{ "ProductChanged.v1": ["products"] }</c>: when one arrives,
+    /// every entry with those tags is dropped on every instance (see <see cref="CachePurgeEvents"/> for the events known).
+    /// Read at start-up; used only when a broker or the store is configured.
+    /// </summary>
+    public IReadOnlyDictionary<string, string[]> PurgeOn { get; init; } = new Dictionary<string, string[]>(StringComparer.Ordinal);
+
+    /// <summary>The queue the gateway's instances share for <see cref="PurgeOn"/>: one instance handles each event, the store tells the others.</summary>
+    public string PurgeQueue { get; init; } = "gateway.cache-purge";
 }
 
 /// <summary>
@@ -35,6 +45,7 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     private readonly CacheMetrics _metrics;
     private readonly ILogger<CacheTiers> _logger;
     private readonly RedisChannel _channel = RedisChannel.Literal(PurgeChannel);
+    private readonly bool _purgeOnEvents;
 
     public CacheTiers(IOptions<CachingOptions> options, GatewayStore store, TimeProvider time, CacheMetrics metrics, ILogger<CacheTiers> logger)
     {
@@ -43,13 +54,21 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
         _time = time;
         _metrics = metrics;
         _logger = logger;
+        _purgeOnEvents = options.Value.PurgeOn.Count > 0;
         metrics.ObserveMemory(() => _memory.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0);
     }
 
     public long MemoryBytes => _memory.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0;
 
     /// <summary>Listens for purges from other instances from the start, so none is missed.</summary>
-    public Task StartAsync(CancellationToken cancellationToken) => _store.IsConfigured ? SubscribeAsync() : Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_purgeOnEvents && !_store.IsConfigured)
+        {
+            Log.PurgeOnWithoutStore(_logger);
+        }
+        return _store.IsConfigured ? SubscribeAsync() : Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -154,8 +173,12 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Removes every entry of a route or with a tag, here, in the store and in the other instances' memory.</summary>
-    public async Task<int> PurgeAsync(string? routeId, string? tag)
+    /// <summary>
+    /// Removes every entry of a route or with a tag, here, in the store and in the other instances' memory. A store that
+    /// fails is logged and the local purge stands, unless <paramref name="throwOnStoreFailure"/> (an event's purge, which
+    /// is then retried rather than acknowledged with the other instances left stale).
+    /// </summary>
+    public async Task<int> PurgeAsync(string? routeId, string? tag, bool throwOnStoreFailure = false)
     {
         var removed = PurgeMemory(routeId, tag);
         if (_store.IsConfigured)
@@ -183,7 +206,7 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
                 }
                 await _store.Subscriber.PublishAsync(_channel, routeId is not null ? "route:" + routeId : "tag:" + tag);
             }
-            catch (RedisException ex)
+            catch (RedisException ex) when (!throwOnStoreFailure)
             {
                 Log.StoreFailed(_logger, "purge", ex.Message);
             }
@@ -357,5 +380,8 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     {
         [LoggerMessage(300, LogLevel.Warning, "Cache: the shared store failed to {Operation}; the memory tier carries on. {Reason}")]
         public static partial void StoreFailed(ILogger logger, string operation, string reason);
+
+        [LoggerMessage(301, LogLevel.Warning, "Cache: Portico:Caching:PurgeOn is set but ConnectionStrings:store is not; an event's purge reaches one gateway instance at most, and none without a broker")]
+        public static partial void PurgeOnWithoutStore(ILogger logger);
     }
 }

@@ -249,7 +249,15 @@ internal sealed partial class RedisConsumer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
-        await _connection.GetSubscriber().UnsubscribeAsync(_keys.ReadyChannel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        try
+        {
+            await _connection.GetSubscriber().UnsubscribeAsync(_keys.ReadyChannel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The transport's connection was disposed first (a host disposed while it was still stopping, as a minimal-API
+            // host under WebApplicationFactory is): the subscription went with it. The multiplexer throws this one synchronously.
+        }
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stopping.Dispose();
     }

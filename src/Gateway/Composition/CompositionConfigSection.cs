@@ -255,7 +255,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
             }
             conditions.Add((reference, accepted));
         }
-        var status = hasProblem && TryGet(problem, "Status", out var s) && s.TryGetInt32(out var n) ? n : 409;
+        var status = hasProblem && TryGet(problem, "Status", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var n) ? n : 409;
         if (status is < 400 or > 599)
         {
             errors.Add($"{where}: Unexpected Status {status} must be a 4xx or 5xx status.");
@@ -281,7 +281,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         }
         foreach (var item in list.EnumerateArray())
         {
-            if (item.TryGetInt32(out var status) && status is >= 400 and <= 599)
+            if (item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out var status) && status is >= 400 and <= 599)
             {
                 done.Add(TemplateText.Invariant(status));
             }

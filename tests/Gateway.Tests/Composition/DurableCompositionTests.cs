@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Portico.Contracts.Loyalty.V1;
@@ -385,10 +386,22 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
             folder = folder.Parent!;
         }
         var shipped = Path.Combine(folder.FullName, "src", "Gateway.Host", "gateway.json");
-        await using var gateway = await GatewayTestHost.StartAsync(await File.ReadAllTextAsync(shipped, Ct), new Dictionary<string, string?>
+        // The rate-limit policies its routes name live in the host's settings.
+        var settings = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(folder.FullName, "src", "Gateway.Host", "appsettings.json")).Build()
+            .AsEnumerable().Where(p => p.Key.StartsWith("Portico:RateLimiting", StringComparison.Ordinal)).ToDictionary();
+        settings["ConnectionStrings:store"] = _store.ConnectionString;
+        GatewayTestHost gateway;
+        try
         {
-            ["ConnectionStrings:store"] = _store.ConnectionString,
-        }, LoyaltyReflection.Descriptor);
+            gateway = await GatewayTestHost.StartAsync(await File.ReadAllTextAsync(shipped, Ct), settings, LoyaltyReflection.Descriptor);
+        }
+        catch (GatewayConfigurationException ex)
+        {
+            Assert.Fail(string.Join("\n", ex.Errors));
+            throw;
+        }
+        await using var _ = gateway;
 
         var plan = gateway.Services.GetRequiredService<GatewayConfigProvider>().GetSection<CompositionSettings>().Find("purchase");
 

@@ -438,6 +438,11 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             return new CallResult(StatusCodes.Status400BadRequest, null, "its request " + error, Verdict.NotDone);
         }
         var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Input.RequestId, idempotent, timeout, cancellationToken);
+        if (reply.GrpcStatus == 1)
+        {
+            // Grpc.Net.Client reports our own cancellation (a timeout, the client leaving) as CANCELLED: it is that.
+            cancellationToken.ThrowIfCancellationRequested();
+        }
         var name = GrpcCaller.StatusName(reply.GrpcStatus);
         var text = reply.IsOk
             ? GrpcJson.Format(reply.Message!)

@@ -40,7 +40,7 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
                      "Expect": { "body.status": "Placed" },
                      "Unexpected": { "Status": 409, "Title": "Order is not placed", "Detail": "Order {{steps.order.body.id}} is {{steps.order.body.status}}; nothing was accrued." },
                      "Compensate": { "Method": "POST", "Path": "/api/orders/{{steps.order.body.id}}/cancel", "AlreadyDone": [ 409 ] } },
-          "points": { "Cluster": "loyalty", "Grpc": "loyalty.v1.Loyalty/Accrue", "Idempotent": true, "Timeout": "00:00:02",
+          "points": { "Cluster": "loyalty", "Grpc": "loyalty.v1.Loyalty/Accrue", "Idempotent": true, "Timeout": "00:00:03", "AttemptTimeout": "00:00:01",
                       "Body": { "userId": "{{user.sub}}", "orderId": "{{steps.order.body.id}}", "amount": "{{steps.order.body.total}}" } } },
         "Response": { "order": "{{steps.order.body}}", "points": "{{steps.points.body}}" } } }
     """;
@@ -232,6 +232,64 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
     }
 
     [Fact]
+    public async Task OutcomeStillUnknownAfterTheBudget_IsPendingWithRetryAfter_UndoesNothing_AndIsSettledLater()
+    {
+        // Loyalty holds every Accrue unanswered until released; the gateway's clock is driven by the test.
+        _loyalty.Behaviour = async (_, request, context) =>
+        {
+            await _loyalty.Release.Task.WaitAsync(context.RequestAborted);
+            return (0, "");
+        };
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await StartGatewayAsync(clock);
+        using var request = PurchaseRequest(gateway, "k-9");
+        var call = gateway.Client.SendAsync(request, Ct);
+        await _loyalty.FirstCall.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!call.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(250)); // past each 1 s attempt, the backoff and finally the step's 3 s budget
+            await Task.WhenAny(call, Task.Delay(20, Ct));
+        }
+        using var pending = await call;
+        var pendingBody = await pending.Content.ReadAsStringAsync(Ct);
+        output.WriteLine($"{(int)pending.StatusCode} {pendingBody}");
+        var callsWhilePending = _loyalty.Calls;
+
+        _loyalty.Release.TrySetResult(); // Loyalty answers again
+        clock.Advance(TimeSpan.FromMinutes(2)); // past RecoverAfter: the worker, or the retry itself, settles it
+        deadline = DateTime.UtcNow.AddSeconds(15);
+        HttpResponseMessage retry;
+        string body;
+        do
+        {
+            (retry, body) = await PurchaseAsync(gateway, "k-9");
+        }
+        while (retry.StatusCode == HttpStatusCode.Conflict && DateTime.UtcNow < deadline && await PollDelay());
+
+        output.WriteLine(Counts());
+        Assert.Equal(HttpStatusCode.GatewayTimeout, pending.StatusCode);
+        Assert.Equal(TimeSpan.FromMinutes(1), pending.Headers.RetryAfter?.Delta);
+        using (var problem = JsonDocument.Parse(pendingBody))
+        {
+            Assert.Equal("https://portico.dev/problems/composition-pending", problem.RootElement.GetProperty("type").GetString());
+            Assert.Equal("points", problem.RootElement.GetProperty("step").GetString());
+        }
+        Assert.True(callsWhilePending >= 2, $"sent {callsWhilePending} time(s) within the budget");
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Contains("pointsEarned", body, StringComparison.Ordinal);
+        Assert.Single(_loyalty.Applied);
+        Assert.Equal((1, 1, 0), (_ordering.Placed, _ordering.Posts, _ordering.Cancels));
+        Assert.Equal("Placed", _ordering.Single().Status);
+    }
+
+    private static async Task<bool> PollDelay()
+    {
+        await Task.Delay(50);
+        return true;
+    }
+
+    [Fact]
     public async Task ClientLeavesDuringTheLastStep_NothingIsUndone_AndItsRetryGetsTheOutcome()
     {
         _loyalty.Behaviour = async (_, request, context) =>
@@ -256,7 +314,7 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         {
             (retry, body) = await PurchaseAsync(gateway, "k-4"); // 409 with Retry-After while the run is finishing
         }
-        while (retry.StatusCode == HttpStatusCode.Conflict && DateTime.UtcNow < deadline && await Delay());
+        while (retry.StatusCode == HttpStatusCode.Conflict && DateTime.UtcNow < deadline && await PollDelay());
 
         output.WriteLine(Counts());
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
@@ -265,12 +323,6 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
         Assert.Equal("Placed", _ordering.Single().Status);
         Assert.Contains("pointsEarned", body, StringComparison.Ordinal);
-
-        static async Task<bool> Delay()
-        {
-            await Task.Delay(50);
-            return true;
-        }
     }
 
     [Fact]

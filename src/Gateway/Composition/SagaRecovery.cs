@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Portico.Gateway.Configuration;
+using StackExchange.Redis;
 
 namespace Portico.Gateway.Composition;
 
@@ -42,23 +43,36 @@ internal sealed partial class SagaRecovery(SagaLog log, CompositionExecutor exec
             {
                 break;
             }
-            var state = await log.LoadAsync(key);
-            if (state is null || state.Final is not null)
+            try
             {
-                await log.ForgetAsync(key); // expired, or settled by its owner after the index was read
-                continue;
+                if (await RecoverAsync(key) is { Settled: true })
+                {
+                    settled++;
+                }
             }
-            if (config.GetSection<CompositionSettings>().Find(state.Composition) is not { Durable: { } settings } plan)
+            catch (Exception ex) when (ex is not (OperationCanceledException or RedisException or TimeoutException))
             {
-                Log.NoPlan(logger, key, state.Composition);
-                continue;
-            }
-            if (IsStale(state, settings) && await ResumeAsync(state, plan, "worker") is not null)
-            {
-                settled++;
+                // One unreadable run must not stop the others, nor the worker.
+                Log.RecoveryFailed(logger, key, ex);
             }
         }
         return settled;
+    }
+
+    private async Task<CompositionAnswer?> RecoverAsync(string key)
+    {
+        var state = await log.LoadAsync(key);
+        if (state is null || state.Final is not null)
+        {
+            await log.ForgetAsync(key); // expired, or settled by its owner after the index was read
+            return null;
+        }
+        if (config.GetSection<CompositionSettings>().Find(state.Composition) is not { Durable: { } settings } plan)
+        {
+            Log.NoPlan(logger, key, state.Composition);
+            return null;
+        }
+        return IsStale(state, settings) ? await ResumeAsync(state, plan, "worker") : null;
     }
 
     /// <summary>Takes the run over and runs it to an answer; null when another instance got to it first.</summary>
@@ -87,6 +101,9 @@ internal sealed partial class SagaRecovery(SagaLog log, CompositionExecutor exec
     {
         [LoggerMessage(410, LogLevel.Information, "Composition {Composition}: recovered saga {Saga} ({Trigger}): {Outcome}, answer {Status}")]
         public static partial void Recovered(ILogger logger, string composition, string saga, string trigger, string outcome, int status);
+
+        [LoggerMessage(412, LogLevel.Error, "Saga {Saga} could not be recovered; left for the next sweep")]
+        public static partial void RecoveryFailed(ILogger logger, string saga, Exception exception);
 
         [LoggerMessage(411, LogLevel.Warning, "Saga {Saga} belongs to composition {Composition}, which is not durable in the gateway file any more; left as it is")]
         public static partial void NoPlan(ILogger logger, string saga, string composition);

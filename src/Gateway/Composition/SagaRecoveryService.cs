@@ -50,6 +50,11 @@ internal sealed partial class SagaRecoveryService(SagaRecovery recovery, SagaLog
             {
                 Log.StoreUnavailable(logger, ex.Message);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The worker keeps going: a fault here must not stop the gateway (BackgroundService would).
+                Log.SweepFailed(logger, ex);
+            }
         }
     }
 
@@ -105,6 +110,9 @@ internal sealed partial class SagaRecoveryService(SagaRecovery recovery, SagaLog
     {
         [LoggerMessage(430, LogLevel.Information, "Saga recovery: settled {Count} run(s) in this sweep")]
         public static partial void Swept(ILogger logger, int count);
+
+        [LoggerMessage(432, LogLevel.Error, "Saga recovery: the sweep failed; trying again at the next interval")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(431, LogLevel.Warning, "Saga recovery: the store is unavailable, trying again at the next interval: {Reason}")]
         public static partial void StoreUnavailable(ILogger logger, string reason);

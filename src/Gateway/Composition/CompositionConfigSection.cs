@@ -150,9 +150,10 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         {
             errors.Add($"{where}: a durable composition keeps its saga log in the shared store; set ConnectionStrings:{GatewayStore.ConnectionName}.");
         }
-        foreach (var step in steps.Where(s => !s.Idempotent))
+        // RFC 9110 §9.2.2: a GET, HEAD, PUT or DELETE may be sent again as it is.
+        foreach (var step in steps.Where(s => !s.Idempotent && (s.Call.Grpc is not null || !IsIdempotentMethod(s.Call.Method))))
         {
-            errors.Add($"{where}: step '{step.Name}' of a durable composition must be \"Idempotent\": true (the service applies a repeat once), so an unknown outcome can be settled by sending it again.");
+            errors.Add($"{where}: step '{step.Name}' of a durable composition must be \"Idempotent\": true (the service applies a repeat once) or a GET, HEAD, PUT or DELETE, so an unknown outcome can be settled by sending it again.");
         }
         var longestRun = timeout + steps.Where(s => s.Compensate is not null).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Timeout);
         var fallback = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, 2 * longestRun.Ticks));
@@ -194,7 +195,8 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         {
             errors.Add($"{where}: AttemptTimeout {attemptTimeout} is longer than the step's Timeout {timeout}.");
         }
-        bool idempotent;
+        // Only a step that says so is sent again by the composition; the cluster's own policy still retries reads.
+        var idempotent = false;
         if (TryGet(json, "Idempotent", out var i))
         {
             if (i.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
@@ -202,11 +204,6 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
                 errors.Add($"{where}: Idempotent must be true or false.");
             }
             idempotent = i.ValueKind == JsonValueKind.True;
-        }
-        else
-        {
-            // RFC 9110 §9.2.2: without a say-so, only the methods that are idempotent by definition.
-            idempotent = call.Grpc is null && IsIdempotentMethod(call.Method);
         }
         return new StepPlan(name, cluster, call, timeout, required, dependsOn, compensate, SignedInOnly: when == "signed-in")
         {

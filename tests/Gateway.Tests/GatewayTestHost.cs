@@ -20,6 +20,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly TestBackend _jwks;
+    private bool _disposed;
 
     private GatewayTestHost(WebApplication app, string folder, HttpClient client, TestTokenIssuer tokens, TestBackend jwks)
     {
@@ -109,8 +110,32 @@ public sealed class GatewayTestHost : IAsyncDisposable
     /// <summary>Replaces the gateway file the way an editor would.</summary>
     public Task WriteConfigAsync(string json) => File.WriteAllTextAsync(ConfigPath, json);
 
+    /// <summary>
+    /// Stops at once, as when the process dies: connections and requests in flight are aborted, then everything is
+    /// disposed (its store connection and channels included). Disposing afterwards does nothing more.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        try
+        {
+            await _app.StopAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping with a cancelled token is the point.
+        }
+        await DisposeAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();

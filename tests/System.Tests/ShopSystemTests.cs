@@ -64,6 +64,7 @@ public sealed class ShopSystemTests(PorticoSystemFixture system)
 
         using var purchase = new HttpRequestMessage(HttpMethod.Post, "/api/purchases") { Content = JsonContent.Create(new { items = new[] { new { productId = 3, quantity = 2 } } }) };
         purchase.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        purchase.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString()); // a purchase runs exactly once per key, and needs one
         using var purchased = await system.Gateway.SendAsync(purchase, Ct);
         var body = await purchased.Content.ReadAsStringAsync(Ct);
         Assert.True(purchased.StatusCode == HttpStatusCode.OK, body);

@@ -8,7 +8,9 @@ public static class CompositionBuilderExtensions
 {
     /// <summary>
     /// Adds compositions (<c>Portico:Compositions</c> in the gateway file): one endpoint per composition whose
-    /// steps call clusters in dependency order, in parallel where they can, with compensation on failure.
+    /// steps call clusters in dependency order, in parallel where they can, with compensation on failure; durable
+    /// compositions keep a saga log in the shared store, and every instance runs the recovery worker
+    /// (<c>Portico:SagaRecovery</c> in the host settings).
     /// </summary>
     public static IReverseProxyBuilder AddPorticoCompositions(this IReverseProxyBuilder builder)
     {
@@ -17,6 +19,12 @@ public static class CompositionBuilderExtensions
         services.TryAddSingleton<CompositionTelemetry>();
         services.TryAddSingleton<CompositionExecutor>();
         services.TryAddSingleton<CompositionEndpointDataSource>();
+        services.TryAddSingleton<SagaLog>();
+        services.TryAddSingleton<SagaRecovery>();
+        services.TryAddSingleton<DurableCompositionHandler>();
+        services.AddOptions<SagaRecoveryOptions>().BindConfiguration(SagaRecoveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton<SagaRecoveryService>();
+        services.AddHostedService(sp => sp.GetRequiredService<SagaRecoveryService>());
         return builder;
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.Store;
 using Portico.Gateway.Transcoding;
 
 namespace Portico.Gateway.Composition;
@@ -8,10 +9,13 @@ namespace Portico.Gateway.Composition;
 /// <summary>
 /// Reads <c>Portico:Compositions</c> straight from the gateway file's JSON (templates are JSON), compiles the
 /// templates, infers each step's dependencies from the steps its templates read, and rejects unknown
-/// clusters, unknown step references, cycles and compensations that read a step not yet run.
+/// clusters, unknown step references, cycles and compensations that read a step not yet run. A durable composition
+/// needs the shared store, steps that are all idempotent, and a recovery delay longer than a run can take.
 /// </summary>
-internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatewayConfigSection
+internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayStore store) : IGatewayConfigSection
 {
+    private static readonly TimeSpan DefaultRetention = TimeSpan.FromDays(1);
+
     private static readonly HashSet<string> Methods = new(StringComparer.OrdinalIgnoreCase) { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" };
 
     public object Read(GatewayConfigContext context)
@@ -92,14 +96,14 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatew
 
         foreach (var (stepName, (_, plan)) in steps)
         {
-            if (plan.Compensate is null)
-            {
-                continue;
-            }
             var allowed = Closure(stepName, dependencies);
-            foreach (var expression in plan.Compensate.Expressions.Where(e => e.Step is not null && !allowed.Contains(e.Step!)))
+            foreach (var expression in (plan.Compensate?.Expressions ?? []).Where(e => e.Step is not null && !allowed.Contains(e.Step!)))
             {
                 errors.Add($"{where}: the compensation of step '{stepName}' reads step '{expression.Step}', which is not '{stepName}' or one of its dependencies.");
+            }
+            foreach (var expression in (plan.Expect?.Problem.Expressions ?? []).Where(e => e.Step is not null && !allowed.Contains(e.Step!)))
+            {
+                errors.Add($"{where}: the Unexpected problem of step '{stepName}' reads step '{expression.Step}', which is not '{stepName}' or one of its dependencies.");
             }
         }
 
@@ -113,13 +117,57 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatew
             }
         }
 
+        var timeout = Time(json, "Timeout", TimeSpan.FromSeconds(10), where, errors);
+        var durable = ReadDurable(json, where, timeout, [.. steps.Values.Select(s => s.Plan)], errors);
         if (errors.Count > errorsBefore)
         {
             return null;
         }
         var ordered = order.Select(n => steps[n].Plan with { DependsOn = [.. dependencies[n]] }).ToList();
         return new CompositionPlan(name, method.ToUpperInvariant(), path!, String(json, "AuthorizationPolicy"),
-            Time(json, "Timeout", TimeSpan.FromSeconds(10), where, errors), Long(json, "MaxRequestBodySize") ?? 64 * 1024, ordered, response);
+            timeout, Long(json, "MaxRequestBodySize") ?? 64 * 1024, ordered, response)
+        {
+            Durable = durable,
+        };
+    }
+
+    /// <summary>
+    /// <c>"Durable": true</c>, or <c>{ "RecoverAfter": "00:01:00", "Retention": "1.00:00:00" }</c>. Recovery must not start
+    /// while the owner may still be running: RecoverAfter has to exceed the composition's timeout plus every compensation's.
+    /// </summary>
+    private DurableSettings? ReadDurable(JsonElement json, string where, TimeSpan timeout, IReadOnlyList<StepPlan> steps, ICollection<string> errors)
+    {
+        if (!TryGet(json, "Durable", out var durable) || durable.ValueKind == JsonValueKind.False)
+        {
+            return null;
+        }
+        if (durable.ValueKind is not (JsonValueKind.True or JsonValueKind.Object))
+        {
+            errors.Add($"{where}: Durable must be true, false or an object with RecoverAfter and Retention.");
+            return null;
+        }
+        if (!store.IsConfigured)
+        {
+            errors.Add($"{where}: a durable composition keeps its saga log in the shared store; set ConnectionStrings:{GatewayStore.ConnectionName}.");
+        }
+        // RFC 9110 §9.2.2: a GET, HEAD, PUT or DELETE may be sent again as it is.
+        foreach (var step in steps.Where(s => !s.Idempotent && (s.Call.Grpc is not null || !IsIdempotentMethod(s.Call.Method))))
+        {
+            errors.Add($"{where}: step '{step.Name}' of a durable composition must be \"Idempotent\": true (the service applies a repeat once) or a GET, HEAD, PUT or DELETE, so an unknown outcome can be settled by sending it again.");
+        }
+        var longestRun = timeout + steps.Where(s => s.Compensate is not null).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Timeout);
+        var fallback = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, 2 * longestRun.Ticks));
+        var recoverAfter = durable.ValueKind == JsonValueKind.Object ? Time(durable, "RecoverAfter", fallback, where + " Durable", errors) : fallback;
+        var retention = durable.ValueKind == JsonValueKind.Object ? Time(durable, "Retention", DefaultRetention, where + " Durable", errors) : DefaultRetention;
+        if (recoverAfter <= longestRun)
+        {
+            errors.Add($"{where}: Durable RecoverAfter {recoverAfter} must be longer than a run can take ({longestRun}: the Timeout plus every compensation's step Timeout).");
+        }
+        if (retention <= recoverAfter)
+        {
+            errors.Add($"{where}: Durable Retention {retention} must be longer than RecoverAfter {recoverAfter}.");
+        }
+        return new DurableSettings(recoverAfter, retention);
     }
 
     private StepPlan ReadStep(string composition, string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
@@ -131,7 +179,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatew
             errors.Add($"{where}: unknown cluster '{cluster}'.");
         }
         var call = ReadCall(json, where, errors);
-        var compensate = TryGet(json, "Compensate", out var c) ? ReadCall(c, where + " compensation", errors) : null;
+        var compensate = TryGet(json, "Compensate", out var c) ? ReadCall(c, where + " compensation", errors) with { AlreadyDone = AlreadyDone(c, where, errors) } : null;
         var dependsOn = TryGet(json, "DependsOn", out var d) && d.ValueKind == JsonValueKind.Array
             ? d.EnumerateArray().Select(x => x.GetString() ?? "").ToArray()
             : [];
@@ -141,8 +189,109 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts) : IGatew
         {
             errors.Add($"{where}: When must be \"always\" (the default) or \"signed-in\", not '{when}'.");
         }
-        return new StepPlan(name, cluster, call, Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors), required, dependsOn, compensate,
-            SignedInOnly: when == "signed-in");
+        var timeout = Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors);
+        var attemptTimeout = Time(json, "AttemptTimeout", timeout, where, errors);
+        if (attemptTimeout > timeout)
+        {
+            errors.Add($"{where}: AttemptTimeout {attemptTimeout} is longer than the step's Timeout {timeout}.");
+        }
+        // Only a step that says so is sent again by the composition; the cluster's own policy still retries reads.
+        var idempotent = false;
+        if (TryGet(json, "Idempotent", out var i))
+        {
+            if (i.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                errors.Add($"{where}: Idempotent must be true or false.");
+            }
+            idempotent = i.ValueKind == JsonValueKind.True;
+        }
+        return new StepPlan(name, cluster, call, timeout, required, dependsOn, compensate, SignedInOnly: when == "signed-in")
+        {
+            Idempotent = idempotent,
+            AttemptTimeout = attemptTimeout,
+            Expect = ReadExpect(json, name, where, errors),
+        };
+    }
+
+    private static bool IsIdempotentMethod(string method) => method.ToUpperInvariant() is "GET" or "HEAD" or "PUT" or "DELETE";
+
+    /// <summary>
+    /// <c>"Expect": { "body.status": "Placed", "status": ["200", "201"] }</c>: references into the step's own answer and the
+    /// values accepted; <c>"Unexpected": { "Status": 409, "Title": "…", "Detail": "Order {{steps.order.body.id}} is …" }</c>
+    /// is the problem answered when one does not match.
+    /// </summary>
+    private static StepExpectation? ReadExpect(JsonElement json, string step, string where, ICollection<string> errors)
+    {
+        var hasProblem = TryGet(json, "Unexpected", out var problem);
+        if (!TryGet(json, "Expect", out var expect))
+        {
+            if (hasProblem)
+            {
+                errors.Add($"{where}: Unexpected needs an Expect.");
+            }
+            return null;
+        }
+        if (expect.ValueKind != JsonValueKind.Object || !expect.EnumerateObject().Any())
+        {
+            errors.Add($"{where}: Expect must be an object of references into the step's answer (body.X, status, headers.X) and the values accepted.");
+            return null;
+        }
+        var conditions = new List<(TemplateExpression, IReadOnlyList<string>)>();
+        foreach (var condition in expect.EnumerateObject())
+        {
+            var reference = TemplateExpression.Parse($"steps.{step}.{condition.Name}", errors, where + " Expect");
+            List<string> accepted = condition.Value.ValueKind switch
+            {
+                JsonValueKind.Array => [.. condition.Value.EnumerateArray().Select(v => v.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False ? TemplateText.Invariant(v) : "")],
+                JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => [TemplateText.Invariant(condition.Value)],
+                _ => [],
+            };
+            if (accepted.Count == 0 || accepted.Contains(""))
+            {
+                errors.Add($"{where}: Expect '{condition.Name}' must be a value or a list of values.");
+            }
+            conditions.Add((reference, accepted));
+        }
+        var status = hasProblem && TryGet(problem, "Status", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var n) ? n : 409;
+        if (status is < 400 or > 599)
+        {
+            errors.Add($"{where}: Unexpected Status {status} must be a 4xx or 5xx status.");
+        }
+        var title = (hasProblem ? String(problem, "Title") : null) ?? "Unexpected answer";
+        var detail = (hasProblem ? String(problem, "Detail") : null) ?? $"Step '{step}' answered what the composition does not go on with.";
+        return new StepExpectation(conditions, new ExpectationProblem(status,
+            StringTemplate.Parse(title, errors, where + " Unexpected"), StringTemplate.Parse(detail, errors, where + " Unexpected")));
+    }
+
+    /// <summary><c>"AlreadyDone": [409, "NOT_FOUND"]</c>: HTTP statuses or gRPC status names that mean the undo had happened already.</summary>
+    private static HashSet<string> AlreadyDone(JsonElement compensate, string where, ICollection<string> errors)
+    {
+        var done = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        if (!TryGet(compensate, "AlreadyDone", out var list))
+        {
+            return done;
+        }
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            errors.Add($"{where} compensation: AlreadyDone must be a list of HTTP statuses or gRPC status names.");
+            return done;
+        }
+        foreach (var item in list.EnumerateArray())
+        {
+            if (item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out var status) && status is >= 400 and <= 599)
+            {
+                done.Add(TemplateText.Invariant(status));
+            }
+            else if (item.ValueKind == JsonValueKind.String && GrpcCaller.StatusCode(item.GetString()!) > 0)
+            {
+                done.Add(item.GetString()!);
+            }
+            else
+            {
+                errors.Add($"{where} compensation: AlreadyDone '{item}' is neither a 4xx/5xx status nor a gRPC status name such as NOT_FOUND.");
+            }
+        }
+        return done;
     }
 
     private HttpCall ReadCall(JsonElement json, string where, ICollection<string> errors)

@@ -4,7 +4,7 @@ using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Composition;
 
-/// <summary>A span per composition and per step; durations, outcomes and failed compensations as metrics.</summary>
+/// <summary>A span per composition and per step; durations, outcomes, failed compensations and saga recoveries as metrics.</summary>
 internal sealed class CompositionTelemetry
 {
     public static readonly ActivitySource Source = new("Portico.Gateway.Composition");
@@ -12,6 +12,7 @@ internal sealed class CompositionTelemetry
     private readonly Histogram<double> _composition;
     private readonly Histogram<double> _step;
     private readonly Counter<long> _compensationFailures;
+    private readonly Counter<long> _recoveries;
 
     public CompositionTelemetry(IMeterFactory meterFactory)
     {
@@ -20,7 +21,12 @@ internal sealed class CompositionTelemetry
         _step = meter.CreateHistogram<double>("portico.gateway.composition.step.duration", "s", "Step run time by outcome.");
         _compensationFailures = meter.CreateCounter<long>("portico.gateway.composition.compensation_failures",
             description: "Compensations that still failed after their retries and need repair by hand.");
+        _recoveries = meter.CreateCounter<long>("portico.gateway.composition.recoveries",
+            description: "Durable composition runs taken over from an owner that went quiet, by outcome (succeeded, compensated, failed, unexpected, pending).");
     }
+
+    public void Recovered(string composition, string outcome) =>
+        _recoveries.Add(1, new("composition", composition), new("outcome", outcome));
 
     public void Composition(string name, string outcome, TimeSpan elapsed) =>
         _composition.Record(elapsed.TotalSeconds, new("composition", name), new("outcome", outcome));

@@ -14,6 +14,12 @@ namespace Portico.Gateway.Transcoding;
 internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, IMessage? Message, IReadOnlyDictionary<string, string[]>? FieldErrors = null)
 {
     public bool IsOk => GrpcStatus == 0 && Message is not null;
+
+    /// <summary>
+    /// The status was made on this side (a reset, a lost reply, a timeout), not sent by the service: the call may or
+    /// may not have been applied. False for a status the service sent, and for a call that was never sent.
+    /// </summary>
+    public bool OutcomeUnknown { get; init; }
 }
 
 /// <summary>
@@ -55,13 +61,21 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
         }
         catch (RpcException ex) when (ex.Status.DebugException is ClusterCallException failure)
         {
-            return Failure(failure.Status, failure.Status == StatusCodes.Status504GatewayTimeout ? 4 : 14, failure.Message);
+            // 503: refused or no destination, so nothing was sent; 502 and 504: sent, no answer.
+            return Failure(failure.Status, failure.Status == StatusCodes.Status504GatewayTimeout ? 4 : 14, failure.Message) with
+            {
+                OutcomeUnknown = failure.Status != StatusCodes.Status503ServiceUnavailable,
+            };
         }
         catch (RpcException ex)
         {
             var code = (int)ex.StatusCode;
             var detail = ex.Status.Detail.Length > 0 ? ex.Status.Detail : StatusName(code);
-            return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(ex.Trailers.GetValueBytes("grpc-status-details-bin")));
+            return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(ex.Trailers.GetValueBytes("grpc-status-details-bin")))
+            {
+                // Grpc.Net.Client sets a debug exception, or DEADLINE_EXCEEDED/CANCELLED, for what failed on this side.
+                OutcomeUnknown = ex.Status.DebugException is not null || ex.StatusCode is Grpc.Core.StatusCode.DeadlineExceeded or Grpc.Core.StatusCode.Cancelled,
+            };
         }
     }
 
@@ -166,4 +180,7 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
         "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
 
     internal static string StatusName(int code) => code >= 0 && code < StatusNames.Length ? StatusNames[code] : "status " + code;
+
+    /// <summary>The code of a status name such as <c>NOT_FOUND</c>; -1 when there is none.</summary>
+    internal static int StatusCode(string name) => Array.FindIndex(StatusNames, n => n.Equals(name, StringComparison.OrdinalIgnoreCase));
 }

@@ -1,0 +1,215 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Portico.Gateway.Store;
+using StackExchange.Redis;
+
+namespace Portico.Gateway.Composition;
+
+/// <summary>What the log knows of one step: started (it may have been applied), succeeded with its answer, failed definitely (not applied), unknown, or answered what its Expect refuses.</summary>
+internal enum SagaStepState
+{
+    Started,
+    Succeeded,
+    Failed,
+    Unknown,
+    Unexpected,
+}
+
+internal sealed record SagaStepRecord(SagaStepState State, int Attempts, int Status, string Reason, StepResult? Result);
+
+/// <summary>One saga as the log holds it. <see cref="Final"/> is set once its outcome is settled.</summary>
+internal sealed record SagaState(
+    string Key,
+    string Composition,
+    string Fingerprint,
+    string Owner,
+    long UpdatedMs,
+    bool Compensating,
+    CompositionInput? Input,
+    IReadOnlyDictionary<string, SagaStepRecord> Steps,
+    IReadOnlySet<string> Undone,
+    CompositionAnswer? Final);
+
+/// <summary>
+/// The saga log of durable compositions in the shared Redis-protocol store: one hash per composition run, keyed by
+/// the composition, the caller and the client's <c>Idempotency-Key</c>, with a TTL; and a sorted set of the runs not
+/// yet settled, scored by their last write, for the recovery worker. Every write after the first is conditional on
+/// the run's owner (WATCH/MULTI), so an instance that lost a run to recovery cannot write into it any more. Only
+/// commands Garnet and Redis 7 share: hashes, sorted sets, SET NX PX, WATCH/MULTI; no Lua, no Streams.
+/// </summary>
+internal sealed class SagaLog(GatewayStore store, TimeProvider time)
+{
+    private const string Prefix = "portico:saga:";
+    private const string OpenIndex = "portico:saga-open";
+    private const string LeaseKey = "portico:saga-recovery-lease";
+
+    private const string MetaField = "meta";
+    private const string OwnerField = "owner";
+    private const string UpdatedField = "updated";
+    private const string PhaseField = "phase";
+    private const string InputField = "input";
+    private const string FinalField = "final";
+    private const string StepPrefix = "step:";
+    private const string UndonePrefix = "undone:";
+
+    /// <summary>
+    /// The run's store key. The caller's id and the key are hashed together, so neither can collide with another
+    /// user's, and no character of theirs reaches the store key.
+    /// </summary>
+    public static string KeyFor(string composition, string userId, string idempotencyKey)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{composition.Length}:{composition}\n{userId.Length}:{userId}\n{idempotencyKey}"));
+        return Prefix + composition + ":" + Convert.ToHexStringLower(hash.AsSpan(0, 20));
+    }
+
+    private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>Creates the run, owned by <paramref name="owner"/>; false when a run with this key exists already.</summary>
+    public async Task<bool> BeginAsync(string key, string composition, string fingerprint, string owner, CompositionInput input, TimeSpan retention)
+    {
+        var now = Now;
+        var meta = JsonSerializer.Serialize(new Dictionary<string, string> { ["composition"] = composition, ["fingerprint"] = fingerprint });
+        var transaction = store.Database.CreateTransaction();
+        transaction.AddCondition(Condition.KeyNotExists(key));
+        _ = transaction.HashSetAsync(key, [
+            new(MetaField, meta), new(OwnerField, owner), new(UpdatedField, now), new(PhaseField, "running"), new(InputField, input.Serialize())]);
+        _ = transaction.KeyExpireAsync(key, retention);
+        _ = transaction.SortedSetAddAsync(OpenIndex, key, now);
+        return await transaction.ExecuteAsync();
+    }
+
+    public async Task<SagaState?> LoadAsync(string key)
+    {
+        var entries = await store.Database.HashGetAllAsync(key);
+        if (entries.Length == 0)
+        {
+            return null;
+        }
+        var fields = entries.ToDictionary(e => (string)e.Name!, e => e.Value);
+        if (!fields.TryGetValue(MetaField, out var metaValue))
+        {
+            return null;
+        }
+        var meta = JsonSerializer.Deserialize<Dictionary<string, string>>((string)metaValue!)!;
+        var steps = new Dictionary<string, SagaStepRecord>(StringComparer.OrdinalIgnoreCase);
+        var undone = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in fields)
+        {
+            if (name.StartsWith(StepPrefix, StringComparison.Ordinal))
+            {
+                steps[name[StepPrefix.Length..]] = ReadStep((byte[])value!);
+            }
+            else if (name.StartsWith(UndonePrefix, StringComparison.Ordinal))
+            {
+                undone.Add(name[UndonePrefix.Length..]);
+            }
+        }
+        return new SagaState(
+            key,
+            meta["composition"],
+            meta["fingerprint"],
+            (string?)fields.GetValueOrDefault(OwnerField) ?? "",
+            fields.TryGetValue(UpdatedField, out var updated) && updated.TryParse(out long ms) ? ms : 0,
+            (string?)fields.GetValueOrDefault(PhaseField) == "compensating",
+            fields.TryGetValue(InputField, out var input) ? CompositionInput.Deserialize((byte[])input!) : null,
+            steps,
+            undone,
+            fields.TryGetValue(FinalField, out var final) ? CompositionAnswer.Deserialize((byte[])final!) : null);
+    }
+
+    public Task<bool> RecordStepAsync(string key, string owner, string step, SagaStepRecord record) =>
+        WriteAsync(key, owner, [new(StepPrefix + step, WriteStep(record))]);
+
+    public Task<bool> RecordCompensatingAsync(string key, string owner) => WriteAsync(key, owner, [new(PhaseField, "compensating")]);
+
+    public Task<bool> RecordUndoneAsync(string key, string owner, string step) => WriteAsync(key, owner, [new(UndonePrefix + step, "done")]);
+
+    /// <summary>Keeps the settled answer for the rest of the retention; the captured request (and its token) goes.</summary>
+    public async Task<bool> CompleteAsync(string key, string owner, CompositionAnswer answer, TimeSpan retention)
+    {
+        var transaction = store.Database.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(key, OwnerField, owner));
+        _ = transaction.HashSetAsync(key, [new(FinalField, answer.Serialize()), new(PhaseField, "done"), new(UpdatedField, Now)]);
+        _ = transaction.HashDeleteAsync(key, InputField);
+        _ = transaction.KeyExpireAsync(key, retention);
+        _ = transaction.SortedSetRemoveAsync(OpenIndex, key);
+        return await transaction.ExecuteAsync();
+    }
+
+    /// <summary>Makes <paramref name="owner"/> the run's owner, if nobody wrote to it since it was read.</summary>
+    public async Task<bool> TakeOverAsync(SagaState state, string owner)
+    {
+        var transaction = store.Database.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(state.Key, OwnerField, state.Owner));
+        transaction.AddCondition(Condition.HashEqual(state.Key, UpdatedField, state.UpdatedMs));
+        transaction.AddCondition(Condition.HashNotExists(state.Key, FinalField));
+        var now = Now;
+        _ = transaction.HashSetAsync(state.Key, [new(OwnerField, owner), new(UpdatedField, now)]);
+        _ = transaction.SortedSetAddAsync(OpenIndex, state.Key, now);
+        return await transaction.ExecuteAsync();
+    }
+
+    /// <summary>Runs not settled whose last write is at or before <paramref name="beforeMs"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<string>> DueAsync(long beforeMs, int max)
+    {
+        var members = await store.Database.SortedSetRangeByScoreAsync(OpenIndex, double.NegativeInfinity, beforeMs, take: max);
+        return [.. members.Select(m => (string)m!)];
+    }
+
+    /// <summary>Drops a run from the open set (it was settled, or its log expired).</summary>
+    public Task ForgetAsync(string key) => store.Database.SortedSetRemoveAsync(OpenIndex, key);
+
+    /// <summary>Takes the recovery lease (SET NX PX), or extends it when <paramref name="owner"/> holds it already.</summary>
+    public async Task<bool> AcquireLeaseAsync(string owner, TimeSpan lease)
+    {
+        var db = store.Database;
+        return await db.LockTakeAsync(LeaseKey, owner, lease) || await db.LockExtendAsync(LeaseKey, owner, lease);
+    }
+
+    /// <summary>Gives the lease up at once if <paramref name="owner"/> still holds it, so another instance need not wait for it to expire.</summary>
+    public Task ReleaseLeaseAsync(string owner) => store.Database.LockReleaseAsync(LeaseKey, owner);
+
+    private async Task<bool> WriteAsync(string key, string owner, HashEntry[] fields)
+    {
+        var now = Now;
+        var transaction = store.Database.CreateTransaction();
+        transaction.AddCondition(Condition.HashEqual(key, OwnerField, owner));
+        _ = transaction.HashSetAsync(key, [.. fields, new(UpdatedField, now)]);
+        _ = transaction.SortedSetAddAsync(OpenIndex, key, now);
+        return await transaction.ExecuteAsync();
+    }
+
+    private static byte[] WriteStep(SagaStepRecord record)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("state", record.State.ToString());
+            writer.WriteNumber("attempts", record.Attempts);
+            writer.WriteNumber("status", record.Status);
+            writer.WriteString("reason", record.Reason);
+            if (record.Result is { } result)
+            {
+                writer.WritePropertyName("result");
+                result.WriteTo(writer);
+            }
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static SagaStepRecord ReadStep(byte[] json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        return new SagaStepRecord(
+            Enum.Parse<SagaStepState>(root.GetProperty("state").GetString()!),
+            root.GetProperty("attempts").GetInt32(),
+            root.GetProperty("status").GetInt32(),
+            root.GetProperty("reason").GetString() ?? "",
+            root.TryGetProperty("result", out var result) ? StepResult.Read(result) : null);
+    }
+}

@@ -50,7 +50,12 @@ public class ShopFixture : IAsyncLifetime
         var jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
 
         _catalogDb = TestDatabases.NewPath("catalog");
-        _catalog = new ServiceApp<CatalogService::Program>(new Dictionary<string, string?> { ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}" });
+        _catalog = new ServiceApp<CatalogService::Program>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}",
+            ["ConnectionStrings:store"] = SharedStore.ConnectionString, // Catalog consumes order events (stock)
+            ["Messaging:Namespace"] = ns,
+        });
 
         _orderingDb = TestDatabases.NewPath("ordering");
         Ordering = new ServiceApp<OrderingService::Program>(new Dictionary<string, string?>

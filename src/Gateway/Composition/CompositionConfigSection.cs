@@ -184,10 +184,12 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
             ? d.EnumerateArray().Select(x => x.GetString() ?? "").ToArray()
             : [];
         var required = !TryGet(json, "Required", out var r) || r.ValueKind != JsonValueKind.False;
+        // "query:q": the step runs only when the request has a non-empty query parameter q (e.g. suggestions for a search).
         var when = String(json, "When") ?? "always";
-        if (when is not ("always" or "signed-in"))
+        var requiredQuery = when.StartsWith("query:", StringComparison.Ordinal) ? when["query:".Length..] : null;
+        if (when is not ("always" or "signed-in") && string.IsNullOrWhiteSpace(requiredQuery))
         {
-            errors.Add($"{where}: When must be \"always\" (the default) or \"signed-in\", not '{when}'.");
+            errors.Add($"{where}: When must be \"always\" (the default), \"signed-in\" or \"query:<parameter>\", not '{when}'.");
         }
         var timeout = Time(json, "Timeout", TimeSpan.FromSeconds(5), where, errors);
         var attemptTimeout = Time(json, "AttemptTimeout", timeout, where, errors);
@@ -207,6 +209,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         }
         return new StepPlan(name, cluster, call, timeout, required, dependsOn, compensate, SignedInOnly: when == "signed-in")
         {
+            RequiredQuery = requiredQuery,
             Idempotent = idempotent,
             AttemptTimeout = attemptTimeout,
             Expect = ReadExpect(json, name, where, errors),

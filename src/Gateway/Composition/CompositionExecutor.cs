@@ -36,7 +36,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         Succeeded,
         Failed,     // definitely not applied
         Skipped,
-        NotApplicable, // a signed-in-only step for an anonymous caller: left out without being missing
+        NotApplicable, // a step whose When does not hold (signed-in only, a query parameter): left out without being missing
         Unknown,    // may or may not have been applied
         Unexpected, // applied (or replayed), but its answer is not what the composition goes on with
     }
@@ -149,6 +149,10 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         if (step.SignedInOnly && !scope.Input.SignedIn)
         {
             return new StepOutcome(step, Outcome.NotApplicable, StatusCodes.Status200OK, "the caller is not signed in", null, time.GetTimestamp());
+        }
+        if (step.RequiredQuery is { } parameter && !(scope.Input.Query.TryGetValue(parameter, out var value) && value.Length > 0))
+        {
+            return new StepOutcome(step, Outcome.NotApplicable, StatusCodes.Status200OK, $"the request has no '{parameter}'", null, time.GetTimestamp());
         }
         foreach (var dependency in await Task.WhenAll(dependencies))
         {

@@ -42,7 +42,8 @@ internal sealed record ExpectationProblem(int Status, StringTemplate Title, Stri
 }
 
 /// <summary>
-/// A step; <see cref="SignedInOnly"/> steps run only for a signed-in caller and are simply absent otherwise.
+/// A step; <see cref="SignedInOnly"/> steps run only for a signed-in caller, <see cref="RequiredQuery"/> steps only
+/// when the request has that query parameter, and are simply absent otherwise.
 /// <see cref="Idempotent"/>: the call may be sent again after it may have arrived (the service applies it once),
 /// so an unknown outcome is retried within <see cref="Timeout"/>, each attempt within <see cref="AttemptTimeout"/>.
 /// </summary>
@@ -50,6 +51,9 @@ internal sealed record StepPlan(string Name, string Cluster, HttpCall Call, Time
     bool SignedInOnly = false)
 {
     public bool Idempotent { get; init; }
+
+    /// <summary>A query parameter the request must carry, non-empty, for the step to run (<c>"When": "query:q"</c>).</summary>
+    public string? RequiredQuery { get; init; }
 
     public TimeSpan AttemptTimeout { get; init; }
 

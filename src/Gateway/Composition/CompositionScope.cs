@@ -84,6 +84,14 @@ internal sealed class CompositionInput
                     break;
             }
         }
+        // A step's "When": "query:q" reads q even where no template does.
+        foreach (var parameter in plan.Steps.Select(s => s.RequiredQuery).OfType<string>())
+        {
+            if (context.Request.Query.TryGetValue(parameter, out var value))
+            {
+                query[parameter] = value.ToString();
+            }
+        }
         var authorization = context.Request.Headers.Authorization;
         return new CompositionInput
         {

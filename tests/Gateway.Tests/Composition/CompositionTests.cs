@@ -311,4 +311,35 @@ public sealed class CompositionTests(ITestOutputHelper output)
 
         Assert.Equal(expected, body.RootElement.GetProperty("weather").GetProperty("city").GetString());
     }
+
+    [Theory]
+    [InlineData("/home?q=%EA%B0%90", true)]
+    [InlineData("/home?q=", false)]
+    [InlineData("/home", false)]
+    public async Task AStepWhenQuery_RunsOnlyWhenTheRequestHasThatParameter(string path, bool runs)
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app =>
+        {
+            app.MapGet("/featured", () => Results.Json(new[] { "keyboard" }));
+            app.MapGet("/complete", (string q) => Results.Json(new { q }));
+        });
+        const string compositions = """
+        { "home": { "Path": "/home", "AuthorizationPolicy": "anonymous", "Steps": {
+            "featured": { "Cluster": "svc", "Path": "/featured" },
+            "suggestions": { "Cluster": "svc", "Path": "/complete", "Query": { "q": "{{request.query.q}}" }, "When": "query:q", "Required": false } } } }
+        """;
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address, compositions));
+
+        using var response = await gateway.Client.GetAsync(path, Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(runs, body.RootElement.TryGetProperty("suggestions", out var suggestions));
+        if (runs)
+        {
+            Assert.Equal("감", suggestions.GetProperty("q").GetString());
+        }
+        Assert.False(body.RootElement.TryGetProperty("partial", out _)); // left out, not missing
+        Assert.Equal(runs ? 2 : 1, backend.RequestCount);
+    }
 }

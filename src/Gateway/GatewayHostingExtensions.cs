@@ -65,6 +65,7 @@ public static class GatewayHostingExtensions
         services.TryAddSingleton<RequestBodyLimit>();
         services.TryAddSingleton<GatewayStore>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayStore>());
+        builder.AddPorticoJobs();
 
         return services.AddReverseProxy()
             .AddServiceDiscoveryDestinationResolver()

@@ -249,7 +249,14 @@ internal sealed partial class RedisConsumer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
-        await _connection.GetSubscriber().UnsubscribeAsync(_keys.ReadyChannel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        try
+        {
+            await _connection.GetSubscriber().UnsubscribeAsync(_keys.ReadyChannel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection went first (it throws before returning a task): nothing is left to unsubscribe from.
+        }
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stopping.Dispose();
     }

@@ -18,7 +18,7 @@ public sealed class JobsLoadingTests
     [Fact]
     public async Task WithoutJobQueues_NothingOfJobsIsLoaded()
     {
-        await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("api", new Uri("http://127.0.0.1:9")));
+        await using var gateway = await GatewayTestHost.StartAsync(GatewayJson.Single("other", new Uri("http://127.0.0.1:9")));
 
         Assert.Null(gateway.Services.GetService<IMessageBus>());
         Assert.Null(gateway.Services.GetService<JobStore>());

@@ -111,8 +111,9 @@ internal sealed partial class JobRequestedHandler(
         var now = time.GetUtcNow();
         var until = now + lease;
         var me = worker.Id;
-        // A lapsed claim (its worker died) or this worker's own is taken over in one conditional update.
-        if (await db.JobClaims.Where(c => c.JobId == jobId && (c.Until <= now || c.Worker == me))
+        // A lapsed claim (its worker died) is taken over in one conditional update. A live one is never taken, not
+        // even this worker's own: two deliveries of one job on one worker must not both build it.
+        if (await db.JobClaims.Where(c => c.JobId == jobId && c.Until <= now)
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.Worker, me).SetProperty(c => c.Until, until), cancellationToken) == 1)
         {
             return true;

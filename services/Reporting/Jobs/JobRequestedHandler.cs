@@ -32,17 +32,33 @@ internal sealed partial class JobRequestedHandler(
         var heartbeat = message.HeartbeatInterval > TimeSpan.Zero ? message.HeartbeatInterval : TimeSpan.FromSeconds(10);
         var lease = heartbeat * 3;
 
-        if (await db.JobRuns.AsNoTracking().FirstOrDefaultAsync(r => r.JobId == message.JobId, cancellationToken) is { } done)
+        for (var look = 1; ; look++)
         {
-            Log.AlreadyComputed(logger, message.JobId, message.Attempt);
-            await ReplyAsync(message, true, done.Result, null, retryable: false, cancellationToken);
-            return;
-        }
-        if (!await TryClaimAsync(message.JobId, lease, cancellationToken))
-        {
-            // Another worker is on it; should it die, its claim lapses and the gateway's next attempt finds the job free.
-            Log.ClaimedElsewhere(logger, message.JobId, message.Attempt);
-            return;
+            if (await db.JobRuns.AsNoTracking().FirstOrDefaultAsync(r => r.JobId == message.JobId, cancellationToken) is { } done)
+            {
+                Log.AlreadyComputed(logger, message.JobId, message.Attempt);
+                await ReplyAsync(message, true, done.Result, null, retryable: false, cancellationToken);
+                return;
+            }
+            if (await TryClaimAsync(message.JobId, lease, cancellationToken))
+            {
+                break;
+            }
+            var holder = await db.JobClaims.AsNoTracking().FirstOrDefaultAsync(c => c.JobId == message.JobId, cancellationToken);
+            var left = holder is null ? TimeSpan.Zero : holder.Until - time.GetUtcNow();
+            if (look > 1 || holder?.Worker == worker.Id || left > lease)
+            {
+                // A live worker (this one, or one that kept renewing) is on it: it answers. Should it die, its claim
+                // lapses and the gateway's next attempt finds the job free.
+                Log.ClaimedElsewhere(logger, message.JobId, message.Attempt);
+                return;
+            }
+            // Held by another worker that may be gone (a redelivery after a crash meets its claim): look again once
+            // the claim would have lapsed without renewal.
+            if (left > TimeSpan.Zero)
+            {
+                await Task.Delay(left + TimeSpan.FromMilliseconds(50), time, cancellationToken);
+            }
         }
 
         await SendHeartbeatAsync(message, cancellationToken);

@@ -62,8 +62,7 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         Assert.Equal(750, result.GetProperty("totals").GetProperty("revenue").GetInt64());
         var jobId = Guid.Parse(job.GetProperty("id").GetString()!);
         var runs = await RowsAsync(second, db => db.JobRuns.CountAsync(r => r.JobId == jobId));
-        TestContext.Current.SendDiagnosticMessage($"killed mid-job: builds started {_builds.Started}, completed {_builds.Completed}, results stored {runs}, attempts {job.GetProperty("attempts").GetInt32()}");
-        Console.WriteLine($"killed mid-job: builds started {_builds.Started}, completed {_builds.Completed}, results stored {runs}, attempts {job.GetProperty("attempts").GetInt32()}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"killed mid-job: builds started {_builds.Started}, completed {_builds.Completed}, results stored {runs}, attempts {job.GetProperty("attempts").GetInt32()}");
         Assert.Equal(2, _builds.Started);   // the killed one, and one on the new host
         Assert.Equal(1, _builds.Completed);
         Assert.Equal(1, runs);
@@ -114,8 +113,7 @@ public sealed class JobsEndToEndTests : IAsyncLifetime
         var maxBuildsPerJob = _builds.PerJob.Values.Max();
         var message = $"{Jobs} jobs submitted at once: {succeeded} succeeded, {Jobs - succeeded} not succeeded, {Jobs - statuses.Count} lost; " +
             $"reports built {_builds.Completed} (most for one job: {maxBuildsPerJob}), results stored {storedResults}, jobs finished at the gateway {finishedCount}";
-        TestContext.Current.SendDiagnosticMessage(message);
-        Console.WriteLine(message);
+        TestContext.Current.TestOutputHelper?.WriteLine(message);
         Assert.Equal(Jobs, succeeded);
         Assert.Equal(Jobs, _builds.Completed);
         Assert.Equal(1, maxBuildsPerJob);

@@ -61,7 +61,16 @@ internal sealed partial class JobRequestedHandler(
             }
         }
 
-        await SendHeartbeatAsync(message, cancellationToken);
+        try
+        {
+            await SendHeartbeatAsync(message, cancellationToken);
+        }
+        catch
+        {
+            // The broker is away: let the claim go, so the retried delivery (or the gateway's next attempt) can take it.
+            await ReleaseClaimAsync(message.JobId, CancellationToken.None);
+            throw;
+        }
         using var beating = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var heartbeats = KeepBeatingAsync(message, heartbeat, lease, beating.Token);
         JsonElement result;

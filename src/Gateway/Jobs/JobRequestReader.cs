@@ -13,13 +13,15 @@ internal static class JobRequestReader
     /// <summary>Where errors about the body as a whole are reported.</summary>
     public const string BodyField = "body";
 
+    private static readonly JsonElement Empty = JsonSerializer.SerializeToElement(new Dictionary<string, string>(), JobsJson.Default.DictionaryStringString);
+
     public static (JsonElement Parameters, Dictionary<string, string[]> Errors) Read(JobRoute route, ReadOnlySpan<byte> body)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         JsonElement root;
         if (body.Trim(" \t\r\n"u8).IsEmpty)
         {
-            root = JsonDocument.Parse("{}").RootElement;
+            root = Empty;
         }
         else
         {
@@ -106,7 +108,8 @@ internal static class JobRequestReader
             }
             writer.WriteEndObject();
         }
-        return (JsonDocument.Parse(buffer.WrittenMemory).RootElement, errors);
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return (document.RootElement.Clone(), errors);
     }
 
     /// <summary>What is wrong with <paramref name="value"/> for <paramref name="parameter"/>, or null.</summary>

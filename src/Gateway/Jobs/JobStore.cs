@@ -175,4 +175,5 @@ internal sealed record DeadJob(Guid Id, string Job, string Owner, int Attempts, 
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(DeadJob))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class JobsJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
+using StackExchange.Redis;
 
 namespace Portico.Gateway.Jobs;
 
@@ -18,6 +19,22 @@ internal sealed partial class JobsApi(JobStore store, JobSender sender, JobsCloc
     public const string IdempotencyHeader = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
     public const int MaxIdempotencyKeyLength = 100;
+
+    /// <summary>Runs <paramref name="handler"/>; the store being unreachable is a 503 with <c>Retry-After</c>, not a 500.</summary>
+    public async Task GuardAsync(HttpContext context, Func<HttpContext, Task> handler)
+    {
+        try
+        {
+            await handler(context);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException && !context.Response.HasStarted)
+        {
+            Log.StoreUnavailable(logger, e, context.Request.Path);
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.Value.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Jobs unavailable",
+                "The job store cannot be reached; nothing was stored. Try again shortly.");
+        }
+    }
 
     /// <summary><c>POST</c> on a job route: check, store <c>queued</c>, send to the in-queue, answer 202.</summary>
     public async Task SubmitAsync(HttpContext context, JobRoute route)
@@ -83,8 +100,9 @@ internal sealed partial class JobsApi(JobStore store, JobSender sender, JobsCloc
         }
         metrics.Submitted(route.Name);
         Log.Submitted(logger, job.Id, route.Name, route.InQueue);
-        // A failed send is recorded on the job and retried by the sweeper: the request is accepted either way.
-        await sender.SendAsync(job, context.RequestAborted);
+        // A failed send is recorded on the job and retried by the sweeper: the request is accepted either way, and a
+        // client that hangs up now does not stop the send.
+        await sender.SendAsync(job, CancellationToken.None);
         await WriteJobAsync(context, job, StatusCodes.Status202Accepted);
     }
 
@@ -202,5 +220,8 @@ internal sealed partial class JobsApi(JobStore store, JobSender sender, JobsCloc
     {
         [LoggerMessage(1, LogLevel.Information, "Job {JobId} ({Job}) queued on {Queue}")]
         public static partial void Submitted(ILogger logger, Guid jobId, string job, string queue);
+
+        [LoggerMessage(2, LogLevel.Warning, "The job store cannot be reached; {Path} answered 503")]
+        public static partial void StoreUnavailable(ILogger logger, Exception exception, string path);
     }
 }

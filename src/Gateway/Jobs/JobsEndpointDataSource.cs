@@ -20,7 +20,7 @@ internal sealed class JobsEndpointDataSource(GatewayConfigProvider config, JobsA
         var endpoints = new List<Endpoint>();
         foreach (var route in settings.Routes)
         {
-            var builder = new RouteEndpointBuilder(context => api.SubmitAsync(context, route), RoutePatternFactory.Parse(route.Path), order: 0)
+            var builder = new RouteEndpointBuilder(context => api.GuardAsync(context, c => api.SubmitAsync(c, route)), RoutePatternFactory.Parse(route.Path), order: 0)
             {
                 DisplayName = "job " + route.Name,
             };
@@ -29,8 +29,8 @@ internal sealed class JobsEndpointDataSource(GatewayConfigProvider config, JobsA
             endpoints.Add(builder.Build());
         }
         var status = RoutePatternFactory.Parse(options.Value.StatusPath + "/{id:guid}");
-        endpoints.Add(Status(status, HttpMethods.Get, "job status", api.GetAsync));
-        endpoints.Add(Status(status, HttpMethods.Delete, "job cancel", api.CancelAsync));
+        endpoints.Add(Status(status, HttpMethods.Get, "job status", context => api.GuardAsync(context, api.GetAsync)));
+        endpoints.Add(Status(status, HttpMethods.Delete, "job cancel", context => api.GuardAsync(context, api.CancelAsync)));
         return endpoints;
     }
 

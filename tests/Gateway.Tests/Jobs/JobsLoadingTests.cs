@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Portico.Gateway.Configuration;
@@ -71,6 +73,33 @@ public sealed class JobsLoadingTests
 
         Assert.Contains("Portico:Jobs:MaxAttempts", error.Message, StringComparison.Ordinal);
         Assert.Contains("Portico:Jobs:StatusPath", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StoreDown_SubmitIs503WithRetryAfter_NotA500()
+    {
+        var store = GarnetTestServer.Start();
+        var tokens = new TestTokenIssuer();
+        await using var identity = await TestBackend.StartAsync("identity", app => app.MapGet("/.well-known/jwks.json", () => Results.Text(tokens.JwksJson, "application/json")));
+        var gateway = await JobsTestEnvironment.StartGatewayAsync(store.ConnectionString, new Uri(identity.Address, "/.well-known/jwks.json"), null, JobsTestEnvironment.GatewayJson);
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri(gateway.Urls.Single()) };
+            client.DefaultRequestHeaders.Authorization = new("Bearer", tokens.CreateToken("sam"));
+            store.Dispose();
+
+            var response = await client.PostAsync("/api/test/mine", null, TestContext.Current.CancellationToken);
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.NotNull(response.Headers.RetryAfter);
+        }
+        finally
+        {
+            await gateway.StopAsync();
+            await gateway.DisposeAsync();
+            store.Dispose();
+        }
     }
 
     [Fact]

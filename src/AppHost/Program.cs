@@ -52,6 +52,16 @@ if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } broker)
     catalogB.WithEnvironment("ConnectionStrings__broker", broker);
 }
 
+// Reporting builds the sales read model from Ordering's events and runs the gateway's report jobs, on the same broker.
+var reporting = builder.AddService<Projects.Reporting>("reporting")
+    .WithEnvironment("ConnectionStrings__reportingdb", $"Data Source={Path.Combine(settings.DataDirectory, "reporting.db")}")
+    .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store)
+    .WithReference(identity).WaitFor(identity);
+if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } reportingBroker)
+{
+    reporting.WithEnvironment("ConnectionStrings__broker", reportingBroker);
+}
+
 // Loyalty speaks gRPC on an HTTP/2-only endpoint, and HTTP/1.1 for health and metrics on another.
 var loyalty = builder.AddProject<Projects.Loyalty>("loyalty", launchProfileName: null)
     .WithHttpEndpoint(name: "http")
@@ -104,6 +114,15 @@ var gateway = builder.AddProject<Projects.Gateway_Host>("gateway", launchProfile
     .WithReference(identity).WaitFor(identity)
     .WithReference(ordering).WaitFor(ordering)
     .WithReference(loyalty).WaitFor(loyalty)
+    .WithReference(reporting).WaitFor(reporting)
+    // Async jobs: job status in the store; requests and results over the same broker as Reporting's.
+    .WithEnvironment(context =>
+    {
+        if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } gatewayBroker)
+        {
+            context.EnvironmentVariables["ConnectionStrings__broker"] = gatewayBroker;
+        }
+    })
     .WithReference(autocomplete.GetEndpoint("http")).WaitFor(autocomplete);
 // The gateway consumes ProductChanged.v1 (cache purge) from the broker the services publish to.
 if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } gatewayBroker)

@@ -66,6 +66,7 @@ public static class GatewayHostingExtensions
         services.TryAddSingleton<GatewayStore>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayStore>());
         builder.AddPorticoCachePurgeOnEvents();
+        builder.AddPorticoJobs();
 
         return services.AddReverseProxy()
             .AddServiceDiscoveryDestinationResolver()

@@ -438,10 +438,10 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
             folder = folder.Parent!;
         }
         var shipped = Path.Combine(folder.FullName, "src", "Gateway.Host", "gateway.json");
-        // The rate-limit policies its routes name live in the host's settings.
+        // The rate-limit policies its routes name, and the queues of its job routes, live in the host's settings.
         var settings = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(folder.FullName, "src", "Gateway.Host", "appsettings.json")).Build()
-            .AsEnumerable().Where(p => p.Key.StartsWith("Portico:RateLimiting", StringComparison.Ordinal)).ToDictionary();
+            .AsEnumerable().Where(p => p.Key.StartsWith("Portico:RateLimiting", StringComparison.Ordinal) || p.Key.StartsWith("Portico:Jobs", StringComparison.Ordinal)).ToDictionary();
         settings["ConnectionStrings:store"] = _store.ConnectionString;
         GatewayTestHost gateway;
         try

@@ -18,13 +18,18 @@ var catalogB = builder.AddService<Projects.Catalog>("catalog-b").WithEnvironment
 var weather = builder.AddService<Projects.Weather>("weather");
 
 // Identity issues the tokens; the gateway and the services check them against its key set. The gateway signs
-// in as a service client (client_credentials) with a secret generated for this run and known to both only.
+// in as a service client (client_credentials) with a secret generated for this run and known to both only, and may
+// ask for tokens for Loyalty only (RFC 8707 resources; each service names its own in Portico:Jwt:Resource).
+// Identity writes its revocation list (logout, password change, deleted accounts) to the store, where the gateway
+// and every service that validates tokens read it.
 var gatewaySecret = builder.AddParameter("gateway-client-secret", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true);
 var identity = builder.AddService<Projects.Identity>("identity")
     .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}")
     .WithEnvironment("Identity__KeyRing__Path", Path.Combine(settings.DataDirectory, "identity-keys"))
     .WithEnvironment("Identity__MailSink__Path", Path.Combine(settings.DataDirectory, "identity-mail"))
-    .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret);
+    .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret)
+    .WithEnvironment("Identity__Clients__gateway__Resources__0", "urn:portico:loyalty")
+    .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
 
 // Ordering prices orders from Catalog (both instances, through service discovery) and owns its database.
 var ordering = builder.AddService<Projects.Ordering>("ordering")
@@ -48,6 +53,7 @@ var loyalty = builder.AddProject<Projects.Loyalty>("loyalty", launchProfileName:
     .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
     .WithEnvironment("ConnectionStrings__loyaltydb", $"Data Source={Path.Combine(settings.DataDirectory, "loyalty.db")}")
     .WithHttpHealthCheck("/health/ready", endpointName: "http")
+    .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store) // the revocation list
     .WithReference(identity).WaitFor(identity);
 loyalty
     .WithEnvironment("Kestrel__Endpoints__http__Url", loyalty.GetEndpoint("http").LoopbackUrl())

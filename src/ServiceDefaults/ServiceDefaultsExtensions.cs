@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,12 +8,13 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Portico.ServiceDefaults.Hardening;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every Portico process shares: OpenTelemetry, health checks, and resilient,
-/// discoverable <see cref="HttpClient"/>s.
+/// What every Portico process shares: OpenTelemetry, health checks, resilient, discoverable <see cref="HttpClient"/>s,
+/// hardening headers on every answer, and <c>/metrics</c> for the internal network only.
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -23,11 +25,16 @@ public static class ServiceDefaultsExtensions
     public const string ReadyPath = "/health/ready";
     public const string MetricsPath = "/metrics";
 
-    /// <summary>Adds telemetry, health checks, service discovery and HttpClient resilience.</summary>
+    /// <summary>
+    /// Adds telemetry, health checks, service discovery, HttpClient resilience, and the hardening headers of
+    /// <see cref="HardeningHeadersOptions"/> in front of the request pipeline.
+    /// </summary>
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+        builder.Services.AddOptions<HardeningHeadersOptions>().BindConfiguration(HardeningHeadersOptions.SectionName);
+        builder.Services.AddTransient<IStartupFilter, HardeningHeadersStartupFilter>();
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>

@@ -173,7 +173,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         string? authorization = incoming.Authorization.Count > 0 ? incoming.Authorization.ToString() : null;
         if (call.AsService)
         {
-            (authorization, var why) = await serviceTokens.GetAsync(cancellationToken);
+            (authorization, var why) = await serviceTokens.GetForClusterAsync(clusterId, cancellationToken);
             if (authorization is null)
             {
                 return (StatusCodes.Status503ServiceUnavailable, null, why);

@@ -58,7 +58,7 @@ internal static class SessionApi
         {
             // Not cancellable from here on: a decided revocation must not be abandoned with the request.
             var revokedBefore = await revocations.StageAsync(user, CancellationToken.None);
-            await db.SaveChangesAsync(CancellationToken.None);
+            await revocations.SaveAsync(CancellationToken.None);
             await revocations.PublishAsync(user.Id, revokedBefore);
         }
         return TypedResults.NoContent();
@@ -138,7 +138,7 @@ internal static class SessionApi
         var now = timeProvider.GetUtcNow();
         user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
         var revokedBefore = await revocations.StageAsync(user, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        await revocations.SaveAsync(cancellationToken);
         await refreshTokens.RevokeAllAsync(user.Id, now);
         await revocations.PublishAsync(user.Id, revokedBefore);
         return TypedResults.NoContent();
@@ -206,7 +206,7 @@ internal static class SessionApi
         }
         user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
         var revokedBefore = await revocations.StageAsync(user, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        await revocations.SaveAsync(cancellationToken);
         await refreshTokens.RevokeAllAsync(user.Id, now);
         await revocations.PublishAsync(user.Id, revokedBefore);
         return TypedResults.NoContent();
@@ -251,7 +251,7 @@ internal static class SessionApi
 
         var revokedBefore = await revocations.StageAsync(user, CancellationToken.None);
         db.Users.Remove(user); // its refresh token families, reset and verification tokens go with it (cascade)
-        await db.SaveChangesAsync(CancellationToken.None);
+        await revocations.SaveAsync(CancellationToken.None);
         await revocations.PublishAsync(user.Id, revokedBefore);
         return TypedResults.NoContent();
     }

@@ -49,7 +49,7 @@ internal sealed partial class RevocationPublisher(
             {
                 _resyncNow.Release(); // try again soon rather than at the next interval
             }
-            catch (SemaphoreFullException)
+            catch (Exception release) when (release is SemaphoreFullException or ObjectDisposedException)
             {
             }
         }

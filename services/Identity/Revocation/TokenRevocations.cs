@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Portico.Identity.Accounts;
 using Portico.Identity.Infrastructure;
 using Portico.ServiceDefaults.Authentication.Revocation;
@@ -16,7 +17,7 @@ internal sealed class TokenRevocations(IdentityDbContext db, RevocationPublisher
     /// <summary>
     /// Stages the revocation of every token of <paramref name="user"/> issued until now: the user's own
     /// <see cref="User.TokensRevokedBefore"/> (Identity's checks and the <c>iat</c> of the user's next tokens) and the
-    /// list's row. The caller saves, then calls <see cref="PublishAsync"/>.
+    /// list's row. The caller saves (<see cref="SaveAsync"/>), then calls <see cref="PublishAsync"/>.
     /// </summary>
     public async Task<DateTimeOffset> StageAsync(User user, CancellationToken cancellationToken)
     {
@@ -44,6 +45,36 @@ internal sealed class TokenRevocations(IdentityDbContext db, RevocationPublisher
         else
         {
             db.TokenRevocations.Add(new TokenRevocation { Subject = subject, RevokedBefore = revokedBefore, ExpiresAt = expiresAt });
+        }
+    }
+
+    /// <summary>
+    /// Saves the change with its staged revocation. Two revocations of one subject staged at once both add its row; the
+    /// one that loses the race updates the row instead (keeping the later time).
+    /// </summary>
+    public async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException) when (db.ChangeTracker.Entries<TokenRevocation>().Any(e => e.State == EntityState.Added))
+        {
+            foreach (var entry in db.ChangeTracker.Entries<TokenRevocation>().Where(e => e.State == EntityState.Added).ToList())
+            {
+                var existing = await db.TokenRevocations.AsNoTracking().SingleOrDefaultAsync(r => r.Subject == entry.Entity.Subject, cancellationToken);
+                if (existing is null)
+                {
+                    throw; // not the race: something else failed
+                }
+                if (existing.RevokedBefore > entry.Entity.RevokedBefore)
+                {
+                    entry.Entity.RevokedBefore = existing.RevokedBefore;
+                    entry.Entity.ExpiresAt = existing.ExpiresAt;
+                }
+                entry.State = EntityState.Modified;
+            }
+            await db.SaveChangesAsync(cancellationToken);
         }
     }
 

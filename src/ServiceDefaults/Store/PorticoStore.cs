@@ -45,6 +45,8 @@ public sealed class PorticoStore(IConfiguration configuration) : IDisposable
                 options.AsyncTimeout = 5000;
                 options.SyncTimeout = 5000;
                 options.BacklogPolicy = BacklogPolicy.FailFast;
+                // Back within seconds once the store is: a stale revocation list is a security signal, not a cache miss.
+                options.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
                 // RESP2 keeps pub/sub on a connection of its own; Garnet serves no commands on a subscribed one.
                 options.Protocol = RedisProtocol.Resp2;
                 Volatile.Write(ref _connection, await ConnectionMultiplexer.ConnectAsync(options));

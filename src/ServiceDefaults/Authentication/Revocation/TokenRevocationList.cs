@@ -46,6 +46,8 @@ public sealed partial class TokenRevocationList : IHostedService, IDisposable
     private bool _failing;
     private long _lastRefreshedTicks; // UtcDateTime ticks of the last successful check; 0 = never
     private DateTimeOffset _lastPruned;
+    private int _disposed;
+    private volatile bool _following; // started with a store: read once, not per request
 
     public TokenRevocationList(PorticoStore store, IOptions<TokenRevocationOptions> options, IOptions<JwtOptions> jwt, TimeProvider time,
         ILogger<TokenRevocationList> logger)
@@ -67,8 +69,8 @@ public sealed partial class TokenRevocationList : IHostedService, IDisposable
     /// <summary>When the store last answered a check; null before the first.</summary>
     public DateTimeOffset? LastRefreshed => Volatile.Read(ref _lastRefreshedTicks) is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
-    /// <summary>Whether no check has succeeded for <see cref="TokenRevocationOptions.StaleAfter"/> (always false without a store).</summary>
-    public bool IsStale => IsConfigured && (LastRefreshed is not { } last || _time.GetUtcNow() - last > _options.StaleAfter);
+    /// <summary>Whether no check has succeeded for <see cref="TokenRevocationOptions.StaleAfter"/> (always false without a store, or before start).</summary>
+    public bool IsStale => _following && (LastRefreshed is not { } last || _time.GetUtcNow() - last > _options.StaleAfter);
 
     public RevocationFailMode FailMode => _options.FailMode;
 
@@ -97,6 +99,7 @@ public sealed partial class TokenRevocationList : IHostedService, IDisposable
             Log.NoStore(_logger);
             return;
         }
+        _following = true;
         _stopping = new CancellationTokenSource();
         // The first read is awaited briefly, so the first requests already see the list; a store that is down
         // does not hold start-up for long (fail open), the loop goes on trying.
@@ -120,6 +123,11 @@ public sealed partial class TokenRevocationList : IHostedService, IDisposable
 
     public void Dispose()
     {
+        // Registered as itself and as a hosted service: disposed twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         _stopping?.Cancel();
         _stopping?.Dispose();
         _refreshNow.Dispose();

@@ -56,6 +56,8 @@ public sealed record IdentityServiceOptions
 
     public IdentityDatabaseOptions Database { get; init; } = new();
 
+    public RevocationPublishingOptions Revocation { get; init; } = new();
+
     /// <summary>
     /// Services that may obtain tokens of their own with the <c>client_credentials</c> grant, keyed by
     /// client id (<c>Identity:Clients:{clientId}</c>). None by default.
@@ -171,12 +173,30 @@ public sealed record ServiceClientOptions
     /// <summary>The configured roles, or <see cref="DefaultRole"/> alone.</summary>
     public IReadOnlyList<string> EffectiveRoles => Roles ?? [DefaultRole];
 
+    /// <summary>
+    /// The services the client may call, by their RFC 8707 resource identifiers (<c>Identity:Clients:{clientId}:Resources</c>,
+    /// e.g. <c>urn:portico:loyalty</c>; at least one). A token is issued for one of them at a time, named by the
+    /// <c>resource</c> parameter (the only one when the client has a single resource), and carries it as its audience.
+    /// </summary>
+    public IReadOnlyList<string>? Resources { get; init; }
+
     // Keeps the secret out of ToString(), and so out of any log or exception that prints the record.
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
-        builder.Append("Secret = ***, Roles = [").AppendJoin(", ", EffectiveRoles).Append(']');
+        builder.Append("Secret = ***, Roles = [").AppendJoin(", ", EffectiveRoles).Append("], Resources = [").AppendJoin(", ", Resources ?? []).Append(']');
         return true;
     }
+}
+
+/// <summary>
+/// How Identity keeps the revocation list in the store (<c>Identity:Revocation</c>, store from <c>ConnectionStrings:store</c>).
+/// Every revocation is a database row first; it is written to the store at once, and all live rows are compared with the
+/// store every <see cref="ResyncInterval"/> and written again where the store lacks them (after an outage, or a Garnet
+/// restart that emptied it).
+/// </summary>
+public sealed record RevocationPublishingOptions
+{
+    public TimeSpan ResyncInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Which EF Core provider serves <c>ConnectionStrings:identitydb</c> (<c>Identity:Database</c>).</summary>

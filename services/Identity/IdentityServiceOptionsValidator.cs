@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Portico.Identity.Accounts;
 using Portico.Identity.Clients;
 using Portico.Identity.Lockout;
+using Portico.ServiceDefaults.Authentication;
 
 namespace Portico.Identity;
 
@@ -124,13 +125,14 @@ internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environme
 
         foreach (var (clientId, client) in options.Clients ?? new Dictionary<string, ServiceClientOptions>())
         {
-            ValidateClient(errors, clientId, client);
+            ValidateClient(errors, clientId, client, options.Audience);
         }
+        RequireRange(errors, "Revocation:ResyncInterval", options.Revocation?.ResyncInterval ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    private static void ValidateClient(List<string> errors, string clientId, ServiceClientOptions? client)
+    private static void ValidateClient(List<string> errors, string clientId, ServiceClientOptions? client, string? userAudience)
     {
         var key = $"{Section}:Clients:{clientId}";
         if (ServiceClientRules.CheckClientId(clientId) is { } idError)
@@ -159,6 +161,24 @@ internal sealed class IdentityServiceOptionsValidator(IHostEnvironment environme
                     // A leaked client secret must not be an administrator's password that never expires.
                     errors.Add($"{key}:{nameof(client.Roles)}:{i}: a service client cannot hold the '{Roles.Admin}' role.");
                 }
+            }
+        }
+        // RFC 8707: a client's token names the one service it is for; a client that may call nothing gets no token.
+        if (client?.Resources is not { Count: > 0 } resources)
+        {
+            errors.Add($"{key}:{nameof(client.Resources)} must name at least one resource the client may call (RFC 8707), such as urn:portico:loyalty.");
+            return;
+        }
+        for (var i = 0; i < resources.Count; i++)
+        {
+            if (!ResourceIndicators.IsValid(resources[i]))
+            {
+                errors.Add($"{key}:{nameof(client.Resources)}:{i}: '{resources[i]}' is not an absolute URI without a fragment (RFC 8707 §2), such as urn:portico:loyalty.");
+            }
+            else if (string.Equals(resources[i], userAudience, StringComparison.Ordinal))
+            {
+                // That audience is accepted by every service: a token for it would work everywhere.
+                errors.Add($"{key}:{nameof(client.Resources)}:{i}: '{resources[i]}' is the audience of user tokens, not one service.");
             }
         }
     }

@@ -8,8 +8,8 @@ builder.AddIdentityServices();
 var app = builder.Build();
 
 // First: the client address that login throttling counts comes from X-Forwarded-For only behind a trusted proxy.
+// (Hardening headers come from ServiceDefaults, in front of everything.)
 app.UseForwardedHeaders();
-app.UseIdentityHardeningHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 // After the status-code pages, so that a rejected bearer token also gets a problem+json body.

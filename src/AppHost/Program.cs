@@ -18,13 +18,18 @@ var catalogB = builder.AddService<Projects.Catalog>("catalog-b").WithEnvironment
 var weather = builder.AddService<Projects.Weather>("weather");
 
 // Identity issues the tokens; the gateway and the services check them against its key set. The gateway signs
-// in as a service client (client_credentials) with a secret generated for this run and known to both only.
+// in as a service client (client_credentials) with a secret generated for this run and known to both only, and may
+// ask for tokens for Loyalty only (RFC 8707 resources; each service names its own in Portico:Jwt:Resource).
+// Identity writes its revocation list (logout, password change, deleted accounts) to the store, where the gateway
+// and every service that validates tokens read it.
 var gatewaySecret = builder.AddParameter("gateway-client-secret", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true);
 var identity = builder.AddService<Projects.Identity>("identity")
     .WithEnvironment("ConnectionStrings__identitydb", $"Data Source={Path.Combine(settings.DataDirectory, "identity.db")}")
     .WithEnvironment("Identity__KeyRing__Path", Path.Combine(settings.DataDirectory, "identity-keys"))
     .WithEnvironment("Identity__MailSink__Path", Path.Combine(settings.DataDirectory, "identity-mail"))
-    .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret);
+    .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret)
+    .WithEnvironment("Identity__Clients__gateway__Resources__0", "urn:portico:loyalty")
+    .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
 
 // Catalog checks the admin's bearer token on product writes against Identity's key set.
 catalogA.WithReference(identity);
@@ -69,6 +74,7 @@ var loyalty = builder.AddProject<Projects.Loyalty>("loyalty", launchProfileName:
     .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
     .WithEnvironment("ConnectionStrings__loyaltydb", $"Data Source={Path.Combine(settings.DataDirectory, "loyalty.db")}")
     .WithHttpHealthCheck("/health/ready", endpointName: "http")
+    .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store) // the revocation list
     .WithReference(identity).WaitFor(identity);
 loyalty
     .WithEnvironment("Kestrel__Endpoints__http__Url", loyalty.GetEndpoint("http").LoopbackUrl())
@@ -82,7 +88,8 @@ if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } loyalty
     loyalty.WithEnvironment("ConnectionStrings__broker", loyaltyBroker);
 }
 var loyaltySecret = builder.AddParameter("loyalty-client-secret", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true);
-identity.WithEnvironment("Identity__Clients__loyalty__Secret", loyaltySecret);
+identity.WithEnvironment("Identity__Clients__loyalty__Secret", loyaltySecret)
+    .WithEnvironment("Identity__Clients__loyalty__Resources__0", "urn:portico:ordering"); // RFC 8707: its tokens are for Ordering only
 loyalty.WithEnvironment("Loyalty__Reconciler__ClientSecret", loyaltySecret).WithReference(ordering);
 
 // Autocomplete is Node.js: npm ci first (a fresh machine has no node_modules), then node on a port from Aspire.

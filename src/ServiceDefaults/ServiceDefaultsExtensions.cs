@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -7,13 +8,14 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Portico.ServiceDefaults.Hardening;
 using Portico.ServiceDefaults.Logging;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every Portico process shares: OpenTelemetry, health checks, and resilient,
-/// discoverable <see cref="HttpClient"/>s.
+/// What every Portico process shares: OpenTelemetry, health checks, resilient, discoverable <see cref="HttpClient"/>s,
+/// hardening headers on every answer, and <c>/metrics</c> for the internal network only.
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -24,7 +26,10 @@ public static class ServiceDefaultsExtensions
     public const string ReadyPath = "/health/ready";
     public const string MetricsPath = "/metrics";
 
-    /// <summary>Adds telemetry, health checks, service discovery and HttpClient resilience.</summary>
+    /// <summary>
+    /// Adds telemetry, health checks, service discovery, HttpClient resilience, and the hardening headers of
+    /// <see cref="HardeningHeadersOptions"/> in front of the request pipeline.
+    /// </summary>
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -32,6 +37,8 @@ public static class ServiceDefaultsExtensions
         // A console format for log shippers (Logging:Console:FormatterName=ecs): one ECS JSON object per line.
         builder.Logging.AddConsoleFormatter<EcsConsoleFormatter, EcsConsoleFormatterOptions>(o =>
             o.ServiceName = builder.Configuration["OTEL_SERVICE_NAME"] ?? builder.Environment.ApplicationName);
+        builder.Services.AddOptions<HardeningHeadersOptions>().BindConfiguration(HardeningHeadersOptions.SectionName);
+        builder.Services.AddTransient<IStartupFilter, HardeningHeadersStartupFilter>();
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>

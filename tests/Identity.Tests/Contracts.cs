@@ -64,13 +64,20 @@ internal static class IdentityClient
     public static Task<HttpResponseMessage> RefreshAsync(this HttpClient client, string refreshToken) =>
         client.PostJsonAsync("api/auth/token", new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = refreshToken });
 
-    public static Task<HttpResponseMessage> ClientTokenAsync(this HttpClient client, string clientId, string clientSecret) =>
-        client.PostJsonAsync("api/auth/token", new Dictionary<string, string>
+    public static Task<HttpResponseMessage> ClientTokenAsync(this HttpClient client, string clientId, string clientSecret, string? resource = null)
+    {
+        var body = new Dictionary<string, string>
         {
             ["grant_type"] = "client_credentials",
             ["client_id"] = clientId,
             ["client_secret"] = clientSecret,
-        });
+        };
+        if (resource is not null)
+        {
+            body["resource"] = resource;
+        }
+        return client.PostJsonAsync("api/auth/token", body);
+    }
 
     /// <summary>Reads a 200 token response.</summary>
     public static async Task<TokenDto> ReadTokenAsync(this HttpResponseMessage response)

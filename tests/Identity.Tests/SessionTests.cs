@@ -35,6 +35,57 @@ public sealed class SessionTests : IdentityHostFixture
         await otherRefresh.ReadTokenAsync();
     }
 
+    // Gap 5: a logout ended only the refresh token; the access token of the login went on working until it expired.
+    [Fact]
+    public async Task Logout_RefusesTheUsersEarlierAccessTokens_ButNotALoginRightAfter()
+    {
+        var email = IdentityClient.NewEmail();
+        await Client.RegisterOkAsync(email);
+        var token = await Client.LoginOkAsync(email);
+        using (var before = await Client.GetMeAsync(token.AccessToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        using (var logout = await Client.PostJsonAsync("api/auth/logout", new Dictionary<string, string> { ["refresh_token"] = token.RefreshToken }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        }
+
+        using (var after = await Client.GetMeAsync(token.AccessToken))
+        {
+            await after.ReadProblemAsync(HttpStatusCode.Unauthorized);
+        }
+        // The clock has not moved: the new login is in the very second of the logout, and is stamped after it.
+        var again = await Client.LoginOkAsync(email);
+        Assert.True(IssuedAt(again.AccessToken) > IssuedAt(token.AccessToken));
+        using var fresh = await Client.GetMeAsync(again.AccessToken);
+        Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+    }
+
+    [Fact]
+    public async Task ConcurrentLogouts_OfOneUser_AllSucceed()
+    {
+        var email = IdentityClient.NewEmail();
+        await Client.RegisterOkAsync(email);
+        var logins = new List<TokenDto>();
+        for (var i = 0; i < 4; i++)
+        {
+            logins.Add(await Client.LoginOkAsync(email));
+        }
+
+        var logouts = await Task.WhenAll(logins.Select(l =>
+            Client.PostJsonAsync("api/auth/logout", new Dictionary<string, string> { ["refresh_token"] = l.RefreshToken })));
+
+        Assert.All(logouts, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
+        foreach (var response in logouts)
+        {
+            response.Dispose();
+        }
+        using var me = await Client.GetMeAsync(logins[^1].AccessToken);
+        await me.ReadProblemAsync(HttpStatusCode.Unauthorized);
+    }
+
     [Fact]
     public async Task Logout_UnknownToken_Returns204AllTheSame()
     {
@@ -136,6 +187,8 @@ public sealed class SessionTests : IdentityHostFixture
         using var afterTheft = await RefreshAsClientAsync(token.RefreshToken, "portico-web");
         await afterTheft.ReadProblemAsync(HttpStatusCode.Unauthorized);
     }
+
+    private static long IssuedAt(string accessToken) => (long)IdentityClient.DecodeJwtPart(accessToken, 1)["iat"]!;
 
     private Task<HttpResponseMessage> RefreshAsClientAsync(string refreshToken, string clientId) =>
         Client.PostJsonAsync("api/auth/token", new Dictionary<string, string>

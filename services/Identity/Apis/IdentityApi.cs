@@ -19,7 +19,8 @@ public static class IdentityApi
 
     /// <summary>
     /// Maps <c>POST /api/auth/register</c>, <c>POST /api/auth/token</c>, <c>GET /api/auth/me</c>,
-    /// <c>POST /api/auth/logout</c>, <c>POST /api/auth/password</c> and <c>GET /.well-known/jwks.json</c>.
+    /// <c>POST /api/auth/logout</c>, <c>POST /api/auth/password</c>, the password reset, <c>DELETE /api/auth/users/{id}</c>
+    /// (administrators), <c>POST /api/auth/verify-email</c> and <c>GET /.well-known/jwks.json</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
     {
@@ -148,7 +149,8 @@ public static class IdentityApi
     /// refresh_token}</c> out. Without <c>grant_type</c> (or with <c>password</c>) it takes <c>email</c> and
     /// <c>password</c>; with <c>refresh_token</c> it takes <c>refresh_token</c>; with <c>client_credentials</c> it
     /// takes the <c>client_id</c> and <c>client_secret</c> of a service client configured under
-    /// <c>Identity:Clients</c>, and answers without a <c>refresh_token</c>. A field another grant uses is a 400;
+    /// <c>Identity:Clients</c> and an optional <c>resource</c> (RFC 8707: the one service the token is for; 400
+    /// <c>invalid_target</c> when the client may not call it), and answers without a <c>refresh_token</c>. A field another grant uses is a 400;
     /// wrong credentials are a 401 that does not say which part was wrong.
     /// </summary>
     internal static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> IssueTokenAsync(
@@ -195,12 +197,14 @@ public static class IdentityApi
             case GrantTypes.ClientCredentials:
                 var clientId = body.RequiredString(IdentityFields.ClientId);
                 var clientSecret = body.RequiredString(IdentityFields.ClientSecret);
-                RejectOtherGrantsFields(body, "the client_credentials grant", IdentityFields.ClientId, IdentityFields.ClientSecret);
+                var resource = body.OptionalString(IdentityFields.Resource);
+                RejectOtherGrantsFields(body, "the client_credentials grant", IdentityFields.ClientId, IdentityFields.ClientSecret, IdentityFields.Resource);
                 CheckLength(body, IdentityFields.ClientId, clientId, ServiceClientRules.MaxClientIdLength);
                 CheckLength(body, IdentityFields.ClientSecret, clientSecret, ServiceClientRules.MaxSecretLength);
+                CheckLength(body, IdentityFields.Resource, resource, 256);
                 if (!body.HasErrors && clientId is not null && clientSecret is not null)
                 {
-                    outcome = await tokens.ClientCredentialsGrantAsync(clientId, clientSecret, cancellationToken);
+                    outcome = await tokens.ClientCredentialsGrantAsync(clientId, clientSecret, resource, cancellationToken);
                 }
                 break;
 
@@ -237,6 +241,13 @@ public static class IdentityApi
                     statusCode: StatusCodes.Status403Forbidden,
                     title: "Email not verified",
                     detail: "Confirm the email address with the link mailed at registration, then sign in again.");
+            case TokenOutcomeKind.InvalidTarget:
+                // RFC 8707 §2: an unknown, malformed or missing resource, or one this client may not call.
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status400BadRequest,
+                    title: "Invalid target",
+                    detail: "The resource is not one this client may call. Name one of the client's resources, e.g. \"resource\": \"urn:portico:loyalty\".",
+                    extensions: new Dictionary<string, object?> { ["error"] = "invalid_target" });
             case TokenOutcomeKind.InvalidClient:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status401Unauthorized,
@@ -321,7 +332,7 @@ public static class IdentityApi
     }
 
     private static readonly string[] GrantFields =
-        [IdentityFields.Email, IdentityFields.Password, IdentityFields.RefreshToken, IdentityFields.ClientId, IdentityFields.ClientSecret];
+        [IdentityFields.Email, IdentityFields.Password, IdentityFields.RefreshToken, IdentityFields.ClientId, IdentityFields.ClientSecret, IdentityFields.Resource];
 
     /// <summary>A field that belongs to another grant is a mistake worth naming, not something to ignore.</summary>
     private static void RejectOtherGrantsFields(JsonFields body, string grant, params string[] own)

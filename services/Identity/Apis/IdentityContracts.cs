@@ -27,9 +27,10 @@ internal static class IdentityFields
     public const string CurrentPassword = "current_password";
     public const string NewPassword = "new_password";
     public const string Token = "token";
+    public const string Resource = "resource";
 
     public static readonly string[] Register = [Email, Password, Name];
-    public static readonly string[] TokenRequest = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret];
+    public static readonly string[] TokenRequest = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret, Resource];
     public static readonly string[] Logout = [RefreshToken];
     public static readonly string[] ChangePassword = [CurrentPassword, NewPassword];
     public static readonly string[] ResetRequest = [Email];

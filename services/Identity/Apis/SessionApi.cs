@@ -7,11 +7,16 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Portico.Identity.Accounts;
 using Portico.Identity.Infrastructure;
 using Portico.Identity.Lockout;
+using Portico.Identity.Revocation;
 using Portico.Identity.Tokens;
 
 namespace Portico.Identity.Apis;
 
-/// <summary>Ending sessions: logout (one login), password change and password reset (every login of the user).</summary>
+/// <summary>
+/// Ending sessions: logout (one login), password change and password reset (every login of the user), an account's
+/// deletion. Each also revokes the user's access tokens issued until then — here, and through the revocation list in
+/// the store at the gateway and every service within seconds (<see cref="TokenRevocations"/>).
+/// </summary>
 internal static class SessionApi
 {
     public static RouteGroupBuilder MapSessionApi(this RouteGroupBuilder auth)
@@ -20,16 +25,20 @@ internal static class SessionApi
         auth.MapPost("/password", ChangePasswordAsync).WithName("ChangePassword").RequireAuthorization();
         auth.MapPost("/password/reset-request", RequestPasswordResetAsync).WithName("RequestPasswordReset");
         auth.MapPost("/password/reset", ResetPasswordAsync).WithName("ResetPassword");
+        auth.MapDelete("/users/{id:guid}", DeleteUserAsync).WithName("DeleteUser").RequireAuthorization(p => p.RequireRole(Roles.Admin));
         return auth;
     }
 
     /// <summary>
-    /// Revokes the login (refresh token family) of the <c>refresh_token</c> in the body. The answer is 204 whether the
-    /// token was known or not (RFC 7009 §2.2), so it tells nothing about tokens.
+    /// Revokes the login (refresh token family) of the <c>refresh_token</c> in the body, and the user's access tokens
+    /// issued until now: the other logins of the user get a 401 for theirs and carry on with their refresh tokens. The
+    /// answer is 204 whether the token was known or not (RFC 7009 §2.2), so it tells nothing about tokens.
     /// </summary>
     internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> LogoutAsync(
         HttpRequest request,
         RefreshTokenService refreshTokens,
+        IdentityDbContext db,
+        TokenRevocations revocations,
         CancellationToken cancellationToken)
     {
         var body = await JsonFields.ReadAsync(request, IdentityFields.Logout, cancellationToken);
@@ -44,7 +53,14 @@ internal static class SessionApi
             return body.ToValidationProblem();
         }
 
-        await refreshTokens.RevokeAsync(refreshToken);
+        if (await refreshTokens.RevokeAsync(refreshToken) is { } userId
+            && await db.Users.SingleOrDefaultAsync(u => u.Id == userId, CancellationToken.None) is { } user)
+        {
+            // Not cancellable from here on: a decided revocation must not be abandoned with the request.
+            var revokedBefore = await revocations.StageAsync(user, CancellationToken.None);
+            await revocations.SaveAsync(CancellationToken.None);
+            await revocations.PublishAsync(user.Id, revokedBefore);
+        }
         return TypedResults.NoContent();
     }
 
@@ -60,6 +76,7 @@ internal static class SessionApi
         AccountPasswords passwords,
         LoginLockout lockout,
         RefreshTokenService refreshTokens,
+        TokenRevocations revocations,
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
@@ -88,7 +105,7 @@ internal static class SessionApi
             return TypedResults.Problem(
                 statusCode: StatusCodes.Status403Forbidden,
                 title: "Not a current user",
-                detail: "Only a user signed in since the last password change can change the password.");
+                detail: "Only a user signed in since the user's tokens were last revoked (a password change, a logout) can change the password.");
         }
 
         // The current password is a guess like any login's: counted the same way, per (account, client address).
@@ -120,9 +137,10 @@ internal static class SessionApi
 
         var now = timeProvider.GetUtcNow();
         user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
-        user.TokensRevokedBefore = now;
-        await db.SaveChangesAsync(cancellationToken);
+        var revokedBefore = await revocations.StageAsync(user, cancellationToken);
+        await revocations.SaveAsync(cancellationToken);
         await refreshTokens.RevokeAllAsync(user.Id, now);
+        await revocations.PublishAsync(user.Id, revokedBefore);
         return TypedResults.NoContent();
     }
 
@@ -159,6 +177,7 @@ internal static class SessionApi
         IdentityDbContext db,
         AccountPasswords passwords,
         RefreshTokenService refreshTokens,
+        TokenRevocations revocations,
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
@@ -186,9 +205,54 @@ internal static class SessionApi
             return body.ToValidationProblem();
         }
         user.PasswordHash = await passwords.HashAsync(user, next, cancellationToken);
-        user.TokensRevokedBefore = now;
-        await db.SaveChangesAsync(cancellationToken);
+        var revokedBefore = await revocations.StageAsync(user, cancellationToken);
+        await revocations.SaveAsync(cancellationToken);
         await refreshTokens.RevokeAllAsync(user.Id, now);
+        await revocations.PublishAsync(user.Id, revokedBefore);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// An administrator deletes an account: the account, its logins and its pending tokens go, and its access tokens are
+    /// revoked everywhere (the revocation outlives the account). 204; 404 for an unknown id; 409 for the caller's own
+    /// account (an administrator cannot lock themselves out this way).
+    /// </summary>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteUserAsync(
+        Guid id,
+        ClaimsPrincipal principal,
+        IdentityDbContext db,
+        TokenRevocations revocations,
+        CancellationToken cancellationToken)
+    {
+        var caller = Guid.TryParse(principal.FindFirstValue(JwtRegisteredClaimNames.Sub), out var callerId)
+            ? await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == callerId, cancellationToken)
+            : null;
+        if (caller is null || caller.Role != Roles.Admin || IsRevoked(principal, caller))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Not a current administrator",
+                detail: "Only an administrator signed in since their tokens were last revoked can delete accounts.");
+        }
+        if (id == callerId)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Own account",
+                detail: "An administrator cannot delete their own account.");
+        }
+        if (await db.Users.SingleOrDefaultAsync(u => u.Id == id, cancellationToken) is not { } user)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status404NotFound,
+                title: "Unknown user",
+                detail: "There is no account with this id.");
+        }
+
+        var revokedBefore = await revocations.StageAsync(user, CancellationToken.None);
+        db.Users.Remove(user); // its refresh token families, reset and verification tokens go with it (cascade)
+        await revocations.SaveAsync(CancellationToken.None);
+        await revocations.PublishAsync(user.Id, revokedBefore);
         return TypedResults.NoContent();
     }
 

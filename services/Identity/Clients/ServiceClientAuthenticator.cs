@@ -29,7 +29,7 @@ internal sealed partial class ServiceClientAuthenticator
         _logger = logger;
         _clients = options.Value.Clients.ToFrozenDictionary(
             c => c.Key,
-            c => (Hash(c.Value.Secret), new ServiceClient(c.Key, [.. c.Value.EffectiveRoles])),
+            c => (Hash(c.Value.Secret), new ServiceClient(c.Key, [.. c.Value.EffectiveRoles], [.. c.Value.Resources ?? []])),
             StringComparer.Ordinal);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -13,7 +14,9 @@ using Portico.Identity.Infrastructure;
 using Portico.Identity.Keys;
 using Portico.Identity.Lockout;
 using Portico.Identity.Mail;
+using Portico.Identity.Revocation;
 using Portico.Identity.Tokens;
+using Portico.ServiceDefaults.Store;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -28,7 +31,8 @@ public static class IdentityServiceCollectionExtensions
     /// <summary>
     /// Registers the Identity service: <see cref="IdentityServiceOptions"/> from the <c>Identity</c> section
     /// validated at start-up, the database (SQLite or PostgreSQL) with its readiness check and start-up
-    /// creation, password hashing, lockout, the configured service clients, the signing key ring, token issuing,
+    /// creation, password hashing, lockout, the configured service clients, the signing key ring, token issuing, the
+    /// revocation list it writes to the store (<c>ConnectionStrings:store</c>),
     /// JWT bearer validation of the service's own tokens, <see cref="TimeProvider.System"/> (unless one is
     /// registered already) and problem+json error responses.
     /// </summary>
@@ -82,6 +86,13 @@ public static class IdentityServiceCollectionExtensions
         services.AddSingleton<PasswordReset>();
         services.AddHostedService(sp => sp.GetRequiredService<PasswordReset>());
         services.AddScoped<TokenService>();
+        // The revocation list in the store (ConnectionStrings:store) that the gateway and every service read.
+        services.TryAddSingleton<PorticoStore>();
+        services.AddSingleton<RevocationPublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<RevocationPublisher>());
+        services.AddHealthChecks().Add(new HealthCheckRegistration(RevocationPublisher.HealthCheckName,
+            sp => sp.GetRequiredService<RevocationPublisher>(), failureStatus: null, tags: null));
+        services.AddScoped<TokenRevocations>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)

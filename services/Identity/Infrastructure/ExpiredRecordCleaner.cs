@@ -5,8 +5,8 @@ namespace Portico.Identity.Infrastructure;
 
 /// <summary>
 /// Once every <see cref="Interval"/>, deletes what can no longer matter: failed-login counters whose window
-/// and lock are over (anyone can create them by trying addresses), refresh tokens past their expiry, and
-/// families left without tokens. Without it those tables would only grow.
+/// and lock are over (anyone can create them by trying addresses), refresh tokens past their expiry, families
+/// left without tokens, and revocations no token can outlive any more. Without it those tables would only grow.
 /// </summary>
 internal sealed partial class ExpiredRecordCleaner(
     IServiceScopeFactory scopeFactory,
@@ -54,6 +54,7 @@ internal sealed partial class ExpiredRecordCleaner(
         var families = await db.RefreshTokenFamilies.Where(f => !f.Tokens.Any()).ExecuteDeleteAsync(cancellationToken);
         await db.PasswordResetTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         await db.EmailVerificationTokens.Where(t => t.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
+        await db.TokenRevocations.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
         Log.Cleaned(logger, throttles, tokens, families);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Portico.Identity.Accounts;
 using Portico.Identity.Keys;
 using Portico.Identity.Lockout;
+using Portico.Identity.Revocation;
 using Portico.Identity.Tokens;
 
 namespace Portico.Identity.Infrastructure;
@@ -26,6 +27,8 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
     public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
 
     public DbSet<EmailVerificationToken> EmailVerificationTokens => Set<EmailVerificationToken>();
+
+    public DbSet<TokenRevocation> TokenRevocations => Set<TokenRevocation>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -76,6 +79,12 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
         verification.Property(t => t.TokenHash).HasMaxLength(64);
         verification.HasIndex(t => t.TokenHash).IsUnique();
         verification.HasOne(t => t.User).WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+
+        var revocation = modelBuilder.Entity<TokenRevocation>();
+        revocation.ToTable("TokenRevocations");
+        revocation.HasKey(r => r.Subject);
+        revocation.Property(r => r.Subject).HasMaxLength(64);
+        revocation.HasIndex(r => r.ExpiresAt);
 
         var throttle = modelBuilder.Entity<LoginThrottle>();
         throttle.ToTable("LoginThrottles");

@@ -32,7 +32,7 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
         [
             ("SigningKeys", "ProtectedPrivateKey"), ("LoginThrottles", "NextLockMs"),
             ("RefreshTokenFamilies", "ClientId"), ("Users", "TokensRevokedBefore"), ("PasswordResetTokens", "TokenHash"),
-            ("EmailVerificationTokens", "TokenHash"), ("Users", "EmailVerifiedAt"),
+            ("EmailVerificationTokens", "TokenHash"), ("Users", "EmailVerifiedAt"), ("TokenRevocations", "RevokedBefore"),
         ];
         foreach (var (table, column) in newest)
         {

@@ -100,15 +100,20 @@ internal sealed partial class RefreshTokenService(
         return new RotatedRefreshToken(user, token);
     }
 
-    /// <summary>Logout: revokes the family of <paramref name="presented"/>, whatever state it is in; an unknown token is ignored (RFC 7009 §2.2).</summary>
-    public async Task RevokeAsync(string presented)
+    /// <summary>
+    /// Logout: revokes the family of <paramref name="presented"/>, whatever state it is in, and returns its user; an
+    /// unknown token is ignored (RFC 7009 §2.2) and returns null.
+    /// </summary>
+    public async Task<Guid?> RevokeAsync(string presented)
     {
         var hash = HashToken(presented);
-        var familyId = await db.RefreshTokens.Where(t => t.TokenHash == hash).Select(t => (Guid?)t.FamilyId).SingleOrDefaultAsync(CancellationToken.None);
-        if (familyId is { } id)
+        var family = await db.RefreshTokens.Where(t => t.TokenHash == hash).Select(t => new { t.FamilyId, t.Family!.UserId }).SingleOrDefaultAsync(CancellationToken.None);
+        if (family is null)
         {
-            await RevokeFamilyAsync(id, timeProvider.GetUtcNow());
+            return null;
         }
+        await RevokeFamilyAsync(family.FamilyId, timeProvider.GetUtcNow());
+        return family.UserId;
     }
 
     /// <summary>Revokes every family of the user: every login on every device ends.</summary>

@@ -88,13 +88,20 @@ internal sealed class TokenService(
     }
 
     /// <summary>
-    /// Gives a configured service client an access token of its own, and no refresh token: it can always
-    /// present its secret again. An unknown id and a wrong secret come to the same outcome.
+    /// Gives a configured service client an access token of its own for one service, and no refresh token: it can
+    /// always present its secret again. An unknown id and a wrong secret come to the same outcome; only an
+    /// authenticated client learns whether <paramref name="resource"/> (RFC 8707) is one it may call.
     /// </summary>
-    public async Task<TokenOutcome> ClientCredentialsGrantAsync(string clientId, string clientSecret, CancellationToken cancellationToken) =>
-        clients.Authenticate(clientId, clientSecret) is { } client
-            ? TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(client, cancellationToken), refreshToken: null))
-            : TokenOutcome.InvalidClient;
+    public async Task<TokenOutcome> ClientCredentialsGrantAsync(string clientId, string clientSecret, string? resource, CancellationToken cancellationToken)
+    {
+        if (clients.Authenticate(clientId, clientSecret) is not { } client)
+        {
+            return TokenOutcome.InvalidClient;
+        }
+        return client.ResolveResource(resource) is { } audience
+            ? TokenOutcome.Issued(CreateResponse(await accessTokens.IssueAsync(client, audience, cancellationToken), refreshToken: null))
+            : TokenOutcome.InvalidTarget;
+    }
 
     private bool IsUnverifiedPastGrace(User user) =>
         user.EmailVerifiedAt is null && timeProvider.GetUtcNow() >= user.CreatedAt + options.Value.UnverifiedLoginGrace;
@@ -114,6 +121,8 @@ internal sealed record TokenOutcome(TokenOutcomeKind Kind, TokenResponse? Respon
 
     public static readonly TokenOutcome EmailNotVerified = new(TokenOutcomeKind.EmailNotVerified);
 
+    public static readonly TokenOutcome InvalidTarget = new(TokenOutcomeKind.InvalidTarget);
+
     public static TokenOutcome Issued(TokenResponse response) => new(TokenOutcomeKind.Issued, response);
 
     public static TokenOutcome LockedOut(TimeSpan retryAfter) => new(TokenOutcomeKind.LockedOut, RetryAfter: retryAfter);
@@ -127,4 +136,5 @@ internal enum TokenOutcomeKind
     InvalidRefreshToken,
     InvalidClient,
     EmailNotVerified,
+    InvalidTarget,
 }

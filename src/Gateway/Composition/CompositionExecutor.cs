@@ -352,7 +352,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         var authorization = scope.Input.Authorization;
         if (call.AsService)
         {
-            (authorization, var why) = await serviceTokens.GetAsync(cancellationToken);
+            (authorization, var why) = await serviceTokens.GetForClusterAsync(clusterId, cancellationToken);
             if (authorization is null)
             {
                 return new CallResult(StatusCodes.Status503ServiceUnavailable, null, why, Verdict.NotDoneRetryable);

@@ -13,8 +13,9 @@ namespace Portico.Gateway.Security;
 /// Authentication and authorization, each done only when there is something to do. A request to an anonymous
 /// endpoint without a token skips both: there is no identity to find and no policy to check, yet the two steps
 /// would create a request service scope, a handler and an items dictionary (about 2.5 KB per request,
-/// measured). A token that already validated and is still fresh (<see cref="CachingTokenHandler"/>) becomes
-/// the caller's identity at once, without the JWT handler (about 6 KB per request). Authorization then runs,
+/// measured). A token that already validated, is still fresh and is not revoked (<see cref="CachingTokenHandler"/>,
+/// which asks the revocation list: one dictionary lookup) becomes the caller's identity at once, without the JWT
+/// handler (about 6 KB per request). Authorization then runs,
 /// except where its answer is already known: an anonymous endpoint lets anyone through, and an endpoint with no
 /// authorization metadata of its own falls back to "any signed-in user" (checked at start), which that identity is. Anything else takes the full path,
 /// which is also where a first sight of a token is validated and remembered.

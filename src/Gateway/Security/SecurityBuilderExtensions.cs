@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Security;
+using Portico.ServiceDefaults.Hardening;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -22,6 +23,9 @@ public static class SecurityBuilderExtensions
         services.AddOptions<ServiceIdentityOptions>().BindConfiguration(ServiceIdentityOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ServiceIdentityOptions>, SecurityOptionsValidator>());
+        // The gateway's own hardening headers (Portico:Security:HardeningHeaders) replace the services' ones from
+        // ServiceDefaults: they leave answers from the cache and from origins as those were sent.
+        services.PostConfigure<HardeningHeadersOptions>(o => o.Enabled = false);
         services.AddHttpClient(ServiceTokenSource.HttpClientName);
         services.TryAddSingleton<ServiceTokenSource>();
         services.AddAuthorizationBuilder()

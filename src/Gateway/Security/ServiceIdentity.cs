@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy;
 
 namespace Portico.Gateway.Security;
 
@@ -20,21 +22,39 @@ public sealed record ServiceIdentityOptions
 }
 
 /// <summary>
-/// The gateway's own access token, fetched when first needed and again a minute before it expires; concurrent
-/// callers share one fetch.
+/// The gateway's own access tokens, one per target service: each is asked for with the RFC 8707 <c>resource</c> of the
+/// cluster it is for (cluster metadata <see cref="ResourceMetadataKey"/>, e.g. <c>urn:portico:loyalty</c>), so it carries
+/// that one service as its audience and no other service accepts it. A cluster without that metadata gets a token asked
+/// for without a resource (Identity then uses the client's only resource, or refuses). Each token is fetched when first
+/// needed and again a minute before it expires; concurrent callers for one resource share one fetch.
 /// </summary>
 internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients, IOptions<ServiceIdentityOptions> options, TimeProvider time,
-    ILogger<ServiceTokenSource> logger)
+    ILogger<ServiceTokenSource> logger, IProxyStateLookup? proxy = null)
 {
     public const string HttpClientName = "portico-service-identity";
 
-    private readonly SemaphoreSlim _fetch = new(1, 1);
-    private CachedToken? _current; // a reference, so readers never see half of an update
+    /// <summary>Cluster metadata naming the resource (RFC 8707) of the service behind the cluster.</summary>
+    public const string ResourceMetadataKey = "Portico.Resource";
 
-    /// <summary>An <c>Authorization</c> header value, or null with the reason when none can be had.</summary>
-    public async Task<(string? Authorization, string Reason)> GetAsync(CancellationToken cancellationToken)
+    // Keyed by resource ("" for none); resources come from the gateway file, so the set is bounded by it.
+    private readonly ConcurrentDictionary<string, Slot> _slots = new(StringComparer.Ordinal);
+
+    /// <summary>An <c>Authorization</c> header value for calls to <paramref name="clusterId"/>, or null with the reason when none can be had.</summary>
+    public Task<(string? Authorization, string Reason)> GetForClusterAsync(string clusterId, CancellationToken cancellationToken) =>
+        GetAsync(ResourceOf(clusterId), cancellationToken);
+
+    /// <summary>The resource a cluster's metadata names, or null.</summary>
+    public string? ResourceOf(string clusterId) =>
+        proxy is not null && proxy.TryGetCluster(clusterId, out var cluster)
+        && cluster.Model.Config.Metadata?.TryGetValue(ResourceMetadataKey, out var resource) == true && !string.IsNullOrWhiteSpace(resource)
+            ? resource
+            : null;
+
+    /// <summary>An <c>Authorization</c> header value for <paramref name="resource"/> (null: none named), or null with the reason when none can be had.</summary>
+    public async Task<(string? Authorization, string Reason)> GetAsync(string? resource, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _current) is { } current && time.GetUtcNow() < current.RenewAt)
+        var slot = _slots.GetOrAdd(resource ?? "", static _ => new Slot());
+        if (Volatile.Read(ref slot.Current) is { } current && time.GetUtcNow() < current.RenewAt)
         {
             return (current.Authorization, "");
         }
@@ -43,19 +63,19 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
         {
             return (null, $"the gateway has no service identity ({ServiceIdentityOptions.SectionName}:ClientSecret is not set)");
         }
-        await _fetch.WaitAsync(cancellationToken);
+        await slot.Fetch.WaitAsync(cancellationToken);
         try
         {
-            if (Volatile.Read(ref _current) is { } fresh && time.GetUtcNow() < fresh.RenewAt)
+            if (Volatile.Read(ref slot.Current) is { } fresh && time.GetUtcNow() < fresh.RenewAt)
             {
                 return (fresh.Authorization, "");
             }
             using var response = await httpClients.CreateClient(HttpClientName).PostAsJsonAsync(settings.TokenUrl,
-                new TokenRequest("client_credentials", settings.ClientId, settings.ClientSecret), cancellationToken);
+                new TokenRequest("client_credentials", settings.ClientId, settings.ClientSecret, resource), cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                Log.TokenRefused(logger, settings.ClientId, (int)response.StatusCode);
-                return (null, $"Identity refused the gateway's service credentials ({(int)response.StatusCode})");
+                Log.TokenRefused(logger, settings.ClientId, resource ?? "(none)", (int)response.StatusCode);
+                return (null, $"Identity refused the gateway's service token for {resource ?? "no named resource"} ({(int)response.StatusCode})");
             }
             var token = await response.Content.ReadFromJsonAsync<TokenResponse>(cancellationToken);
             if (token?.AccessToken is not { Length: > 0 } accessToken)
@@ -64,7 +84,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
             }
             var lifetime = TimeSpan.FromSeconds(Math.Max(0, token.ExpiresIn - 60));
             var cached = new CachedToken("Bearer " + accessToken, time.GetUtcNow() + lifetime);
-            Volatile.Write(ref _current, cached);
+            Volatile.Write(ref slot.Current, cached);
             return (cached.Authorization, "");
         }
         catch (HttpRequestException ex)
@@ -73,8 +93,14 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
         }
         finally
         {
-            _fetch.Release();
+            slot.Fetch.Release();
         }
+    }
+
+    private sealed class Slot
+    {
+        public readonly SemaphoreSlim Fetch = new(1, 1);
+        public CachedToken? Current; // a reference, so readers never see half of an update
     }
 
     private sealed record CachedToken(string Authorization, DateTimeOffset RenewAt); // the header value, built once
@@ -82,7 +108,8 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
     private sealed record TokenRequest(
         [property: JsonPropertyName("grant_type")] string GrantType,
         [property: JsonPropertyName("client_id")] string ClientId,
-        [property: JsonPropertyName("client_secret")] string ClientSecret);
+        [property: JsonPropertyName("client_secret")] string ClientSecret,
+        [property: JsonPropertyName("resource"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Resource);
 
     private sealed record TokenResponse(
         [property: JsonPropertyName("access_token")] string? AccessToken,
@@ -90,7 +117,7 @@ internal sealed partial class ServiceTokenSource(IHttpClientFactory httpClients,
 
     private static partial class Log
     {
-        [LoggerMessage(500, LogLevel.Warning, "Identity refused the gateway's service credentials for client {ClientId}: HTTP {Status}")]
-        public static partial void TokenRefused(ILogger logger, string clientId, int status);
+        [LoggerMessage(500, LogLevel.Warning, "Identity refused the gateway's service credentials for client {ClientId}, resource {Resource}: HTTP {Status}")]
+        public static partial void TokenRefused(ILogger logger, string clientId, string resource, int status);
     }
 }

@@ -9,6 +9,8 @@ using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 using Portico.ServiceDefaults.Authentication;
+using Portico.ServiceDefaults.Authentication.Revocation;
+using Portico.ServiceDefaults.Store;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -20,17 +22,27 @@ public static class JwtAuthenticationExtensions
     public const string AccessTokenType = "at+jwt";
 
     /// <summary>
-    /// Bearer-token authentication against Identity's JWKS (<c>Portico:Jwt</c>): issuer, audience, lifetime
-    /// with a small skew, an asymmetric algorithm allow-list, the token from the Authorization header only.
-    /// Rejections are 401/403 problem+json. A token that validated is remembered for a while (<see cref="CachingTokenHandler"/>).
+    /// Bearer-token authentication against Identity's JWKS (<c>Portico:Jwt</c>): issuer, audience (user tokens' shared
+    /// audience, or this service's own resource for service tokens), lifetime with a small skew, an asymmetric algorithm
+    /// allow-list, the token from the Authorization header only, and not revoked (<see cref="TokenRevocationList"/>,
+    /// followed in the store of <c>ConnectionStrings:store</c>; <c>Portico:Jwt:Revocation</c>). Rejections are 401/403
+    /// problem+json. A token that validated is remembered for a while (<see cref="CachingTokenHandler"/>).
     /// </summary>
     public static TBuilder AddJwtAuthentication<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         var services = builder.Services;
         services.AddOptions<JwtOptions>().BindConfiguration(JwtOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddHttpClient(JwksHttpClientName);
+        services.AddOptions<TokenRevocationOptions>().BindConfiguration(TokenRevocationOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new CachingTokenHandler(sp.GetRequiredService<TimeProvider>()) { MapInboundClaims = false });
+        services.TryAddSingleton<PorticoStore>();
+        services.TryAddSingleton<TokenRevocationList>();
+        services.AddHostedService(sp => sp.GetRequiredService<TokenRevocationList>());
+        services.AddHealthChecks().AddCheck<TokenRevocationHealthCheck>(TokenRevocationHealthCheck.Name);
+        services.TryAddSingleton(sp => new CachingTokenHandler(sp.GetRequiredService<TimeProvider>(), revocations: sp.GetRequiredService<TokenRevocationList>())
+        {
+            MapInboundClaims = false,
+        });
         services.AddProblemDetails();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
@@ -53,7 +65,9 @@ public static class JwtAuthenticationExtensions
                 bearer.TokenValidationParameters = new TokenValidationParameters
                 {
                     ValidIssuer = jwt.Issuer,
-                    ValidAudience = jwt.Audience,
+                    // User tokens carry the shared audience; a service client's token carries the one resource it was
+                    // issued for (RFC 8707), so a token for Loyalty is refused by Ordering.
+                    ValidAudiences = jwt.Resource is { } resource ? [jwt.Audience, resource] : [jwt.Audience],
                     ValidAlgorithms = jwt.Algorithms,
                     ClockSkew = jwt.ClockSkew,
                     RequireSignedTokens = true,

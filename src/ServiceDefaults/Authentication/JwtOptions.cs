@@ -6,7 +6,7 @@ namespace Portico.ServiceDefaults.Authentication;
 /// <c>Portico:Jwt</c>: how every process checks the access tokens Identity issues. The gateway and each
 /// service validate the same way, so a request that goes round the gateway gains nothing.
 /// </summary>
-public sealed record JwtOptions
+public sealed record JwtOptions : IValidatableObject
 {
     public const string SectionName = "Portico:Jwt";
 
@@ -17,8 +17,19 @@ public sealed record JwtOptions
     [Required]
     public string Issuer { get; init; } = "portico-identity";
 
+    /// <summary>
+    /// The audience of user tokens, which the gateway forwards to the services it calls: accepted by the gateway and by
+    /// every service. Identity never gives this audience to a service client's token.
+    /// </summary>
     [Required]
     public string Audience { get; init; } = "portico";
+
+    /// <summary>
+    /// This service's resource identifier (RFC 8707), e.g. <c>urn:portico:ordering</c>: a service client's token is
+    /// issued for one resource (its <c>aud</c>) and accepted only by the service that names that resource here, besides
+    /// user tokens (<see cref="Audience"/>). Unset (the gateway): no service token is accepted.
+    /// </summary>
+    public string? Resource { get; init; }
 
     /// <summary>Allowed clock difference for <c>exp</c> and <c>nbf</c>.</summary>
     public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
@@ -52,4 +63,14 @@ public sealed record JwtOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
     public TimeSpan MaxAccessTokenLifetime { get; init; } = TimeSpan.FromHours(1);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Resource is { } resource && (!ResourceIndicators.IsValid(resource) || resource == Audience))
+        {
+            yield return new ValidationResult(
+                $"{SectionName}:Resource must be an absolute URI without a fragment (RFC 8707 §2), such as urn:portico:ordering, and differ from the audience of user tokens; '{resource}' is not.",
+                [nameof(Resource)]);
+        }
+    }
 }

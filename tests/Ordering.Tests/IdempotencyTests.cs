@@ -4,7 +4,11 @@ using static Portico.Ordering.Tests.OrderingHttp;
 
 namespace Portico.Ordering.Tests;
 
-public sealed class IdempotencyTests(OrderingFixture fixture) : IClassFixture<OrderingFixture>
+public sealed class IdempotencyTestsOnSqlite(OrderingFixture fixture) : IdempotencyTests(fixture), IClassFixture<OrderingFixture>;
+
+public sealed class IdempotencyTestsOnPostgres(PostgresOrderingFixture fixture) : IdempotencyTests(fixture), IClassFixture<PostgresOrderingFixture>;
+
+public abstract class IdempotencyTests(OrderingFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -8,7 +8,11 @@ namespace Portico.Loyalty.Tests;
 /// pairs on fifty orders, each pair's two calls released together in a random order, against the real Loyalty host on
 /// SQLite: no reverted order keeps points, whatever came first.
 /// </summary>
-public sealed class TombstoneRaceTests(LoyaltyFixture fixture) : IClassFixture<LoyaltyFixture>
+public sealed class TombstoneRaceTestsOnSqlite(LoyaltyFixture fixture) : TombstoneRaceTests(fixture), IClassFixture<LoyaltyFixture>;
+
+public sealed class TombstoneRaceTestsOnPostgres(PostgresLoyaltyFixture fixture) : TombstoneRaceTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+
+public abstract class TombstoneRaceTests(LoyaltyFixture fixture)
 {
     private const int Pairs = 50;
 

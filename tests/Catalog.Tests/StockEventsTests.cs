@@ -14,12 +14,13 @@ namespace Portico.Catalog.Tests;
 public abstract class StockEventsTests(StockEventsTests.Fixture fixture)
 {
     private readonly CatalogPeer _peer = fixture.Peer;
+    private readonly DatabaseEngine _engine = fixture.Engine;
 
     public class Fixture : IAsyncLifetime
     {
         public CatalogPeer Peer { get; private set; } = null!;
 
-        protected virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
+        public virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
 
         public async ValueTask InitializeAsync() => Peer = await CatalogPeer.StartAsync(engine: Engine);
 
@@ -35,7 +36,15 @@ public abstract class StockEventsTests(StockEventsTests.Fixture fixture)
     /// <summary>The same with Catalog's database on PostgreSQL.</summary>
     public sealed class PostgresFixture : Fixture
     {
-        protected override DatabaseEngine Engine => DatabaseEngine.Postgres;
+        public override DatabaseEngine Engine => DatabaseEngine.Postgres;
+    }
+
+    [Fact]
+    public async Task Fixture_RunsCatalogOnItsEngine()
+    {
+        await using var scope = _peer.Catalog.Services.CreateAsyncScope();
+
+        Assert.Equal(ServiceTestDatabase.ProviderName(_engine), scope.ServiceProvider.GetRequiredService<CatalogDbContext>().Database.ProviderName);
     }
 
     [Fact]

@@ -4,14 +4,14 @@ using static Portico.Ordering.Tests.OrderingHttp;
 
 namespace Portico.Ordering.Tests;
 
-/// <summary>
-/// Issue 26, failure 7: each outbox row carries its order as the aggregate and the order's event number, counted in
-/// the order row in the same transaction (1 placed, 2 cancelled), so consumers can order them without clocks.
-/// </summary>
 public sealed class OrderEventsTestsOnSqlite(OrderingFixture fixture) : OrderEventsTests(fixture), IClassFixture<OrderingFixture>;
 
 public sealed class OrderEventsTestsOnPostgres(PostgresOrderingFixture fixture) : OrderEventsTests(fixture), IClassFixture<PostgresOrderingFixture>;
 
+/// <summary>
+/// Issue 26, failure 7: each outbox row carries its order as the aggregate and the order's event number, counted in
+/// the order row in the same transaction (1 placed, 2 cancelled), so consumers can order them without clocks.
+/// </summary>
 public abstract class OrderEventsTests(OrderingFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -39,11 +39,11 @@ public abstract class OrderEventsTests(OrderingFixture fixture)
     }
 }
 
-/// <summary><c>GET /internal/orders</c>: every user's orders for a service token only, paged by last change, or by ids.</summary>
 public sealed class ServiceOrdersApiTestsOnSqlite(OrderingFixture fixture) : ServiceOrdersApiTests(fixture), IClassFixture<OrderingFixture>;
 
 public sealed class ServiceOrdersApiTestsOnPostgres(PostgresOrderingFixture fixture) : ServiceOrdersApiTests(fixture), IClassFixture<PostgresOrderingFixture>;
 
+/// <summary><c>GET /internal/orders</c>: every user's orders for a service token only, paged by last change, or by ids.</summary>
 public abstract class ServiceOrdersApiTests(OrderingFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -34,6 +34,10 @@ public sealed class ServiceTestDatabase : IAsyncDisposable
     /// <summary>The SQLite file, or null on PostgreSQL.</summary>
     public string? SqlitePath { get; }
 
+    /// <summary>The EF Core provider a service on <paramref name="engine"/> uses (<c>Database.ProviderName</c>), so a suite can check its fixture really is on that engine.</summary>
+    public static string ProviderName(DatabaseEngine engine) =>
+        engine == DatabaseEngine.Postgres ? "Npgsql.EntityFrameworkCore.PostgreSQL" : "Microsoft.EntityFrameworkCore.Sqlite";
+
     public static async Task<ServiceTestDatabase> CreateAsync(DatabaseEngine engine, string service)
     {
         if (engine == DatabaseEngine.Postgres)

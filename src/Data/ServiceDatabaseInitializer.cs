@@ -1,5 +1,8 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Microsoft.Extensions.Hosting;
 
 namespace Portico.Data;
@@ -17,14 +20,13 @@ public sealed class ServiceDatabaseInitializer<TContext>(IServiceScopeFactory sc
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Creates the schema if missing; safe when several instances start together on one SQLite file.</summary>
+    /// <summary>Creates the schema if missing; safe when several instances start together on one database.</summary>
     public static async Task EnsureSchemaAsync(TContext db, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         if (!db.Database.IsSqlite())
         {
-            // PostgreSQL: EnsureCreated may have to create the database itself, which cannot happen inside a transaction.
-            await db.Database.EnsureCreatedAsync(cancellationToken);
+            await EnsurePostgresSchemaAsync(db, cancellationToken);
             return;
         }
 
@@ -47,4 +49,47 @@ public sealed class ServiceDatabaseInitializer<TContext>(IServiceScopeFactory sc
             await db.Database.CloseConnectionAsync();
         }
     }
+
+    /// <summary>
+    /// PostgreSQL: EnsureCreated looks for tables and then creates them, so two instances starting together on an
+    /// empty database both create, and one fails on "relation already exists" (42P07). A session advisory lock makes
+    /// them take turns; advisory locks are per database, so one key serves every service. Creating the database
+    /// itself cannot happen inside that session, so it is done first (a concurrent creator's 42P04 means it exists).
+    /// </summary>
+    private static async Task EnsurePostgresSchemaAsync(TContext db, CancellationToken cancellationToken)
+    {
+        var creator = db.GetService<IRelationalDatabaseCreator>();
+        if (!await creator.ExistsAsync(cancellationToken))
+        {
+            try
+            {
+                await creator.CreateAsync(cancellationToken);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            {
+            }
+        }
+
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_lock({SchemaLockKey})", cancellationToken);
+            try
+            {
+                await db.Database.EnsureCreatedAsync(cancellationToken);
+            }
+            finally
+            {
+                // Pooled connections keep their session, and with it a session lock: release it explicitly.
+                await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_unlock({SchemaLockKey})", CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    /// <summary>The advisory lock key taken while creating a schema ("portico" as ASCII).</summary>
+    private const long SchemaLockKey = 0x706F727469636F;
 }

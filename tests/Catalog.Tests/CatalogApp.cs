@@ -3,20 +3,41 @@ using Portico.Tests.Common;
 namespace Portico.Catalog.Tests;
 
 /// <summary>
-/// The Catalog service on a real Kestrel port (127.0.0.1:0), against the SQLite file it is given. Catalog consumes
-/// order events, so it needs a broker: the store is <see cref="TestStore.Shared"/> unless the settings name another.
+/// The Catalog service on a real Kestrel port (127.0.0.1:0), against the SQLite file it is given or, made with
+/// <see cref="On"/>, a database on either engine. Catalog consumes order events, so it needs a broker: the store is
+/// <see cref="TestStore.Shared"/> unless the settings name another.
 /// </summary>
-public sealed class CatalogApp(string databasePath, IReadOnlyDictionary<string, string?>? settings = null) : ServiceApp<Program>(With(databasePath, settings))
+public sealed class CatalogApp : ServiceApp<Program>
 {
-    public string DatabasePath { get; } = databasePath;
+    public CatalogApp(string databasePath, IReadOnlyDictionary<string, string?>? settings = null)
+        : this($"Data Source={databasePath}", databasePath, settings)
+    {
+    }
 
-    public string ConnectionString => $"Data Source={DatabasePath}";
+    private CatalogApp(string connectionString, string? databasePath, IReadOnlyDictionary<string, string?>? settings)
+        : base(With(connectionString, settings))
+    {
+        ConnectionString = connectionString;
+        DatabasePath = databasePath;
+    }
 
-    private static Dictionary<string, string?> With(string databasePath, IReadOnlyDictionary<string, string?>? settings)
+    /// <summary>The SQLite file, or null on PostgreSQL.</summary>
+    public string? DatabasePath { get; }
+
+    public string ConnectionString { get; }
+
+    /// <summary>Catalog on <paramref name="database"/> (SQLite or PostgreSQL).</summary>
+    public static CatalogApp On(ServiceTestDatabase database, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return database.SqlitePath is { } path ? new CatalogApp(path, settings) : new CatalogApp(database.ConnectionString, null, settings);
+    }
+
+    private static Dictionary<string, string?> With(string connectionString, IReadOnlyDictionary<string, string?>? settings)
     {
         var all = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:catalogdb"] = $"Data Source={databasePath}",
+            ["ConnectionStrings:catalogdb"] = connectionString,
             ["ConnectionStrings:store"] = TestStore.Shared.ConnectionString,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -55,6 +76,6 @@ public sealed class CatalogFixture : IAsyncLifetime
     {
         Client.Dispose();
         await App.DisposeAsync();
-        TestDatabases.Delete(App.DatabasePath);
+        TestDatabases.Delete(App.DatabasePath!);
     }
 }

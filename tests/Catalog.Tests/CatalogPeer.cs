@@ -21,14 +21,14 @@ public sealed class CatalogPeer : IAsyncDisposable
 {
     private readonly GarnetTestServer _store;
     private readonly IHost _peer;
-    private readonly string _databasePath;
+    private readonly ServiceTestDatabase _database;
 
-    private CatalogPeer(GarnetTestServer store, CatalogApp catalog, IHost peer, string databasePath)
+    private CatalogPeer(GarnetTestServer store, CatalogApp catalog, IHost peer, ServiceTestDatabase database)
     {
         _store = store;
         Catalog = catalog;
         _peer = peer;
-        _databasePath = databasePath;
+        _database = database;
     }
 
     public CatalogApp Catalog { get; }
@@ -39,10 +39,12 @@ public sealed class CatalogPeer : IAsyncDisposable
 
     private IMessageBus Bus => _peer.Services.GetRequiredService<IMessageBus>();
 
-    public static async Task<CatalogPeer> StartAsync(IReadOnlyDictionary<string, string?>? catalogSettings = null)
+    /// <param name="engine">The engine of Catalog's database.</param>
+    public static async Task<CatalogPeer> StartAsync(IReadOnlyDictionary<string, string?>? catalogSettings = null, DatabaseEngine engine = DatabaseEngine.Sqlite)
     {
+        // The database first: where PostgreSQL is not configured this skips before anything has started.
+        var database = await ServiceTestDatabase.CreateAsync(engine, "catalog");
         var store = GarnetTestServer.Start();
-        var databasePath = TestDatabases.NewPath("catalog");
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:store"] = store.ConnectionString,
@@ -55,7 +57,7 @@ public sealed class CatalogPeer : IAsyncDisposable
         {
             settings[key] = value;
         }
-        var catalog = new CatalogApp(databasePath, settings);
+        var catalog = CatalogApp.On(database, settings);
         _ = catalog.Address;
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -75,7 +77,7 @@ public sealed class CatalogPeer : IAsyncDisposable
         var peer = builder.Build();
         await peer.StartAsync();
 
-        var result = new CatalogPeer(store, catalog, peer, databasePath);
+        var result = new CatalogPeer(store, catalog, peer, database);
         // Both consume (their topics are subscribed) before anything is published: an event with no subscriber is dropped.
         await Poll.UntilAsync(() => IsHealthyAsync(catalog.Services), "Catalog to consume its queue");
         await Poll.UntilAsync(() => IsHealthyAsync(peer.Services), "the peer to consume its queue");
@@ -119,7 +121,7 @@ public sealed class CatalogPeer : IAsyncDisposable
         await _peer.StopAsync();
         _peer.Dispose();
         await Catalog.DisposeAsync();
-        TestDatabases.Delete(_databasePath);
+        await _database.DisposeAsync();
         _store.Dispose();
     }
 

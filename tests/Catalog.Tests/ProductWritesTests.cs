@@ -14,7 +14,7 @@ namespace Portico.Catalog.Tests;
 /// <c>ProductChanged.v1</c> (which purges the gateway's cache) and visible in the product's ETag.
 /// </summary>
 /// <remarks>The tests share one Catalog; each changes products of its own.</remarks>
-public sealed class ProductWritesTests(ProductWritesTests.Fixture fixture) : IClassFixture<ProductWritesTests.Fixture>
+public abstract class ProductWritesTests(ProductWritesTests.Fixture fixture)
 {
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
     private readonly CatalogPeer _peer = fixture.Peer;
@@ -23,9 +23,11 @@ public sealed class ProductWritesTests(ProductWritesTests.Fixture fixture) : ICl
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Catalog with a stand-in Identity serving the key set of <see cref="Tokens"/>.</summary>
-    public sealed class Fixture : IAsyncLifetime
+    public class Fixture : IAsyncLifetime
     {
         private TestBackend _identity = null!;
+
+        protected virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
 
         public TestTokenIssuer Tokens { get; } = new();
 
@@ -38,7 +40,7 @@ public sealed class ProductWritesTests(ProductWritesTests.Fixture fixture) : ICl
             Peer = await CatalogPeer.StartAsync(new Dictionary<string, string?>
             {
                 ["Portico:Jwt:JwksUrl"] = new Uri(_identity.Address, "/.well-known/jwks.json").ToString(),
-            });
+            }, Engine);
         }
 
         public HttpClient ClientWith(string[] roles)
@@ -50,9 +52,18 @@ public sealed class ProductWritesTests(ProductWritesTests.Fixture fixture) : ICl
 
         public async ValueTask DisposeAsync()
         {
-            await Peer.DisposeAsync();
+            if (Peer is not null)
+            {
+                await Peer.DisposeAsync();
+            }
             await _identity.DisposeAsync();
         }
+    }
+
+    /// <summary>The same with Catalog's database on PostgreSQL.</summary>
+    public sealed class PostgresFixture : Fixture
+    {
+        protected override DatabaseEngine Engine => DatabaseEngine.Postgres;
     }
 
     [Fact]
@@ -195,3 +206,7 @@ public sealed class ProductWritesTests(ProductWritesTests.Fixture fixture) : ICl
 
     private static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
 }
+
+public sealed class ProductWritesTestsOnSqlite(ProductWritesTests.Fixture fixture) : ProductWritesTests(fixture), IClassFixture<ProductWritesTests.Fixture>;
+
+public sealed class ProductWritesTestsOnPostgres(ProductWritesTests.PostgresFixture fixture) : ProductWritesTests(fixture), IClassFixture<ProductWritesTests.PostgresFixture>;

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Portico.Catalog.Infrastructure;
 using Portico.Catalog.Model;
+using Portico.Tests.Common;
 
 namespace Portico.Catalog.Tests;
 
@@ -10,17 +11,40 @@ namespace Portico.Catalog.Tests;
 /// number of deliveries, and cancels put back only what was taken, whatever the order of arrival.
 /// </summary>
 /// <remarks>The tests share one Catalog and store; each uses products of its own.</remarks>
-public sealed class StockEventsTests(StockEventsTests.Fixture fixture) : IClassFixture<StockEventsTests.Fixture>
+public abstract class StockEventsTests(StockEventsTests.Fixture fixture)
 {
     private readonly CatalogPeer _peer = fixture.Peer;
+    private readonly DatabaseEngine _engine = fixture.Engine;
 
-    public sealed class Fixture : IAsyncLifetime
+    public class Fixture : IAsyncLifetime
     {
         public CatalogPeer Peer { get; private set; } = null!;
 
-        public async ValueTask InitializeAsync() => Peer = await CatalogPeer.StartAsync();
+        public virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
 
-        public async ValueTask DisposeAsync() => await Peer.DisposeAsync();
+        public async ValueTask InitializeAsync() => Peer = await CatalogPeer.StartAsync(engine: Engine);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Peer is not null)
+            {
+                await Peer.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The same with Catalog's database on PostgreSQL.</summary>
+    public sealed class PostgresFixture : Fixture
+    {
+        public override DatabaseEngine Engine => DatabaseEngine.Postgres;
+    }
+
+    [Fact]
+    public async Task Fixture_RunsCatalogOnItsEngine()
+    {
+        await using var scope = _peer.Catalog.Services.CreateAsyncScope();
+
+        Assert.Equal(ServiceTestDatabase.ProviderName(_engine), scope.ServiceProvider.GetRequiredService<CatalogDbContext>().Database.ProviderName);
     }
 
     [Fact]
@@ -140,3 +164,7 @@ public sealed class StockEventsTests(StockEventsTests.Fixture fixture) : IClassF
         return await scope.ServiceProvider.GetRequiredService<CatalogDbContext>().StockReservations.AsNoTracking().SingleOrDefaultAsync(r => r.OrderId == orderId);
     }
 }
+
+public sealed class StockEventsTestsOnSqlite(StockEventsTests.Fixture fixture) : StockEventsTests(fixture), IClassFixture<StockEventsTests.Fixture>;
+
+public sealed class StockEventsTestsOnPostgres(StockEventsTests.PostgresFixture fixture) : StockEventsTests(fixture), IClassFixture<StockEventsTests.PostgresFixture>;

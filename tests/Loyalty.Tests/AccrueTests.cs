@@ -4,7 +4,11 @@ using Portico.Contracts.Loyalty.V1;
 
 namespace Portico.Loyalty.Tests;
 
-public sealed class AccrueTests(LoyaltyFixture fixture) : IClassFixture<LoyaltyFixture>
+public sealed class AccrueTestsOnSqlite(LoyaltyFixture fixture) : AccrueTests(fixture), IClassFixture<LoyaltyFixture>;
+
+public sealed class AccrueTestsOnPostgres(PostgresLoyaltyFixture fixture) : AccrueTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+
+public abstract class AccrueTests(LoyaltyFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

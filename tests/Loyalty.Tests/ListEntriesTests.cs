@@ -4,7 +4,11 @@ using Portico.Contracts.Loyalty.V1;
 
 namespace Portico.Loyalty.Tests;
 
-public sealed class ListEntriesTests(LoyaltyFixture fixture) : IClassFixture<LoyaltyFixture>
+public sealed class ListEntriesTestsOnSqlite(LoyaltyFixture fixture) : ListEntriesTests(fixture), IClassFixture<LoyaltyFixture>;
+
+public sealed class ListEntriesTestsOnPostgres(PostgresLoyaltyFixture fixture) : ListEntriesTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+
+public abstract class ListEntriesTests(LoyaltyFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

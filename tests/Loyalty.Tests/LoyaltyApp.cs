@@ -42,6 +42,9 @@ public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
 
     public string DatabasePath { get; }
 
+    /// <summary>Loyalty's connection string; unset: the SQLite file at <see cref="DatabasePath"/>.</summary>
+    public string? ConnectionString { get; init; }
+
     /// <summary>The HTTP/1.1 endpoint (health, metrics); the server starts on first use.</summary>
     public Uri HttpAddress
     {
@@ -70,7 +73,7 @@ public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
         builder.UseEnvironment("Development");
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:loyaltydb"] = $"Data Source={DatabasePath}",
+            ["ConnectionStrings:loyaltydb"] = ConnectionString ?? $"Data Source={DatabasePath}",
             ["Portico:Jwt:JwksUrl"] = _jwksUrl,
             ["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0",
             ["Kestrel:Endpoints:grpc:Url"] = "http://127.0.0.1:0",
@@ -113,9 +116,13 @@ public static class SharedStore
 /// One running Loyalty service with its own token issuer, on <see cref="DatabasePath"/> (kept: the caller owns
 /// it) or, by default, on a fresh database deleted afterwards. xUnit gives one per test class.
 /// </summary>
-public sealed class LoyaltyFixture : IAsyncLifetime
+public class LoyaltyFixture : IAsyncLifetime
 {
     private TestBackend? _identity;
+    private ServiceTestDatabase? _database;
+
+    /// <summary>The engine of the fresh database (unused when <see cref="DatabasePath"/> is set).</summary>
+    public DatabaseEngine Engine { get; init; }
 
     /// <summary>A database file to use and keep; unset: a fresh one, deleted on dispose.</summary>
     public string? DatabasePath { get; init; }
@@ -147,6 +154,11 @@ public sealed class LoyaltyFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        if (DatabasePath is null)
+        {
+            // First: where PostgreSQL is not configured this skips before anything has started.
+            _database = await ServiceTestDatabase.CreateAsync(Engine, "loyalty");
+        }
         var jwks = JwksUrl;
         if (jwks is null)
         {
@@ -154,22 +166,25 @@ public sealed class LoyaltyFixture : IAsyncLifetime
                 app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
             jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
         }
-        App = new LoyaltyApp(DatabasePath ?? TestDatabases.NewPath("loyalty"), jwks, Settings, Time);
+        App = new LoyaltyApp(DatabasePath ?? _database!.SqlitePath ?? "", jwks, Settings, Time) { ConnectionString = _database?.ConnectionString };
         Channel = App.CreateChannel();
         Client = new LoyaltyClient(Channel);
     }
 
     public async ValueTask DisposeAsync()
     {
-        Channel.Dispose();
-        await App.DisposeAsync();
+        if (App is not null)
+        {
+            Channel.Dispose();
+            await App.DisposeAsync();
+        }
         if (_identity is not null)
         {
             await _identity.DisposeAsync();
         }
-        if (DatabasePath is null)
+        if (_database is not null)
         {
-            TestDatabases.Delete(App.DatabasePath);
+            await _database.DisposeAsync();
         }
         else
         {
@@ -190,4 +205,10 @@ public sealed class LoyaltyFixture : IAsyncLifetime
     public async Task<long> BalanceAsync(string userId) =>
         (await Client.GetBalanceAsync(new GetBalanceRequest { UserId = userId }, ServiceHeaders,
             cancellationToken: TestContext.Current.CancellationToken)).Points;
+}
+
+/// <summary>A Loyalty service on a fresh PostgreSQL database.</summary>
+public sealed class PostgresLoyaltyFixture : LoyaltyFixture
+{
+    public PostgresLoyaltyFixture() => Engine = DatabaseEngine.Postgres;
 }

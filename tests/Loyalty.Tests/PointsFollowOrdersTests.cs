@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Portico.Contracts.Loyalty.V1;
+using Portico.Tests.Common;
 using Reconciler = LoyaltyService::Portico.Loyalty.Reconciliation.Reconciler;
 
 namespace Portico.Loyalty.Tests;
@@ -18,13 +19,13 @@ namespace Portico.Loyalty.Tests;
 /// reverts the order's points through Ordering's outbox and Loyalty's consumer (issue 26, failure 2), and the
 /// reconciler repairs what the two disagree about, on demand.
 /// </summary>
-public sealed class PointsFollowOrdersTests(PointsFollowOrdersTests.Shop shop) : IClassFixture<PointsFollowOrdersTests.Shop>
+public abstract class PointsFollowOrdersTests(PointsFollowOrdersTests.Shop shop)
 {
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public sealed class Shop : ShopFixture
+    public class Shop : ShopFixture
     {
         // Every placed order qualifies at once, so on-demand passes need no waiting; the schedule stays out of the way.
         protected override IReadOnlyDictionary<string, string?> LoyaltySettings => new Dictionary<string, string?>
@@ -32,6 +33,12 @@ public sealed class PointsFollowOrdersTests(PointsFollowOrdersTests.Shop shop) :
             ["Loyalty:Reconciler:GracePeriod"] = "00:00:00",
             ["Loyalty:Reconciler:Enabled"] = "false",
         };
+    }
+
+    /// <summary>The same shop with every service's database on PostgreSQL.</summary>
+    public sealed class PostgresShop : Shop
+    {
+        protected override DatabaseEngine Engine => DatabaseEngine.Postgres;
     }
 
     private sealed record OrderDto(Guid Id, string Status, long Total);
@@ -124,6 +131,10 @@ public sealed class PointsFollowOrdersTests(PointsFollowOrdersTests.Shop shop) :
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 }
+
+public sealed class PointsFollowOrdersTestsOnSqlite(PointsFollowOrdersTests.Shop shop) : PointsFollowOrdersTests(shop), IClassFixture<PointsFollowOrdersTests.Shop>;
+
+public sealed class PointsFollowOrdersTestsOnPostgres(PointsFollowOrdersTests.PostgresShop shop) : PointsFollowOrdersTests(shop), IClassFixture<PointsFollowOrdersTests.PostgresShop>;
 
 /// <summary>The reconciler's schedule, on Loyalty's own clock (a fake one here): nothing before the interval, a repair after.</summary>
 public sealed class ScheduledReconcileTests : IAsyncLifetime

@@ -4,7 +4,11 @@ using Portico.Contracts.Loyalty.V1;
 
 namespace Portico.Loyalty.Tests;
 
-public sealed class RevertTests(LoyaltyFixture fixture) : IClassFixture<LoyaltyFixture>
+public sealed class RevertTestsOnSqlite(LoyaltyFixture fixture) : RevertTests(fixture), IClassFixture<LoyaltyFixture>;
+
+public sealed class RevertTestsOnPostgres(PostgresLoyaltyFixture fixture) : RevertTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+
+public abstract class RevertTests(LoyaltyFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -19,13 +19,16 @@ public class ShopFixture : IAsyncLifetime
 
     private TestBackend _identity = null!;
     private ServiceApp<CatalogService::Program> _catalog = null!;
-    private string _catalogDb = null!;
-    private string _orderingDb = null!;
+    private ServiceTestDatabase? _catalogDb;
+    private ServiceTestDatabase? _orderingDb;
 
     public TestTokenIssuer Tokens { get; } = new();
 
     /// <summary>Loyalty's clock; null for the system clock.</summary>
     protected virtual TimeProvider? LoyaltyTime => null;
+
+    /// <summary>The engine of all three services' databases.</summary>
+    protected virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
 
     protected virtual IReadOnlyDictionary<string, string?> LoyaltySettings => new Dictionary<string, string?>();
 
@@ -35,6 +38,9 @@ public class ShopFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        // The databases first: where PostgreSQL is not configured this skips before anything has started.
+        _catalogDb = await ServiceTestDatabase.CreateAsync(Engine, "catalog");
+        _orderingDb = await ServiceTestDatabase.CreateAsync(Engine, "ordering");
         var ns = "shop-tests-" + Guid.NewGuid().ToString("N")[..12];
         _identity = await TestBackend.StartAsync("identity", app =>
         {
@@ -49,18 +55,16 @@ public class ShopFixture : IAsyncLifetime
         });
         var jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
 
-        _catalogDb = TestDatabases.NewPath("catalog");
         _catalog = new ServiceApp<CatalogService::Program>(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}",
+            ["ConnectionStrings:catalogdb"] = _catalogDb.ConnectionString,
             ["ConnectionStrings:store"] = SharedStore.ConnectionString, // Catalog consumes order events (stock)
             ["Messaging:Namespace"] = ns,
         });
 
-        _orderingDb = TestDatabases.NewPath("ordering");
         Ordering = new ServiceApp<OrderingService::Program>(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:orderingdb"] = $"Data Source={_orderingDb}",
+            ["ConnectionStrings:orderingdb"] = _orderingDb.ConnectionString,
             ["ConnectionStrings:store"] = SharedStore.ConnectionString,
             ["Messaging:Namespace"] = ns,
             ["Messaging:Outbox:PollInterval"] = "00:00:00.05",
@@ -80,7 +84,7 @@ public class ShopFixture : IAsyncLifetime
         {
             loyalty[key] = value;
         }
-        Loyalty = new LoyaltyFixture { Settings = loyalty, Time = LoyaltyTime, Tokens = Tokens, JwksUrl = jwks };
+        Loyalty = new LoyaltyFixture { Engine = Engine, Settings = loyalty, Time = LoyaltyTime, Tokens = Tokens, JwksUrl = jwks };
         await Loyalty.InitializeAsync();
         _ = Loyalty.App.HttpAddress;
     }
@@ -103,12 +107,21 @@ public class ShopFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        await Loyalty.DisposeAsync();
-        await Ordering.DisposeAsync();
-        await _catalog.DisposeAsync();
-        await _identity.DisposeAsync();
-        TestDatabases.Delete(_orderingDb);
-        TestDatabases.Delete(_catalogDb);
+        if (_identity is not null)
+        {
+            await Loyalty.DisposeAsync();
+            await Ordering.DisposeAsync();
+            await _catalog.DisposeAsync();
+            await _identity.DisposeAsync();
+        }
+        if (_orderingDb is not null)
+        {
+            await _orderingDb.DisposeAsync();
+        }
+        if (_catalogDb is not null)
+        {
+            await _catalogDb.DisposeAsync();
+        }
         GC.SuppressFinalize(this);
     }
 

@@ -1,18 +1,35 @@
+extern alias LoyaltyService;
+
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Portico.Contracts.Loyalty.V1;
+using Portico.Tests.Common;
+using LoyaltyDbContext = LoyaltyService::Portico.Loyalty.Infrastructure.LoyaltyDbContext;
 
 namespace Portico.Loyalty.Tests;
+
+public sealed class TombstoneRaceTestsOnSqlite(LoyaltyFixture fixture) : TombstoneRaceTests(fixture), IClassFixture<LoyaltyFixture>;
+
+public sealed class TombstoneRaceTestsOnPostgres(PostgresLoyaltyFixture fixture) : TombstoneRaceTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
 
 /// <summary>
 /// Issue 26, failure 6: a Revert that arrives before its Accrue must leave a marker, so the Accrue is refused. Fifty
 /// pairs on fifty orders, each pair's two calls released together in a random order, against the real Loyalty host on
-/// SQLite: no reverted order keeps points, whatever came first.
+/// SQLite and on PostgreSQL: no reverted order keeps points, whatever came first.
 /// </summary>
-public sealed class TombstoneRaceTests(LoyaltyFixture fixture) : IClassFixture<LoyaltyFixture>
+public abstract class TombstoneRaceTests(LoyaltyFixture fixture)
 {
     private const int Pairs = 50;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Fixture_RunsLoyaltyOnItsEngine()
+    {
+        await using var scope = fixture.App.Services.CreateAsyncScope();
+
+        Assert.Equal(ServiceTestDatabase.ProviderName(fixture.Engine), scope.ServiceProvider.GetRequiredService<LoyaltyDbContext>().Database.ProviderName);
+    }
 
     [Fact]
     public async Task FiftyConcurrentAccrueRevertPairs_LeaveNoPointsForAnyRevertedOrder()

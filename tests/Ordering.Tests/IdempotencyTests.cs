@@ -1,12 +1,32 @@
+extern alias CatalogService;
+
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Portico.Ordering.Infrastructure;
+using Portico.Tests.Common;
+using CatalogDbContext = CatalogService::Portico.Catalog.Infrastructure.CatalogDbContext;
 using static Portico.Ordering.Tests.OrderingHttp;
 
 namespace Portico.Ordering.Tests;
 
-public sealed class IdempotencyTests(OrderingFixture fixture) : IClassFixture<OrderingFixture>
+public sealed class IdempotencyTestsOnSqlite(OrderingFixture fixture) : IdempotencyTests(fixture), IClassFixture<OrderingFixture>;
+
+public sealed class IdempotencyTestsOnPostgres(PostgresOrderingFixture fixture) : IdempotencyTests(fixture), IClassFixture<PostgresOrderingFixture>;
+
+public abstract class IdempotencyTests(OrderingFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Fixture_RunsOrderingAndCatalogOnItsEngine()
+    {
+        await using var ordering = fixture.App.Services.CreateAsyncScope();
+        await using var catalog = fixture.CatalogServices!.CreateAsyncScope();
+
+        Assert.Equal(ServiceTestDatabase.ProviderName(fixture.Engine), ordering.ServiceProvider.GetRequiredService<OrderingDbContext>().Database.ProviderName);
+        Assert.Equal(ServiceTestDatabase.ProviderName(fixture.Engine), catalog.ServiceProvider.GetRequiredService<CatalogDbContext>().Database.ProviderName);
+    }
 
     [Fact]
     public async Task Retry_WithTheSameKeyAndBody_ReplaysTheFirstAnswerAndCreatesNothing()

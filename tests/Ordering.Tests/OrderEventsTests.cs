@@ -4,11 +4,15 @@ using static Portico.Ordering.Tests.OrderingHttp;
 
 namespace Portico.Ordering.Tests;
 
+public sealed class OrderEventsTestsOnSqlite(OrderingFixture fixture) : OrderEventsTests(fixture), IClassFixture<OrderingFixture>;
+
+public sealed class OrderEventsTestsOnPostgres(PostgresOrderingFixture fixture) : OrderEventsTests(fixture), IClassFixture<PostgresOrderingFixture>;
+
 /// <summary>
 /// Issue 26, failure 7: each outbox row carries its order as the aggregate and the order's event number, counted in
 /// the order row in the same transaction (1 placed, 2 cancelled), so consumers can order them without clocks.
 /// </summary>
-public sealed class OrderEventsTests(OrderingFixture fixture) : IClassFixture<OrderingFixture>
+public abstract class OrderEventsTests(OrderingFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -35,8 +39,12 @@ public sealed class OrderEventsTests(OrderingFixture fixture) : IClassFixture<Or
     }
 }
 
+public sealed class ServiceOrdersApiTestsOnSqlite(OrderingFixture fixture) : ServiceOrdersApiTests(fixture), IClassFixture<OrderingFixture>;
+
+public sealed class ServiceOrdersApiTestsOnPostgres(PostgresOrderingFixture fixture) : ServiceOrdersApiTests(fixture), IClassFixture<PostgresOrderingFixture>;
+
 /// <summary><c>GET /internal/orders</c>: every user's orders for a service token only, paged by last change, or by ids.</summary>
-public sealed class ServiceOrdersApiTests(OrderingFixture fixture) : IClassFixture<OrderingFixture>
+public abstract class ServiceOrdersApiTests(OrderingFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

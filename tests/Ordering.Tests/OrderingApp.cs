@@ -24,13 +24,16 @@ namespace Portico.Ordering.Tests;
 /// embedded store (Garnet) as both services' broker, so the stock saga runs as in the shop (both consume, so both
 /// need one). Retries to Catalog are quick so that "Catalog down" answers in milliseconds.
 /// </summary>
-public sealed class OrderingFixture : IAsyncLifetime
+public class OrderingFixture : IAsyncLifetime
 {
     private TestBackend _identity = null!;
     private ServiceApp<CatalogService::Program>? _catalog;
-    private string? _catalogDb;
-    private string _orderingDb = null!;
+    private ServiceTestDatabase? _catalogDb;
+    private ServiceTestDatabase _orderingDb = null!;
     private GarnetTestServer? _store;
+
+    /// <summary>The engine of Ordering's database and of the real Catalog's (when the fixture starts it).</summary>
+    public DatabaseEngine Engine { get; init; }
 
     public TestTokenIssuer Tokens { get; } = new();
 
@@ -51,8 +54,8 @@ public sealed class OrderingFixture : IAsyncLifetime
 
     public ServiceApp<Program> App { get; private set; } = null!;
 
-    /// <summary>Ordering's SQLite file.</summary>
-    public string OrderingDatabasePath => _orderingDb;
+    /// <summary>Ordering's SQLite file (null on PostgreSQL).</summary>
+    public string? OrderingDatabasePath => _orderingDb.SqlitePath;
 
     /// <summary>A client of Ordering with a service client's token (role <c>service</c>, as Identity's client_credentials grant gives).</summary>
     public HttpClient ServiceClient(string role = "service")
@@ -67,6 +70,9 @@ public sealed class OrderingFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        // The databases first: where PostgreSQL is not configured this skips before anything has started.
+        _catalogDb = CatalogUrl is null ? await ServiceTestDatabase.CreateAsync(Engine, "catalog") : null;
+        _orderingDb = await ServiceTestDatabase.CreateAsync(Engine, "ordering");
         _identity = await TestBackend.StartAsync("identity", app =>
             app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
 
@@ -80,10 +86,9 @@ public sealed class OrderingFixture : IAsyncLifetime
         var catalogUrl = CatalogUrl;
         if (catalogUrl is null)
         {
-            _catalogDb = TestDatabases.NewPath("catalog");
             var catalogSettings = new Dictionary<string, string?>
             {
-                ["ConnectionStrings:catalogdb"] = $"Data Source={_catalogDb}",
+                ["ConnectionStrings:catalogdb"] = _catalogDb!.ConnectionString,
                 ["ConnectionStrings:store"] = store,
             };
             foreach (var (key, value) in CatalogSettings)
@@ -95,10 +100,9 @@ public sealed class OrderingFixture : IAsyncLifetime
         }
         Catalog = new HttpClient { BaseAddress = catalogUrl };
 
-        _orderingDb = TestDatabases.NewPath("ordering");
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:orderingdb"] = $"Data Source={_orderingDb}",
+            ["ConnectionStrings:orderingdb"] = _orderingDb.ConnectionString,
             ["Portico:Jwt:JwksUrl"] = new Uri(_identity.Address, "/.well-known/jwks.json").ToString(),
             ["Ordering:CatalogUrl"] = catalogUrl.ToString(),
             ["Ordering:CatalogResilience:Retry:MaxRetryAttempts"] = "1",
@@ -115,13 +119,25 @@ public sealed class OrderingFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        if (_identity is null)
+        {
+            // Skipped or failed while creating the databases; nothing else started.
+            if (_catalogDb is not null)
+            {
+                await _catalogDb.DisposeAsync();
+            }
+            return;
+        }
         Catalog.Dispose();
         await App.DisposeAsync();
-        TestDatabases.Delete(_orderingDb);
+        await _orderingDb.DisposeAsync();
         if (_catalog is not null)
         {
             await _catalog.DisposeAsync();
-            TestDatabases.Delete(_catalogDb!);
+        }
+        if (_catalogDb is not null)
+        {
+            await _catalogDb.DisposeAsync();
         }
         await _identity.DisposeAsync();
         _store?.Dispose();
@@ -152,6 +168,12 @@ public sealed class OrderingFixture : IAsyncLifetime
         var keys = await db.IdempotencyRecords.AsNoTracking().Where(r => r.UserId == userId).ToListAsync();
         return new StoredRows(orders, outbox, keys);
     }
+}
+
+/// <summary>The same shop with Ordering's and Catalog's databases on PostgreSQL.</summary>
+public sealed class PostgresOrderingFixture : OrderingFixture
+{
+    public PostgresOrderingFixture() => Engine = DatabaseEngine.Postgres;
 }
 
 public sealed record StoredRows(

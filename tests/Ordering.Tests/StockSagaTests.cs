@@ -17,14 +17,14 @@ namespace Portico.Ordering.Tests;
 /// always accepted; Catalog takes its stock, or rejects it and Ordering cancels it (out-of-stock); a cancel puts the
 /// stock back; and orders taken while Ordering cannot reach the broker all arrive, with the stock exactly right.
 /// </summary>
-public sealed class StockSagaTests(StockSagaTests.Fixture fixture) : IClassFixture<StockSagaTests.Fixture>
+public abstract class StockSagaTests(StockSagaTests.Fixture fixture)
 {
     private readonly OrderingFixture _shop = fixture.Shop;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Ordering reaches the store through a proxy the test can cut; Catalog reaches it directly.</summary>
-    public sealed class Fixture : IAsyncLifetime
+    public class Fixture : IAsyncLifetime
     {
         private static readonly Dictionary<string, string?> FastMessaging = new()
         {
@@ -41,12 +41,15 @@ public sealed class StockSagaTests(StockSagaTests.Fixture fixture) : IClassFixtu
 
         public OrderingFixture Shop { get; private set; } = null!;
 
+        protected virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
+
         public async ValueTask InitializeAsync()
         {
             _store = GarnetTestServer.Start();
             OrderingToStore = TcpProxy.Start(_store.Port);
             Shop = new OrderingFixture
             {
+                Engine = Engine,
                 StoreConnectionString = _store.ConnectionString,
                 CatalogSettings = FastMessaging,
                 Settings = new Dictionary<string, string?>(FastMessaging) { ["ConnectionStrings:store"] = $"127.0.0.1:{OrderingToStore.Port}" },
@@ -66,6 +69,12 @@ public sealed class StockSagaTests(StockSagaTests.Fixture fixture) : IClassFixtu
 
         private static async Task<bool> IsHealthyAsync(IServiceProvider services) =>
             (await services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Status == HealthStatus.Healthy;
+    }
+
+    /// <summary>The same with Ordering's and Catalog's databases on PostgreSQL.</summary>
+    public sealed class PostgresFixture : Fixture
+    {
+        protected override DatabaseEngine Engine => DatabaseEngine.Postgres;
     }
 
     [Fact]
@@ -186,6 +195,10 @@ public sealed class StockSagaTests(StockSagaTests.Fixture fixture) : IClassFixtu
         return await scope.ServiceProvider.GetRequiredService<CatalogDbContext>().StockReservations.CountAsync(r => ids.Contains(r.OrderId), Ct);
     }
 }
+
+public sealed class StockSagaTestsOnSqlite(StockSagaTests.Fixture fixture) : StockSagaTests(fixture), IClassFixture<StockSagaTests.Fixture>;
+
+public sealed class StockSagaTestsOnPostgres(StockSagaTests.PostgresFixture fixture) : StockSagaTests(fixture), IClassFixture<StockSagaTests.PostgresFixture>;
 
 /// <summary>Waits for an asynchronous effect by polling, with a deadline; never a fixed sleep.</summary>
 internal static class Poll

@@ -386,7 +386,7 @@ public sealed class PurchaseSoakTests(ITestOutputHelper output)
             }
             if (final.Status != 200 && order is { Status: "Placed" })
             {
-                mismatches.Add($"purchase {purchase.Number} (key {purchase.Key}) answered {final.Status} ({final.Title}) but its order {order.Id} is Placed");
+                mismatches.Add($"purchase {purchase.Number} (key {purchase.Key}) answered {final.Status} but its order {order.Id} is Placed: {final.Body}");
             }
             var settled = purchase.Answers.Where(a => a.Replayed).Select(a => (a.Status, a.Body)).Distinct().ToList();
             if (settled.Count > 1)

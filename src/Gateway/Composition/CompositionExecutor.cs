@@ -258,6 +258,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         using var budgetTimeout = new CancellationTokenSource(budget, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
         var delay = FirstRetryDelay;
+        var earlierUnknown = false; // an attempt that may have been applied: a later "not done for now" says nothing about it
         for (var attempt = 1; ; attempt++)
         {
             if (beforeAttempt is not null && !await beforeAttempt(attempt))
@@ -293,18 +294,26 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             }
             if (result.Verdict is Verdict.Done or Verdict.NotDone || !idempotent || linked.IsCancellationRequested)
             {
-                return (result, attempt);
+                return (Settled(result), attempt);
             }
+            earlierUnknown |= result.Verdict == Verdict.Unknown;
             try
             {
                 await Task.Delay(delay, time, linked.Token);
             }
             catch (OperationCanceledException)
             {
-                return (result, attempt);
+                return (Settled(result), attempt);
             }
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
         }
+
+        // The budget ran out on a refusal (a cut connection, a 503) after an attempt whose outcome was unknown (a reply
+        // lost, a timeout): that attempt may have been applied, late even, so the step's outcome is unknown, not failed.
+        // Taken as failed, it would leave what it did (an order) without the later steps and without compensation.
+        CallResult Settled(CallResult last) => earlierUnknown && last.Verdict == Verdict.NotDoneRetryable
+            ? last with { Verdict = Verdict.Unknown, Reason = last.Reason + "; an earlier attempt's outcome is unknown" }
+            : last;
     }
 
     /// <summary>RFC 9110 §9.2.2: the methods a call may be sent again with without an <c>Idempotency-Key</c>.</summary>

@@ -204,7 +204,7 @@ public sealed class PurchaseSoakTests(ITestOutputHelper output)
         }
 
         var finals = plan.Select(p => p.Final!).ToList();
-        output.WriteLine(string.Join(Environment.NewLine,
+        var summary = string.Join(Environment.NewLine,
         [
             $"purchases {purchases}; requests {counters.Requests} (retries {counters.Retries}); answers 200: {counters.Ok}, 409: {counters.Conflict}, other 4xx: {counters.OtherClientError}, 5xx: {counters.ServerError}; no answer (gateway down): {counters.TransportErrors}",
             $"settled outcomes: 200 {finals.Count(f => f.Status == 200)}, 409 {finals.Count(f => f.Status == 409)}, 5xx {finals.Count(f => f.Status >= 500)}, other {finals.Count(f => f.Status is not 200 and not 409 and < 500)}",
@@ -212,7 +212,10 @@ public sealed class PurchaseSoakTests(ITestOutputHelper output)
             $"orders placed {state.Orders.Values.Count(o => o.Status == "Placed")}, cancelled {state.Orders.Values.Count(o => o.Status == "Cancelled")}; ledger accruals {state.Entries.Count(e => e.Kind == 1)}, reversals {state.Entries.Count(e => e.Kind == 2)}",
             $"mismatches {mismatches.Count}",
             .. mismatches.Take(50),
-        ]));
+        ]);
+        output.WriteLine(summary);
+        // Also on the process's own output, where a passing run shows it too (the test output is shown for failures only).
+        Console.WriteLine(summary);
         Assert.True(mismatches.Count == 0, $"{mismatches.Count} mismatch(es):{Environment.NewLine}{string.Join(Environment.NewLine, mismatches)}");
 
         async Task InjectFaultsAsync(Random rnd, CancellationToken stop)

@@ -191,8 +191,11 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         {
             Func<int, Task<bool>>? beforeAttempt = journal is null ? null
                 : attempt => journal.StepAsync(step.Name, new SagaStepRecord(SagaStepState.Started, attempts + attempt, 0, "", null));
+            // An earlier run (before a restart or a takeover) sent this step and never learnt its outcome: it may
+            // have been applied, so refusals in this run cannot make it "not done".
+            var mayHaveBeenApplied = record is { State: SagaStepState.Started or SagaStepState.Unknown };
             var (call, tries) = await CallWithRetriesAsync(step.Cluster, step.Call, step.Idempotent, step.Timeout, step.AttemptTimeout, scope, null,
-                beforeAttempt, cancellationToken, clientAborted, overall, plan.Timeout);
+                beforeAttempt, cancellationToken, clientAborted, overall, plan.Timeout, mayHaveBeenApplied);
             attempts += tries;
             outcome = call.Verdict switch
             {
@@ -253,12 +256,12 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
     /// </summary>
     private async Task<(CallResult Result, int Attempts)> CallWithRetriesAsync(string cluster, HttpCall call, bool idempotent, TimeSpan budget,
         TimeSpan attemptTimeout, CompositionScope scope, string? idempotencyKey, Func<int, Task<bool>>? beforeAttempt, CancellationToken cancellationToken,
-        CancellationToken clientAborted, CancellationTokenSource? overall, TimeSpan overallTimeout)
+        CancellationToken clientAborted, CancellationTokenSource? overall, TimeSpan overallTimeout, bool mayHaveBeenApplied = false)
     {
         using var budgetTimeout = new CancellationTokenSource(budget, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
         var delay = FirstRetryDelay;
-        var earlierUnknown = false; // an attempt that may have been applied: a later "not done for now" says nothing about it
+        var earlierUnknown = mayHaveBeenApplied; // an attempt that may have been applied: a later "not done for now" says nothing about it
         for (var attempt = 1; ; attempt++)
         {
             if (beforeAttempt is not null && !await beforeAttempt(attempt))

@@ -334,6 +334,54 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal("Placed", _ordering.Single().Status);
     }
 
+    [Fact]
+    public async Task GatewayDiesAfterSendingTheOrder_TheResumedRunOnlySeesRefusals_IsPendingNotFailed_AndIsSettledWithThatOrder()
+    {
+        // Found by the purchase soak: the first run sends the order (applied) and dies before the reply; the run that
+        // resumes it on another instance is only refused (503) until its budget ends. Its log says the step was sent,
+        // so the refusals cannot make it "not done": the answer is pending, and the order is kept and completed later.
+        var placed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ordering.Behaviour = (n, context, place) =>
+        {
+            place();
+            placed.TrySetResult();
+            context.RequestAborted.WaitHandle.WaitOne(TimeSpan.FromSeconds(20)); // the reply never leaves: the gateway dies first
+            return Results.Empty;
+        };
+        var first = await StartGatewayAsync();
+        using var request = PurchaseRequest(first, "k-died-after-order");
+        var abandoned = first.Client.SendAsync(request, Ct);
+        await placed.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await first.KillAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => abandoned);
+
+        _ordering.Behaviour = (_, _, _) => Results.Problem(statusCode: 503, title: "Busy");
+        var clock = new ShiftedClock { Ahead = TimeSpan.FromMinutes(2) }; // past RecoverAfter: the retry takes the run over
+        await using var second = await StartGatewayAsync(clock);
+        var (pending, pendingBody) = await PurchaseAsync(second, "k-died-after-order");
+
+        _ordering.Behaviour = null; // Ordering answers again: the repeat replays the order
+        clock.Ahead = TimeSpan.FromMinutes(4);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        HttpResponseMessage retry;
+        string body;
+        do
+        {
+            (retry, body) = await PurchaseAsync(second, "k-died-after-order");
+        }
+        while (retry.StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline && await PollDelay());
+
+        output.WriteLine(Counts());
+        using (var problem = JsonDocument.Parse(pendingBody))
+        {
+            Assert.True(problem.RootElement.GetProperty("type").GetString() == "https://portico.dev/problems/composition-pending", $"{(int)pending.StatusCode} {pendingBody}");
+        }
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Single(_loyalty.Applied);
+        Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
+        Assert.Equal("Placed", _ordering.Single().Status);
+    }
+
     /// <summary>The system clock with "now" moved ahead by <see cref="Ahead"/>; timers and timestamps stay real.</summary>
     private sealed class ShiftedClock : TimeProvider
     {

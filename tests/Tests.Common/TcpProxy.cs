@@ -14,6 +14,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly Lock _lock = new();
     private TcpListener? _listener;
     private CancellationTokenSource? _running;
+    private volatile TaskCompletionSource? _stall; // set while stalled: bytes are held until it completes
 
     private TcpProxy(int port, IPEndPoint target)
     {
@@ -39,6 +40,15 @@ public sealed class TcpProxy : IAsyncDisposable
         _listener.Start();
         _ = AcceptAsync(_listener, _running.Token);
     }
+
+    /// <summary>
+    /// Holds every byte in both directions, on open and new connections alike, until <see cref="Resume"/>: a peer
+    /// that hangs (a stalled process, a full network queue) rather than one that is gone. Nothing is lost.
+    /// </summary>
+    public void Stall() => Interlocked.CompareExchange(ref _stall, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    /// <summary>Lets the bytes held by <see cref="Stall"/> through, and forwards as usual again.</summary>
+    public void Resume() => Interlocked.Exchange(ref _stall, null)?.TrySetResult();
 
     /// <summary>Stops listening and resets every open connection.</summary>
     public async Task CutAsync()
@@ -104,11 +114,22 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
-    private static async Task PumpAsync(TcpClient from, TcpClient to, CancellationToken cancellationToken)
+    private async Task PumpAsync(TcpClient from, TcpClient to, CancellationToken cancellationToken)
     {
         try
         {
-            await from.GetStream().CopyToAsync(to.GetStream(), cancellationToken);
+            var source = from.GetStream();
+            var target = to.GetStream();
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                if (_stall is { } stall)
+                {
+                    await stall.Task.WaitAsync(cancellationToken);
+                }
+                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
         {

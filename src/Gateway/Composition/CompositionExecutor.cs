@@ -195,8 +195,11 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         {
             Func<int, Task<bool>>? beforeAttempt = journal is null ? null
                 : attempt => journal.StepAsync(step.Name, new SagaStepRecord(SagaStepState.Started, attempts + attempt, 0, "", null));
+            // An earlier run (before a restart or a takeover) sent this step and never learnt its outcome: it may
+            // have been applied, so refusals in this run cannot make it "not done".
+            var mayHaveBeenApplied = record is { State: SagaStepState.Started or SagaStepState.Unknown };
             var (call, tries) = await CallWithRetriesAsync(step.Cluster, step.Call, step.Idempotent, step.Timeout, step.AttemptTimeout, scope, null,
-                beforeAttempt, cancellationToken, clientAborted, overall, plan.Timeout);
+                beforeAttempt, cancellationToken, clientAborted, overall, plan.Timeout, mayHaveBeenApplied);
             attempts += tries;
             outcome = call.Verdict switch
             {
@@ -257,11 +260,12 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
     /// </summary>
     private async Task<(CallResult Result, int Attempts)> CallWithRetriesAsync(string cluster, HttpCall call, bool idempotent, TimeSpan budget,
         TimeSpan attemptTimeout, CompositionScope scope, string? idempotencyKey, Func<int, Task<bool>>? beforeAttempt, CancellationToken cancellationToken,
-        CancellationToken clientAborted, CancellationTokenSource? overall, TimeSpan overallTimeout)
+        CancellationToken clientAborted, CancellationTokenSource? overall, TimeSpan overallTimeout, bool mayHaveBeenApplied = false)
     {
         using var budgetTimeout = new CancellationTokenSource(budget, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
         var delay = FirstRetryDelay;
+        var earlierUnknown = mayHaveBeenApplied; // an attempt that may have been applied: a later "not done for now" says nothing about it
         for (var attempt = 1; ; attempt++)
         {
             if (beforeAttempt is not null && !await beforeAttempt(attempt))
@@ -297,18 +301,26 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             }
             if (result.Verdict is Verdict.Done or Verdict.NotDone || !idempotent || linked.IsCancellationRequested)
             {
-                return (result, attempt);
+                return (Settled(result), attempt);
             }
+            earlierUnknown |= result.Verdict == Verdict.Unknown;
             try
             {
                 await Task.Delay(delay, time, linked.Token);
             }
             catch (OperationCanceledException)
             {
-                return (result, attempt);
+                return (Settled(result), attempt);
             }
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
         }
+
+        // The budget ran out on a refusal (a cut connection, a 503) after an attempt whose outcome was unknown (a reply
+        // lost, a timeout): that attempt may have been applied, late even, so the step's outcome is unknown, not failed.
+        // Taken as failed, it would leave what it did (an order) without the later steps and without compensation.
+        CallResult Settled(CallResult last) => earlierUnknown && last.Verdict == Verdict.NotDoneRetryable
+            ? last with { Verdict = Verdict.Unknown, Reason = last.Reason + "; an earlier attempt's outcome is unknown" }
+            : last;
     }
 
     /// <summary>RFC 9110 §9.2.2: the methods a call may be sent again with without an <c>Idempotency-Key</c>.</summary>

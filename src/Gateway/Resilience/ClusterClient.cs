@@ -64,7 +64,21 @@ internal sealed class ClusterClient(IProxyStateLookup proxy, IEnumerable<ILoadBa
         resilience.Properties.Set(CallKey, call);
         try
         {
-            return await pipeline.ExecuteAsync(static (ctx, c) => c.Owner.AttemptAsync(c, ctx.CancellationToken), resilience, call);
+            var response = await pipeline.ExecuteAsync(static (ctx, c) => c.Owner.AttemptAsync(c, ctx.CancellationToken), resilience, call);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && call.MayHaveApplied)
+            {
+                response.Dispose();
+                throw EarlierAttemptUnknown(clusterId, "answered 503");
+            }
+            return response;
+        }
+        catch (ClusterCallException ex) when (ex.Status == StatusCodes.Status503ServiceUnavailable && call.MayHaveApplied)
+        {
+            throw EarlierAttemptUnknown(clusterId, ex.Message, ex);
+        }
+        catch (HttpRequestException ex) when (TransportErrors.IsConnectionRefused(ex) && call.MayHaveApplied)
+        {
+            throw EarlierAttemptUnknown(clusterId, $"refused the connection ({ex.HttpRequestError})", ex);
         }
         catch (TimeoutRejectedException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -82,6 +96,13 @@ internal sealed class ClusterClient(IProxyStateLookup proxy, IEnumerable<ILoadBa
             ResilienceContextPool.Shared.Return(resilience);
         }
     }
+
+    /// <summary>
+    /// The last attempt was not done (refused, 503, no destination to try), but an earlier one got no answer or a 5xx that
+    /// says nothing: that one may have been applied, so the call's outcome is unknown (502), not "not done".
+    /// </summary>
+    private static ClusterCallException EarlierAttemptUnknown(string clusterId, string last, Exception? inner = null) =>
+        new(StatusCodes.Status502BadGateway, $"cluster '{clusterId}' {last.TrimEnd('.')} after an earlier attempt whose outcome is unknown.", inner);
 
     private static string Unknown(Call call) => call.Idempotent ? "" : " It was not sent again: it may or may not have been applied.";
 
@@ -170,6 +191,7 @@ internal sealed class ClusterClient(IProxyStateLookup proxy, IEnumerable<ILoadBa
         {
             var request = await call.CreateRequest(destination, cancellationToken);
             var response = await cluster.Model.HttpClient.SendAsync(request, cancellationToken);
+            call.MayHaveApplied |= response.StatusCode is >= HttpStatusCode.InternalServerError and not HttpStatusCode.NotImplemented and not HttpStatusCode.ServiceUnavailable;
             breaker?.Report(response.StatusCode >= HttpStatusCode.InternalServerError ? AttemptResult.Failed : AttemptResult.Succeeded, probe);
             upstreamMetrics.Record(cluster.ClusterId, destination.DestinationId, (int)response.StatusCode, null, time.GetElapsedTime(started));
             return response;
@@ -183,6 +205,7 @@ internal sealed class ClusterClient(IProxyStateLookup proxy, IEnumerable<ILoadBa
         {
             breaker?.Report(AttemptResult.Failed, probe);
             upstreamMetrics.Record(cluster.ClusterId, destination.DestinationId, 0, ex.GetType().Name, time.GetElapsedTime(started));
+            call.MayHaveApplied |= !TransportErrors.IsConnectionRefused(ex); // sent, perhaps received: no answer
             if (TransportErrors.IsConnectionRefused(ex))
             {
                 // As passive health does for proxied requests: out of load balancing for the reactivation period.
@@ -197,5 +220,8 @@ internal sealed class ClusterClient(IProxyStateLookup proxy, IEnumerable<ILoadBa
         ClusterRequestFactory CreateRequest, CancellationToken CallerAborted)
     {
         public HashSet<DestinationState> Tried { get; } = [];
+
+        /// <summary>Some attempt was sent and got no answer, or a 5xx that says nothing of what was done.</summary>
+        public bool MayHaveApplied { get; set; }
     }
 }

@@ -283,6 +283,113 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal("Placed", _ordering.Single().Status);
     }
 
+    [Fact]
+    public async Task OrderReplyLost_ThenOrderingRefusedForTheRestOfTheBudget_IsPendingNotFailed_AndIsSettledWithThatOrder()
+    {
+        // Found by the purchase soak: the first attempt places the order and its reply is lost (unknown); every later
+        // attempt is refused for now (503) until the budget ends. The refusals say nothing about the first attempt, so the
+        // step is unknown — before, it was taken as failed: 503 to the client for good, the order placed, no points.
+        _ordering.Behaviour = (n, context, place) =>
+        {
+            if (n == 1)
+            {
+                place();
+                context.Abort();
+                return Results.Empty;
+            }
+            return Results.Problem(statusCode: 503, title: "Busy");
+        };
+        // Real timers, so the step's 3 s budget runs out in a backoff pause after a refusal (the refusals take
+        // milliseconds), as it does against a service that is down; only "now" is moved, past RecoverAfter, afterwards.
+        var clock = new ShiftedClock();
+        await using var gateway = await StartGatewayAsync(clock);
+        var (pending, pendingBody) = await PurchaseAsync(gateway, "k-lost-order");
+        var postsWhilePending = _ordering.Posts;
+
+        _ordering.Behaviour = null; // Ordering answers again: the repeat replays the order
+        clock.Ahead = TimeSpan.FromMinutes(2); // past RecoverAfter: the worker, or the retry itself, settles it
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        HttpResponseMessage retry;
+        string body;
+        do
+        {
+            (retry, body) = await PurchaseAsync(gateway, "k-lost-order");
+        }
+        while (retry.StatusCode == HttpStatusCode.Conflict && DateTime.UtcNow < deadline && await PollDelay());
+
+        output.WriteLine(Counts());
+        Assert.True(postsWhilePending >= 2, $"sent {postsWhilePending} time(s) within the budget");
+        using (var problem = JsonDocument.Parse(pendingBody))
+        {
+            Assert.Equal("https://portico.dev/problems/composition-pending", problem.RootElement.GetProperty("type").GetString());
+            Assert.Equal("order", problem.RootElement.GetProperty("step").GetString());
+        }
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        using (var json = JsonDocument.Parse(body))
+        {
+            Assert.Equal(_ordering.Single().Id, json.RootElement.GetProperty("order").GetProperty("id").GetString());
+        }
+        Assert.Single(_loyalty.Applied);
+        Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
+        Assert.Equal("Placed", _ordering.Single().Status);
+    }
+
+    [Fact]
+    public async Task GatewayDiesAfterSendingTheOrder_TheResumedRunOnlySeesRefusals_IsPendingNotFailed_AndIsSettledWithThatOrder()
+    {
+        // Found by the purchase soak: the first run sends the order (applied) and dies before the reply; the run that
+        // resumes it on another instance is only refused (503) until its budget ends. Its log says the step was sent,
+        // so the refusals cannot make it "not done": the answer is pending, and the order is kept and completed later.
+        var placed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ordering.Behaviour = (n, context, place) =>
+        {
+            place();
+            placed.TrySetResult();
+            context.RequestAborted.WaitHandle.WaitOne(TimeSpan.FromSeconds(20)); // the reply never leaves: the gateway dies first
+            return Results.Empty;
+        };
+        var first = await StartGatewayAsync();
+        using var request = PurchaseRequest(first, "k-died-after-order");
+        var abandoned = first.Client.SendAsync(request, Ct);
+        await placed.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await first.KillAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => abandoned);
+
+        _ordering.Behaviour = (_, _, _) => Results.Problem(statusCode: 503, title: "Busy");
+        var clock = new ShiftedClock { Ahead = TimeSpan.FromMinutes(2) }; // past RecoverAfter: the retry takes the run over
+        await using var second = await StartGatewayAsync(clock);
+        var (pending, pendingBody) = await PurchaseAsync(second, "k-died-after-order");
+
+        _ordering.Behaviour = null; // Ordering answers again: the repeat replays the order
+        clock.Ahead = TimeSpan.FromMinutes(4);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        HttpResponseMessage retry;
+        string body;
+        do
+        {
+            (retry, body) = await PurchaseAsync(second, "k-died-after-order");
+        }
+        while (retry.StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline && await PollDelay());
+
+        output.WriteLine(Counts());
+        using (var problem = JsonDocument.Parse(pendingBody))
+        {
+            Assert.True(problem.RootElement.GetProperty("type").GetString() == "https://portico.dev/problems/composition-pending", $"{(int)pending.StatusCode} {pendingBody}");
+        }
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Single(_loyalty.Applied);
+        Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
+        Assert.Equal("Placed", _ordering.Single().Status);
+    }
+
+    /// <summary>The system clock with "now" moved ahead by <see cref="Ahead"/>; timers and timestamps stay real.</summary>
+    private sealed class ShiftedClock : TimeProvider
+    {
+        public TimeSpan Ahead { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Ahead;
+    }
+
     private static async Task<bool> PollDelay()
     {
         await Task.Delay(50);
@@ -479,6 +586,9 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         public int Cancels => Volatile.Read(ref _cancels);
         public int Placed => _byId.Count;
         public TaskCompletionSource Gate { get; set; } = CompletedGate();
+
+        /// <summary>Given the call's number, its context and a way to place its order: an answer instead of the usual one, or null.</summary>
+        public Func<int, HttpContext, Func<Order>, IResult?>? Behaviour { get; set; }
         public TaskCompletionSource PostArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Order Single() => Assert.Single(_byId.Values);
@@ -494,11 +604,15 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         {
             app.MapPost("/api/orders", async (HttpContext context) =>
             {
-                Interlocked.Increment(ref _posts);
+                var n = Interlocked.Increment(ref _posts);
                 PostArrived.TrySetResult();
                 await Gate.Task;
                 var key = context.Request.Headers["Idempotency-Key"].ToString();
                 var user = Subject(context.Request.Headers.Authorization.ToString());
+                if (Behaviour?.Invoke(n, context, () => Place(key, user)) is { } instead)
+                {
+                    return instead;
+                }
                 var replay = _byKey.ContainsKey(user + "\n" + key);
                 var order = Place(key, user);
                 if (replay)

@@ -1,3 +1,4 @@
+using Portico.Data;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Portico.Catalog.Apis;
 using Portico.Catalog.Infrastructure;
@@ -30,6 +31,9 @@ public static class CatalogServiceCollectionExtensions
 
         builder.AddServiceDatabase<CatalogDbContext>(CatalogDatabase.ConnectionStringName, CatalogDatabase.DefaultConnectionString);
         services.AddHealthChecks().AddDbContextCheck<CatalogDbContext>(CatalogDatabase.ConnectionStringName);
+        // Two instances share one SQLite file in the one-command run: a stock update waits 2 s for the other's write
+        // lock, not SQLite's 30 s (which also held shutdown past the orchestrator's stop timeout), then 503 + Retry-After.
+        services.AddDatabaseFaultHandling<CatalogDbContext>("Catalog:Database");
         // After the schema's initializer (hosted services start in order): seeds a fresh catalog.
         services.AddHostedService<CatalogDbInitializer>();
 

@@ -14,9 +14,11 @@ namespace Portico.SystemTests;
 /// </summary>
 public sealed class PorticoSystemFixture : IAsyncLifetime
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+    // Generous: on a 2-core CI machine the other suites run beside this one, and Autocomplete's npm ci comes first.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(6);
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("portico-system-").FullName;
     private DistributedApplication? _app;
+    private ResourceWatch? _watch;
 
     public HttpClient Gateway { get; private set; } = null!;
 
@@ -52,10 +54,21 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
         appHost.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
 
         _app = await appHost.BuildAsync(cts.Token);
-        await _app.StartAsync(cts.Token);
-        await _app.ResourceNotifications.WaitForResourceHealthyAsync("gateway", cts.Token);
+        _watch = new ResourceWatch(_app);
+        try
+        {
+            await _app.StartAsync(cts.Token);
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync("gateway", cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The AppHost's gateway was not healthy within {StartTimeout}. Resources:\n{_watch.Describe()}");
+        }
         Gateway = _app.CreateHttpClient("gateway", "http");
     }
+
+    /// <summary>Every resource's state and the last log lines of those not healthy, for a test's failure message.</summary>
+    public string DescribeResources() => _watch?.Describe() ?? "(not started)";
 
     public async ValueTask DisposeAsync()
     {
@@ -64,6 +77,10 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+        if (_watch is not null)
+        {
+            await _watch.DisposeAsync();
         }
         try
         {

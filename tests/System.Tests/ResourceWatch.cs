@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Portico.SystemTests;
+
+/// <summary>
+/// Follows every resource's state and keeps its last log lines, so that a system run that does not come up (or a
+/// resource that will not stop) says which process and why, instead of only "timed out".
+/// </summary>
+internal sealed class ResourceWatch : IAsyncDisposable
+{
+    private const int LinesKept = 30;
+    private readonly ConcurrentDictionary<string, string> _states = new();
+    private readonly ConcurrentDictionary<string, Queue<string>> _lines = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _watchers = [];
+
+    public ResourceWatch(DistributedApplication app)
+    {
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var resource in app.Services.GetRequiredService<DistributedApplicationModel>().Resources)
+        {
+            var lines = _lines.GetOrAdd(resource.Name, _ => new Queue<string>());
+            _watchers.Add(Task.Run(() => KeepLinesAsync(logs.WatchAsync(resource), lines)));
+        }
+        _watchers.Add(Task.Run(() => KeepStatesAsync(app.ResourceNotifications)));
+    }
+
+    /// <summary>Every resource's state, and the last log lines of those that are not running and healthy.</summary>
+    public string Describe()
+    {
+        var text = new StringBuilder();
+        foreach (var (name, state) in _states.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            text.Append(name).Append(": ").AppendLine(state);
+            if (state.StartsWith("Running, health Healthy", StringComparison.Ordinal) || !_lines.TryGetValue(name, out var lines))
+            {
+                continue;
+            }
+            lock (lines)
+            {
+                foreach (var line in lines)
+                {
+                    text.Append("    ").AppendLine(line);
+                }
+            }
+        }
+        return text.ToString();
+    }
+
+    private async Task KeepStatesAsync(ResourceNotificationService notifications)
+    {
+        try
+        {
+            await foreach (var update in notifications.WatchAsync(_stop.Token))
+            {
+                var snapshot = update.Snapshot;
+                var exit = snapshot.ExitCode is { } code ? $", exit code {code}" : "";
+                _states[update.Resource.Name] = $"{snapshot.State?.Text ?? "unknown"}, health {snapshot.HealthStatus?.ToString() ?? "none"}{exit}";
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task KeepLinesAsync(IAsyncEnumerable<IReadOnlyList<LogLine>> batches, Queue<string> lines)
+    {
+        try
+        {
+            await foreach (var batch in batches.WithCancellation(_stop.Token))
+            {
+                lock (lines)
+                {
+                    foreach (var line in batch)
+                    {
+                        lines.Enqueue(line.Content);
+                        if (lines.Count > LinesKept)
+                        {
+                            lines.Dequeue();
+                        }
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_watchers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+}

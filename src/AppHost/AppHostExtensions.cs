@@ -37,3 +37,18 @@ internal sealed record AppHostSettings(int GatewayPort, int GatewayH2cPort, int 
             dataDirectory);
     }
 }
+
+internal static class NodePackages
+{
+    /// <summary>
+    /// Whether <c>npm ci</c> must run: npm records what it installed in <c>node_modules/.package-lock.json</c>, so packages
+    /// are current when that record is at least as new as the project's lock file and manifest.
+    /// </summary>
+    public static bool NeedInstall(string projectDirectory)
+    {
+        var installed = new FileInfo(Path.Combine(projectDirectory, "node_modules", ".package-lock.json"));
+        return !installed.Exists
+            || installed.LastWriteTimeUtc < File.GetLastWriteTimeUtc(Path.Combine(projectDirectory, "package-lock.json"))
+            || installed.LastWriteTimeUtc < File.GetLastWriteTimeUtc(Path.Combine(projectDirectory, "package.json"));
+    }
+}

@@ -1,6 +1,9 @@
 using Portico.AppHost;
 
 // The system map: every process of Portico and how they find each other.
+// Services start together and wait only for what they cannot start without (the store, the Catalog file's first
+// creator); each tolerates the others being down, as in production. The gateway waits for all, so that a healthy
+// gateway means a ready system.
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = AppHostSettings.From(builder.Configuration, builder.AppHostDirectory);
 
@@ -30,6 +33,12 @@ var identity = builder.AddService<Projects.Identity>("identity")
     .WithEnvironment("Identity__Clients__gateway__Secret", gatewaySecret)
     .WithEnvironment("Identity__Clients__gateway__Resources__0", "urn:portico:loyalty")
     .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store);
+// The administrator's password, when the operator (or a system test) sets one; otherwise Development prints a generated
+// one once on Identity's console.
+if (builder.Configuration["Portico:AdminPassword"] is { Length: > 0 } adminPassword)
+{
+    identity.WithEnvironment("Identity__Admin__Password", adminPassword);
+}
 
 // Catalog checks the admin's bearer token on product writes against Identity's key set.
 catalogA.WithReference(identity);
@@ -40,7 +49,7 @@ var ordering = builder.AddService<Projects.Ordering>("ordering")
     .WithEnvironment("ConnectionStrings__orderingdb", $"Data Source={Path.Combine(settings.DataDirectory, "ordering.db")}")
     .WithEnvironment("services__catalog__http__0", catalogA.GetEndpoint("http"))
     .WithEnvironment("services__catalog__http__1", catalogB.GetEndpoint("http"))
-    .WithReference(identity).WaitFor(catalogA).WaitFor(catalogB).WaitFor(identity);
+    .WithReference(identity);
 
 // Messaging (Portico.Messaging): Ordering's outbox relay publishes to the embedded store's Redis-protocol transport,
 // unless ConnectionStrings:broker names another broker (an amqp:// URI runs the same system on RabbitMQ).
@@ -61,7 +70,7 @@ if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } broker)
 var reporting = builder.AddService<Projects.Reporting>("reporting")
     .WithEnvironment("ConnectionStrings__reportingdb", $"Data Source={Path.Combine(settings.DataDirectory, "reporting.db")}")
     .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store)
-    .WithReference(identity).WaitFor(identity);
+    .WithReference(identity);
 if (builder.Configuration["ConnectionStrings:broker"] is { Length: > 0 } reportingBroker)
 {
     reporting.WithEnvironment("ConnectionStrings__broker", reportingBroker);
@@ -75,7 +84,7 @@ var loyalty = builder.AddProject<Projects.Loyalty>("loyalty", launchProfileName:
     .WithEnvironment("ConnectionStrings__loyaltydb", $"Data Source={Path.Combine(settings.DataDirectory, "loyalty.db")}")
     .WithHttpHealthCheck("/health/ready", endpointName: "http")
     .WithEnvironment("ConnectionStrings__store", settings.StoreConnectionString).WaitFor(store) // the revocation list
-    .WithReference(identity).WaitFor(identity);
+    .WithReference(identity);
 loyalty
     .WithEnvironment("Kestrel__Endpoints__http__Url", loyalty.GetEndpoint("http").LoopbackUrl())
     .WithEnvironment("Kestrel__Endpoints__grpc__Url", loyalty.GetEndpoint("grpc").LoopbackUrl());
@@ -92,18 +101,20 @@ identity.WithEnvironment("Identity__Clients__loyalty__Secret", loyaltySecret)
     .WithEnvironment("Identity__Clients__loyalty__Resources__0", "urn:portico:ordering"); // RFC 8707: its tokens are for Ordering only
 loyalty.WithEnvironment("Loyalty__Reconciler__ClientSecret", loyaltySecret).WithReference(ordering);
 
-// Autocomplete is Node.js: npm ci first (a fresh machine has no node_modules), then node on a port from Aspire.
+// Autocomplete is Node.js: node on a port from Aspire, after npm ci when its packages are missing or older than the
+// lock file (a fresh machine has no node_modules; npm ci rewrites all of them, minutes on a busy 2-core machine).
 // It reads Catalog's products through the same service-discovery variables the .NET services use.
 var autocompleteDirectory = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "services", "Autocomplete"));
-var autocompleteInstall = builder.AddExecutable("autocomplete-npm-ci", "npm", autocompleteDirectory, "ci", "--no-audit", "--no-fund", "--omit=dev");
 var autocomplete = builder.AddExecutable("autocomplete", "node", autocompleteDirectory, "src/main.js")
     .WithHttpEndpoint(name: "http", env: "PORT")
     .WithEnvironment("services__catalog__http__0", catalogA.GetEndpoint("http"))
     .WithEnvironment("services__catalog__http__1", catalogB.GetEndpoint("http"))
     .WithOtlpExporter()
-    .WithHttpHealthCheck("/health/ready")
-    .WaitForCompletion(autocompleteInstall)
-    .WaitFor(catalogA).WaitFor(catalogB);
+    .WithHttpHealthCheck("/health/ready");
+if (NodePackages.NeedInstall(autocompleteDirectory))
+{
+    autocomplete.WaitForCompletion(builder.AddExecutable("autocomplete-npm-ci", "npm", autocompleteDirectory, "ci", "--no-audit", "--no-fund", "--omit=dev"));
+}
 
 var gateway = builder.AddProject<Projects.Gateway_Host>("gateway", launchProfileName: null)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Aspire.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,6 +24,9 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
 
     public HttpClient Gateway { get; private set; } = null!;
 
+    /// <summary>The seeded administrator's password, set for this run.</summary>
+    public string AdminPassword { get; } = $"Admin-{Guid.NewGuid():N}";
+
     /// <summary>The running application, for tests that stop and start its resources.</summary>
     public DistributedApplication App => _app!;
 
@@ -41,6 +46,39 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
         return body.RootElement.GetProperty("access_token").GetString()!;
     }
 
+    /// <summary>Signs in as the seeded administrator and returns an access token.</summary>
+    public async Task<string> AdminTokenAsync(CancellationToken cancellationToken)
+    {
+        using var token = await Gateway.PostAsJsonAsync("/api/auth/token", new { email = "admin@portico.local", password = AdminPassword }, cancellationToken);
+        token.EnsureSuccessStatusCode();
+        using var body = System.Text.Json.JsonDocument.Parse(await token.Content.ReadAsStringAsync(cancellationToken));
+        return body.RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    /// <summary>
+    /// <c>POST /api/purchases</c> as the API tells clients to: while the answer is that the purchase is pending (503) or
+    /// in progress (409), ask again with the same key, for at most 90 s. Returns the final status and body.
+    /// </summary>
+    public async Task<(HttpStatusCode Status, string Body)> PurchaseAsync(string token, object body, CancellationToken cancellationToken)
+    {
+        var key = Guid.NewGuid().ToString();
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            using var purchase = new HttpRequestMessage(HttpMethod.Post, "/api/purchases") { Content = JsonContent.Create(body) };
+            purchase.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            purchase.Headers.Add("Idempotency-Key", key);
+            using var answer = await Gateway.SendAsync(purchase, cancellationToken);
+            var text = await answer.Content.ReadAsStringAsync(cancellationToken);
+            if (answer.StatusCode is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.Conflict)
+                || !text.Contains("composition-", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return (answer.StatusCode, text);
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+    }
+
     public async ValueTask InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
@@ -50,6 +88,7 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
             $"Portico:GatewayH2cPort={GatewayH2c.Port}",
             $"Portico:StorePort={Ports.GetFreeTcpPort()}",
             $"Portico:DataDirectory={_dataDirectory}",
+            $"Portico:AdminPassword={AdminPassword}",
         ], cts.Token);
         appHost.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
 

@@ -16,16 +16,12 @@ internal sealed class ResourceWatch : IAsyncDisposable
     private readonly ConcurrentDictionary<string, string> _states = new();
     private readonly ConcurrentDictionary<string, Queue<string>> _lines = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<Task> _watchers = [];
+    private readonly ConcurrentBag<Task> _watchers = [];
+    private readonly ResourceLoggerService _logs;
 
     public ResourceWatch(DistributedApplication app)
     {
-        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
-        foreach (var resource in app.Services.GetRequiredService<DistributedApplicationModel>().Resources)
-        {
-            var lines = _lines.GetOrAdd(resource.Name, _ => new Queue<string>());
-            _watchers.Add(Task.Run(() => KeepLinesAsync(logs.WatchAsync(resource), lines)));
-        }
+        _logs = app.Services.GetRequiredService<ResourceLoggerService>();
         _watchers.Add(Task.Run(() => KeepStatesAsync(app.ResourceNotifications)));
     }
 
@@ -60,6 +56,12 @@ internal sealed class ResourceWatch : IAsyncDisposable
                 var snapshot = update.Snapshot;
                 var exit = snapshot.ExitCode is { } code ? $", exit code {code}" : "";
                 _states[update.Resource.Name] = $"{snapshot.State?.Text ?? "unknown"}, health {snapshot.HealthStatus?.ToString() ?? "none"}{exit}";
+                // Logs are kept under the name the orchestrator gave the process, known from its first update on.
+                var lines = new Queue<string>();
+                if (_lines.TryAdd(update.Resource.Name, lines))
+                {
+                    _watchers.Add(Task.Run(() => KeepLinesAsync(_logs.WatchAsync(update.ResourceId), lines)));
+                }
             }
         }
         catch (OperationCanceledException)

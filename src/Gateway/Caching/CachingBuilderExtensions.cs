@@ -7,7 +7,7 @@ using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class CachingBuilderExtensions
+internal static class CachingBuilderExtensions
 {
     /// <summary>
     /// Adds named cache policies (<c>Portico:Caching:Policies</c> in the gateway file): two tiers (memory, and the

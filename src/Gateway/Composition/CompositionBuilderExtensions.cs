@@ -4,7 +4,7 @@ using Portico.Gateway.Configuration;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class CompositionBuilderExtensions
+internal static class CompositionBuilderExtensions
 {
     /// <summary>
     /// Adds compositions (<c>Portico:Compositions</c> in the gateway file): one endpoint per composition whose

@@ -8,7 +8,7 @@ using Portico.Gateway.Jobs;
 
 namespace Microsoft.Extensions.Hosting;
 
-public static class JobsHostingExtensions
+internal static class JobsHostingExtensions
 {
     /// <summary>
     /// Adds async jobs: the job routes of the gateway file (<c>Portico:Jobs</c> there) answer 202 with a status URL, keep

@@ -12,7 +12,7 @@ using Microsoft.AspNetCore.Builder;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class RateLimitingBuilderExtensions
+internal static class RateLimitingBuilderExtensions
 {
     /// <summary>
     /// Registers the named policies of <c>Portico:RateLimiting</c> with ASP.NET Core's rate limiter, so routes

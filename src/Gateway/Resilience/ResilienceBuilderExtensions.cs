@@ -5,7 +5,7 @@ using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class ResilienceBuilderExtensions
+internal static class ResilienceBuilderExtensions
 {
     /// <summary>
     /// Adds named resilience policies (<c>Portico:Resilience:Policies</c> in the gateway file): timeouts, safe

@@ -8,7 +8,7 @@ using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class SecurityBuilderExtensions
+internal static class SecurityBuilderExtensions
 {
     /// <summary>
     /// Secure by default: a route with no <c>AuthorizationPolicy</c> needs an authenticated caller

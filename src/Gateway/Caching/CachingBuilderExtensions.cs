@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using Portico.Gateway.Caching;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
@@ -18,8 +17,8 @@ internal static class CachingBuilderExtensions
     public static IReverseProxyBuilder AddPorticoCaching(this IReverseProxyBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<CachingOptions>().BindConfiguration(CachingOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
+        services.AddHostSettings<CachingOptions, CachingOptionsValidator>(CachingOptions.SectionName);
+        services.AddSingleton(SettingHome.GatewayFile(CachingConfigSection.SectionPath));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CachingConfigSection>());
         services.TryAddSingleton<CacheMetrics>();
         services.TryAddSingleton<CacheTiers>();

@@ -22,7 +22,8 @@ internal static class CompositionBuilderExtensions
         services.TryAddSingleton<SagaLog>();
         services.TryAddSingleton<SagaRecovery>();
         services.TryAddSingleton<DurableCompositionHandler>();
-        services.AddOptions<SagaRecoveryOptions>().BindConfiguration(SagaRecoveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHostSettings<SagaRecoveryOptions, SagaRecoveryOptionsValidator>(SagaRecoveryOptions.SectionName);
+        services.AddSingleton(SettingHome.GatewayFile("Portico:Compositions"));
         services.TryAddSingleton<SagaRecoveryService>();
         services.AddHostedService(sp => sp.GetRequiredService<SagaRecoveryService>());
         return builder;

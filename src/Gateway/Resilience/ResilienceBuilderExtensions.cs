@@ -15,6 +15,7 @@ internal static class ResilienceBuilderExtensions
     {
         var services = builder.Services;
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, ResilienceConfigSection>());
+        services.AddSingleton(SettingHome.GatewayFile("Portico:Resilience"));
         services.TryAddSingleton<ResilienceMetrics>();
         services.TryAddSingleton<ResilienceStates>();
         services.TryAddSingleton<ResilienceMiddleware>();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -12,6 +13,9 @@ namespace Portico.Gateway.Configuration;
 /// </summary>
 internal static class HostSettings
 {
+    internal static readonly SearchValues<char> MemberNameChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+
     public static OptionsBuilder<TOptions> AddHostSettings<TOptions, TValidator>(this IServiceCollection services, string section)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>, new()
@@ -40,8 +44,18 @@ internal sealed class SectionKeyValidator<TOptions>(string section, IValidateOpt
             return ValidateOptionsResult.Skip;
         }
         var result = generated.Validate(section, options);
-        return result.Failed
-            ? ValidateOptionsResult.Fail(result.Failures!.Select(f => _path.Replace(f, m => m.Value.Replace('.', ':'))))
-            : result;
+        return result.Failed ? ValidateOptionsResult.Fail(result.Failures!.Select(Rewrite)) : result;
+    }
+
+    private string Rewrite(string failure)
+    {
+        // "Member: The field Section.Member must …": the key in the message says it all, the member prefix goes.
+        var colon = failure.IndexOf(": ", StringComparison.Ordinal);
+        if (colon > 0 && !failure.AsSpan(0, colon).ContainsAnyExcept(HostSettings.MemberNameChars) && failure.IndexOf(section, colon, StringComparison.Ordinal) > 0)
+        {
+            failure = failure[(colon + 2)..];
+        }
+        return _path.Replace(failure, m => m.Value.Replace('.', ':'));
     }
 }
+

@@ -92,7 +92,7 @@ public sealed class ConfigValidationTests
 
         await using var gateway = await GatewayTestHost.StartAsync(json, new Dictionary<string, string?> { ["Portico:Caching:MemoryLimitBytes"] = "2000000" });
 
-        Assert.Equal(2_000_000, gateway.Services.GetRequiredService<IOptions<Caching.CachingOptions>>().Value.MemoryLimitBytes);
+        Assert.Equal(2_000_000, gateway.Services.GetRequiredService<IOptions<global::Portico.Gateway.Caching.CachingOptions>>().Value.MemoryLimitBytes);
     }
 
     [Fact]

@@ -41,8 +41,13 @@ internal static class SettingHomes
     {
         var paths = homes.SelectMany(h => h.Paths.Select(p => (Path: p, h.File))).OrderByDescending(h => h.Path.Length).ToArray();
         var misplaced = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (key, _) in configuration.GetSection(GatewayOptions.SectionName).AsEnumerable())
+        // Values only: a section's own key (Portico:Jobs) says nothing of where the keys below it belong.
+        foreach (var (key, value) in configuration.GetSection(GatewayOptions.SectionName).AsEnumerable())
         {
+            if (value is null)
+            {
+                continue;
+            }
             foreach (var (path, file) in paths)
             {
                 if (key.Equals(path, StringComparison.OrdinalIgnoreCase)

@@ -7,8 +7,6 @@ namespace Portico.Gateway.RateLimiting;
 /// <summary>The rate-limit policy of each route, from one version of the gateway file.</summary>
 internal sealed class RateLimitingSettings(IReadOnlyDictionary<string, RateLimitingSettings.NamedPolicy> policyByRoute, IReadOnlyDictionary<string, RateLimitPolicyOptions> policies)
 {
-    public static readonly RateLimitingSettings Empty = new(new Dictionary<string, NamedPolicy>(), new Dictionary<string, RateLimitPolicyOptions>());
-
     /// <summary>Route id → its policy; routes without one are absent.</summary>
     public IReadOnlyDictionary<string, NamedPolicy> PolicyByRoute { get; } = policyByRoute;
 

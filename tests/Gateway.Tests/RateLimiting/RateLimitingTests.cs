@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Time.Testing;
 using Portico.Gateway.Configuration;
 using Portico.Tests.Common;
 
@@ -151,6 +152,34 @@ public sealed class RateLimitingTests(ITestOutputHelper output)
         output.WriteLine($"300 requests over two gateway instances, shared limit 100: {allowed} allowed, {300 - allowed} refused");
         Assert.InRange(allowed, 95, 105);
         Assert.Equal(allowed, backend.RequestCount);
+    }
+
+    /// <summary>
+    /// The shared window is counted by the gateway's clock, so the test moves the clock rather than waiting a window out.
+    /// (The in-memory kinds are System.Threading.RateLimiting's, timed by their own stopwatch; their tests use windows
+    /// that cannot pass during a test.)
+    /// </summary>
+    [Fact]
+    public async Task SharedFixedWindow_RefusesUntilTheClockPassesTheWindow_ThenAdmitsAgain()
+    {
+        using var store = GarnetTestServer.Start();
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/limited/x", () => "ok"));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var gateway = await GatewayTestHost.StartAsync(
+            Config(backend.Address, [("limited", "window")], Policy("window", "FixedWindow", 2, "00:01:00", shared: true)),
+            clock, new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString });
+        async Task<HttpResponseMessage> Get() => await gateway.Client.GetAsync("/limited/x", Ct);
+
+        Assert.Equal(HttpStatusCode.OK, (await Get()).StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(50));
+        Assert.Equal(HttpStatusCode.OK, (await Get()).StatusCode);
+        using var refused = await Get();
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(10), refused.Headers.RetryAfter?.Delta);
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.OK, (await Get()).StatusCode);
+        Assert.Equal(3, backend.RequestCount);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using Portico.Gateway.Caching;
 using Portico.Gateway.Composition;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Forwarding;
+using Portico.Gateway.RateLimiting;
 using Portico.Gateway.Resilience;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
@@ -35,7 +36,7 @@ public static class GatewayApplicationExtensions
         app.Use(app.Services.GetRequiredService<CachingMiddleware>().ServeEarlyHits);
         app.UseCors();
         app.UseIdentity();
-        app.UseRateLimiter();
+        app.UseRateLimiter(); // ASP.NET Core policies a route names with YARP's RateLimiterPolicy; Portico's run per route
         return app;
     }
 
@@ -47,12 +48,14 @@ public static class GatewayApplicationExtensions
     {
         app.Services.GetRequiredService<GatewayConfigProvider>().EnsureValid();
 
+        var rateLimiting = app.Services.GetRequiredService<RateLimitingMiddleware>();
         var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
         var caching = app.Services.GetRequiredService<CachingMiddleware>();
         var resilience = app.Services.GetRequiredService<ResilienceMiddleware>();
         var upstreamMetrics = app.Services.GetRequiredService<UpstreamMetrics>();
         app.MapReverseProxy(pipeline =>
         {
+            pipeline.Use(rateLimiting.InvokeAsync);     // the route's policy of the gateway file in force
             pipeline.Use(bodyLimit.InvokeAsync);
             pipeline.Use(ProxyErrorProblems.InvokeAsync);
             pipeline.Use(caching.InvokeAsync);          // a hit ends here; stale-if-error is the last resort

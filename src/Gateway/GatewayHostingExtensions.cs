@@ -32,12 +32,8 @@ public static class GatewayHostingExtensions
         }
 
         var services = builder.Services;
-        services.AddOptions<GatewayOptions>()
-            .BindConfiguration(GatewayOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        // Data annotations do not look into the nested records by themselves.
-        services.AddSingleton<IValidateOptions<GatewayOptions>, NestedGatewayOptionsValidator>();
+        services.AddHostSettings<GatewayOptions, GatewayOptionsValidator>(GatewayOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, MisplacedHostSettingsValidator>());
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
             var limits = gateway.Value.Limits;
@@ -50,12 +46,11 @@ public static class GatewayHostingExtensions
             kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
         });
 
-        services.AddOptions<AccessLogOptions>().BindConfiguration(AccessLogOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHostSettings<AccessLogOptions, AccessLogOptionsValidator>(AccessLogOptions.SectionName);
         services.TryAddSingleton<AccessLogFile>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLogFile>());
         services.DropPerRequestNoise();
-        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>());
+        services.AddHostSettings<AdminOptions, AdminOptionsValidator>(AdminOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();
 

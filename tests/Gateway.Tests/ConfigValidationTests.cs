@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Portico.Gateway.Configuration;
 
 namespace Portico.Gateway.Tests;
@@ -13,12 +15,12 @@ public sealed class ConfigValidationTests
             ["Portico:Limits:MaxRequestHeaderCount"] = "0",
         };
 
-        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(
             () => GatewayTestHost.StartAsync(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")), settings));
 
         Assert.Equal(2, ex.Failures.Count());
-        Assert.Contains(ex.Failures, f => f.StartsWith("Portico:HealthChecks:", StringComparison.Ordinal) && f.Contains("ActivePath", StringComparison.Ordinal));
-        Assert.Contains(ex.Failures, f => f.StartsWith("Portico:Limits:", StringComparison.Ordinal) && f.Contains("MaxRequestHeaderCount", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Portico:HealthChecks:ActivePath", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Portico:Limits:MaxRequestHeaderCount", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -27,6 +29,16 @@ public sealed class ConfigValidationTests
     [InlineData("Portico:Security:Cors:open:Origins:0", "*", "Portico:Security:Cors:open:AllowCredentials", "true", "Portico:Security:Cors:open: '*'")]
     [InlineData("Portico:ServiceIdentity:TokenUrl", "identity/token", null, null, "Portico:ServiceIdentity:TokenUrl")]
     [InlineData("Portico:Caching:MemoryLimitBytes", "10", null, null, "Portico:Caching:MemoryLimitBytes")]
+    [InlineData("Portico:Caching:PurgeQueue", "no spaces", null, null, "Portico:Caching:PurgeQueue")]
+    [InlineData("Portico:Caching:PurgeOn:Nothing.v1:0", "products", null, null, "Portico:Caching:PurgeOn:Nothing.v1")]
+    [InlineData("Portico:ServiceIdentity:ClientId", "", null, null, "Portico:ServiceIdentity:ClientId")]
+    [InlineData("Portico:Security:Cors:shop:Origins:0", "https://shop.example", "Portico:Security:Cors:shop:MaxAge", "-00:00:01", "Portico:Security:Cors:shop:MaxAge")]
+    [InlineData("Portico:AccessLog:BufferBytes", "10", null, null, "Portico:AccessLog:BufferBytes")]
+    [InlineData("Portico:AccessLog:FlushInterval", "00:00:00", null, null, "Portico:AccessLog:FlushInterval")]
+    [InlineData("Portico:SagaRecovery:Interval", "00:00:00", null, null, "Portico:SagaRecovery:Interval")]
+    [InlineData("Portico:HealthChecks:ActiveInterval", "00:00:00", null, null, "Portico:HealthChecks:ActiveInterval")]
+    [InlineData("Portico:Limits:MaxRequestHeadersTotalSize", "10", null, null, "Portico:Limits:MaxRequestHeadersTotalSize")]
+    [InlineData("Portico:ConfigFile", "", null, null, "Portico:ConfigFile")]
     public async Task Start_WithAHostSettingOutOfShape_FailsNamingIt(string key, string value, string? otherKey, string? otherValue, string expected)
     {
         var settings = new Dictionary<string, string?> { [key] = value };
@@ -35,10 +47,52 @@ public sealed class ConfigValidationTests
             settings[otherKey] = otherValue;
         }
 
-        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(
             () => GatewayTestHost.StartAsync(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")), settings));
 
         Assert.Contains(ex.Failures, f => f.Contains(expected, StringComparison.Ordinal));
+    }
+
+    /// <summary>A route policy written in the host settings would be ignored there: the gateway refuses to start.</summary>
+    [Theory]
+    [InlineData("Portico:Resilience:Policies:slow:Timeout", "00:00:05", "Portico:Resilience")]
+    [InlineData("Portico:RateLimiting:Policies:auth:PermitLimit", "30", "Portico:RateLimiting")]
+    [InlineData("Portico:Caching:Policies:weather:Ttl", "00:01:00", "Portico:Caching:Policies")]
+    [InlineData("Portico:Transcoding:Services:loyalty:Cluster", "loyalty", "Portico:Transcoding")]
+    [InlineData("Portico:Compositions:home:Path", "/api/home", "Portico:Compositions")]
+    public async Task Start_WithAGatewayFileSettingInTheHostSettings_FailsNamingItAndItsHome(string key, string value, string expected)
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(
+            () => GatewayTestHost.StartAsync(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")), new Dictionary<string, string?> { [key] = value }));
+
+        Assert.Contains($"{expected} is read from the gateway file (gateway.json), not from the host settings", Assert.Single(ex.Failures), StringComparison.Ordinal);
+    }
+
+    /// <summary>A host setting written in the gateway file would be ignored there: the file is refused.</summary>
+    [Theory]
+    [InlineData("""{ "Limits": { "MaxRequestHeaderCount": 10 } }""", "Portico:Limits")]
+    [InlineData("""{ "Caching": { "PurgeOn": { "ProductChanged.v1": [ "products" ] } } }""", "Portico:Caching:PurgeOn")]
+    [InlineData("""{ "Jobs": { "Queues": [ "jobs.x" ] } }""", "Portico:Jobs:Queues")]
+    [InlineData("""{ "Security": { "Cors": { "shop": { "Origins": [ "https://shop.example" ] } } } }""", "Portico:Security:Cors")]
+    public async Task Start_WithAHostSettingInTheGatewayFile_FailsNamingIt(string portico, string expected)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")))!;
+        json["Portico"] = System.Text.Json.Nodes.JsonNode.Parse(portico);
+
+        var ex = await Assert.ThrowsAsync<GatewayConfigurationException>(() => GatewayTestHost.StartAsync(json.ToJsonString()));
+
+        Assert.Contains(ex.Errors, e => e.StartsWith($"{expected} is a host setting", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Start_WithCacheSettingsInBothFiles_EachUnderItsHome_Starts()
+    {
+        // Both files have a Portico:Caching section: the policies are the file's, the memory limit the host's.
+        var json = Caching.CacheJson.Create("svc", new Uri("http://127.0.0.1:1/"), new { Ttl = "00:01:00" });
+
+        await using var gateway = await GatewayTestHost.StartAsync(json, new Dictionary<string, string?> { ["Portico:Caching:MemoryLimitBytes"] = "2000000" });
+
+        Assert.Equal(2_000_000, gateway.Services.GetRequiredService<IOptions<global::Portico.Gateway.Caching.CachingOptions>>().Value.MemoryLimitBytes);
     }
 
     [Fact]

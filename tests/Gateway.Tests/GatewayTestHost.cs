@@ -9,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Portico.Gateway.Tests;
 
@@ -45,6 +46,9 @@ public sealed class GatewayTestHost : IAsyncDisposable
     public HttpClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>Every log record the gateway wrote.</summary>
+    public FakeLogCollector Logs => _app.Services.GetFakeLogCollector();
+
     /// <summary>Builds the gateway; throws what start-up throws when the gateway file is invalid.</summary>
     public static Task<GatewayTestHost> StartAsync(string gatewayJson, IDictionary<string, string?>? settings = null,
         params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts) => StartAsync(gatewayJson, time: null, settings, grpcContracts);
@@ -63,6 +67,8 @@ public sealed class GatewayTestHost : IAsyncDisposable
         {
             builder.Logging.ClearProviders();
         }
+        // What the gateway logs is something a test can wait for (a rejected edit of the gateway file, say).
+        builder.Logging.AddFakeLogging();
         // As Gateway.Host: an HTTP/1.1 endpoint, and an HTTP/2-only one for h2c (prior knowledge, RFC 9113 §3.3).
         ListenOptions? http1 = null, h2c = null;
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -6,6 +6,8 @@ namespace Portico.Gateway.Tests;
 
 public sealed class HotReloadTests
 {
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     [Fact]
     public async Task RouteAddedToFile_ServesWithoutRestart_AndBrokenEditKeepsOldRoutes()
     {
@@ -17,38 +19,29 @@ public sealed class HotReloadTests
         var oldOnly = GatewayJson.Create([("old", "/old/{**rest}", "svc")], [("svc", [backend.Address])]);
         var oldAndNew = GatewayJson.Create([("old", "/old/{**rest}", "svc"), ("new", "/new/{**rest}", "svc")], [("svc", [backend.Address])]);
         await using var gateway = await GatewayTestHost.StartAsync(oldOnly);
-        var ct = TestContext.Current.CancellationToken;
 
-        Assert.Equal(HttpStatusCode.NotFound, (await gateway.Client.GetAsync("/new/x", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await gateway.Client.GetAsync("/new/x", Ct)).StatusCode);
 
         await gateway.WriteConfigAsync(oldAndNew);
-        Assert.True(await Eventually(async () => (await gateway.Client.GetAsync("/new/x", ct)).StatusCode == HttpStatusCode.OK), "the added route serves");
+        await Poll.UntilAsync(async () => (await gateway.Client.GetAsync("/new/x", Ct)).StatusCode == HttpStatusCode.OK, "the added route to serve");
 
-        // Broken in two ways at once: a syntax error, then a reference to a cluster that does not exist.
+        // Broken in two ways, one edit after the other: a syntax error, then a reference to a cluster that does not
+        // exist. Each is read and refused (the log says so) before the old routes are checked.
         await gateway.WriteConfigAsync(oldAndNew[..^10]);
-        await Task.Delay(1000, ct);
+        await UntilRejectedAsync(gateway, 1);
         await gateway.WriteConfigAsync(oldAndNew.Replace("\"ClusterId\": \"svc\"", "\"ClusterId\": \"missing\"", StringComparison.Ordinal));
-        await Task.Delay(1000, ct);
+        await UntilRejectedAsync(gateway, 2);
 
-        Assert.Equal("old", await gateway.Client.GetStringAsync("/old/x", ct));
-        Assert.Equal("new", await gateway.Client.GetStringAsync("/new/x", ct));
+        Assert.Equal("old", await gateway.Client.GetStringAsync("/old/x", Ct));
+        Assert.Equal("new", await gateway.Client.GetStringAsync("/new/x", Ct));
 
         // The watcher survives a rejected edit: the next good edit still applies.
         await gateway.WriteConfigAsync(oldOnly);
-        Assert.True(await Eventually(async () => (await gateway.Client.GetAsync("/new/x", ct)).StatusCode == HttpStatusCode.NotFound), "the removed route is gone");
-        Assert.Equal("old", await gateway.Client.GetStringAsync("/old/x", ct));
+        await Poll.UntilAsync(async () => (await gateway.Client.GetAsync("/new/x", Ct)).StatusCode == HttpStatusCode.NotFound, "the removed route to go");
+        Assert.Equal("old", await gateway.Client.GetStringAsync("/old/x", Ct));
     }
 
-    private static async Task<bool> Eventually(Func<Task<bool>> condition)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-            await Task.Delay(100);
-        }
-        return false;
-    }
+    /// <summary>Waits for the gateway's log to report <paramref name="count"/> refused edits of its file.</summary>
+    internal static Task UntilRejectedAsync(GatewayTestHost gateway, int count) =>
+        Poll.UntilAsync(() => gateway.Logs.GetSnapshot().Count(r => r.Id.Name == "ReloadRejected") >= count, $"refused edit #{count} to be logged");
 }

@@ -3,7 +3,7 @@ using Portico.Gateway.Caching;
 
 namespace Microsoft.Extensions.Hosting;
 
-public static class CachePurgeHostingExtensions
+internal static class CachePurgeHostingExtensions
 {
     /// <summary>
     /// Consumes the events <c>Portico:Caching:PurgeOn</c> names and purges their tags on every gateway instance. Messaging

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Caching.Memory;
@@ -11,11 +12,14 @@ using StackExchange.Redis;
 namespace Portico.Gateway.Caching;
 
 /// <summary><c>Portico:Caching</c> in the host settings: the memory tier's size, and the events that purge tags.</summary>
-public sealed record CachingOptions
+public sealed record CachingOptions : IValidatableObject
 {
     public const string SectionName = "Portico:Caching";
 
+    private const int MaxNameLength = 200;
+
     /// <summary>Upper bound of the memory tier; entries that would pass it are not kept.</summary>
+    [Range(1024 * 1024, long.MaxValue, ErrorMessage = "{0} must be at least 1 MiB (1048576).")]
     public long MemoryLimitBytes { get; init; } = 64 * 1024 * 1024;
 
     /// <summary>
@@ -26,7 +30,30 @@ public sealed record CachingOptions
     public IReadOnlyDictionary<string, string[]> PurgeOn { get; init; } = new Dictionary<string, string[]>(StringComparer.Ordinal);
 
     /// <summary>The queue the gateway's instances share for <see cref="PurgeOn"/>: one instance handles each event, the store tells the others.</summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9._-]{1,200}$", ErrorMessage = "{0} must be 1 to 200 letters, digits, '.', '-' or '_'.")]
     public string PurgeQueue { get; init; } = "gateway.cache-purge";
+
+    /// <summary>Each <see cref="PurgeOn"/> entry names an event the gateway knows and at least one tag.</summary>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        foreach (var (messageType, tags) in PurgeOn)
+        {
+            var path = $"{SectionName}:{nameof(PurgeOn)}:{messageType}";
+            if (!CachePurgeEvents.Registrations.ContainsKey(messageType))
+            {
+                yield return new ValidationResult($"{path}: '{messageType}' is not an event the gateway can purge on; known: {string.Join(", ", CachePurgeEvents.Registrations.Keys)}.");
+            }
+            if (tags is null || tags.Length == 0)
+            {
+                yield return new ValidationResult($"{path} must name at least one tag.");
+            }
+            else if (tags.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > MaxNameLength))
+            {
+                yield return new ValidationResult($"{path}: every tag must be 1 to {MaxNameLength} characters.");
+            }
+        }
+    }
 }
 
 /// <summary>

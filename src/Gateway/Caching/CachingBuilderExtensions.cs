@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using Portico.Gateway.Caching;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
@@ -7,7 +6,7 @@ using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class CachingBuilderExtensions
+internal static class CachingBuilderExtensions
 {
     /// <summary>
     /// Adds named cache policies (<c>Portico:Caching:Policies</c> in the gateway file): two tiers (memory, and the
@@ -18,8 +17,8 @@ public static class CachingBuilderExtensions
     public static IReverseProxyBuilder AddPorticoCaching(this IReverseProxyBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<CachingOptions>().BindConfiguration(CachingOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
+        services.AddHostSettings<CachingOptions, CachingOptionsValidator>(CachingOptions.SectionName);
+        services.AddSingleton(SettingHome.GatewayFile(CachingConfigSection.SectionPath));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CachingConfigSection>());
         services.TryAddSingleton<CacheMetrics>();
         services.TryAddSingleton<CacheTiers>();

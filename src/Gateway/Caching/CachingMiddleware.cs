@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Portico.Gateway.Configuration;
+using Portico.Gateway.RateLimiting;
 using Portico.Gateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
@@ -70,7 +71,8 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
             && settings.PolicyByRoute.TryGetValue(model.Config.RouteId, out var named)
             && named.Policy.Scope == CacheScope.Public
             && metadata.GetMetadata<IAllowAnonymous>() is not null
-            && metadata.GetMetadata<EnableRateLimitingAttribute>() is null)
+            && metadata.GetMetadata<EnableRateLimitingAttribute>() is null
+            && !config.GetSection<RateLimitingSettings>().PolicyByRoute.ContainsKey(model.Config.RouteId))
         {
             route = new EarlyHitRoute(settings, model.Config.RouteId, metrics.ResultsOf(named.Name), named.Policy);
         }

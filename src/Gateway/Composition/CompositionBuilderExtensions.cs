@@ -4,7 +4,7 @@ using Portico.Gateway.Configuration;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class CompositionBuilderExtensions
+internal static class CompositionBuilderExtensions
 {
     /// <summary>
     /// Adds compositions (<c>Portico:Compositions</c> in the gateway file): one endpoint per composition whose
@@ -22,7 +22,8 @@ public static class CompositionBuilderExtensions
         services.TryAddSingleton<SagaLog>();
         services.TryAddSingleton<SagaRecovery>();
         services.TryAddSingleton<DurableCompositionHandler>();
-        services.AddOptions<SagaRecoveryOptions>().BindConfiguration(SagaRecoveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddHostSettings<SagaRecoveryOptions, SagaRecoveryOptionsValidator>(SagaRecoveryOptions.SectionName);
+        services.AddSingleton(SettingHome.GatewayFile("Portico:Compositions"));
         services.TryAddSingleton<SagaRecoveryService>();
         services.AddHostedService(sp => sp.GetRequiredService<SagaRecoveryService>());
         return builder;

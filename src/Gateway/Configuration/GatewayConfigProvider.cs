@@ -18,6 +18,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
 
     private readonly IConfigValidator _yarpValidator;
     private readonly IGatewayConfigSection[] _sections;
+    private readonly SettingHome[] _homes;
     private readonly HealthCheckDefaults _healthDefaults;
     private readonly ILogger<GatewayConfigProvider> _logger;
     private readonly TimeProvider _timeProvider;
@@ -33,6 +34,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         IHostEnvironment environment,
         IConfigValidator yarpValidator,
         IEnumerable<IGatewayConfigSection> sections,
+        IEnumerable<SettingHome> homes,
         TimeProvider timeProvider,
         ILogger<GatewayConfigProvider> logger)
     {
@@ -42,6 +44,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         _healthDefaults = options.Value.HealthChecks;
         _yarpValidator = yarpValidator;
         _sections = sections.ToArray();
+        _homes = homes.ToArray();
         _timeProvider = timeProvider;
         _logger = logger;
     }
@@ -150,6 +153,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
     {
         var document = GatewayConfigDocument.Parse(text);
         var errors = new List<string>(document.Errors);
+        errors.AddRange(SettingHomes.Misplaced(document.Configuration, _homes, SettingFile.GatewayFile).Select(SettingHomes.InGatewayFile));
         var (routes, clusters) = GatewayConfigReader.Read(document.Configuration, _healthDefaults, errors);
         GatewayConfigValidator.Validate(routes, clusters, errors);
         ValidateWithYarp(routes, clusters, errors);

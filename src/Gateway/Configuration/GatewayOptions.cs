@@ -18,11 +18,12 @@ public sealed record GatewayOptions
     [Required]
     public string ConfigFile { get; init; } = "gateway.json";
 
+    [ValidateObjectMembers]
     public RequestLimitOptions Limits { get; init; } = new();
 
     /// <summary>Health checking applied to every cluster that does not configure its own.</summary>
+    [ValidateObjectMembers]
     public HealthCheckDefaults HealthChecks { get; init; } = new();
-
 }
 
 public sealed record RequestLimitOptions
@@ -45,33 +46,20 @@ public sealed record HealthCheckDefaults
 
     /// <summary>Probed on each destination; every Portico service answers it.</summary>
     [Required]
+    [RegularExpression("^/.*", ErrorMessage = "{0} must be a path starting with '/'.")]
     public string ActivePath { get; init; } = "/health/ready";
 
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
     public TimeSpan ActiveInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan ActiveTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long a destination that refused a connection stays out of load balancing.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
     public TimeSpan PassiveReactivationPeriod { get; init; } = TimeSpan.FromSeconds(10);
 }
 
-/// <summary>Checks the nested sections of <see cref="GatewayOptions"/>, naming each value that is out of range.</summary>
-internal sealed class NestedGatewayOptionsValidator : IValidateOptions<GatewayOptions>
-{
-    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
-    {
-        var failures = new List<string>();
-        Check($"{GatewayOptions.SectionName}:{nameof(options.Limits)}", options.Limits, failures);
-        Check($"{GatewayOptions.SectionName}:{nameof(options.HealthChecks)}", options.HealthChecks, failures);
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    private static void Check(string section, object value, List<string> failures)
-    {
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true))
-        {
-            failures.AddRange(results.Select(r => $"{section}: {r.ErrorMessage}"));
-        }
-    }
-}
+/// <summary>Checks <c>Portico</c> at start, its nested sections included, from the DataAnnotations above.</summary>
+[OptionsValidator]
+internal sealed partial class GatewayOptionsValidator : IValidateOptions<GatewayOptions>;

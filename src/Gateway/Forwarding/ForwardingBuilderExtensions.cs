@@ -4,7 +4,7 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class ForwardingBuilderExtensions
+internal static class ForwardingBuilderExtensions
 {
     /// <summary>
     /// Every request is forwarded by YARP's <c>IHttpForwarder</c> over its <c>SocketsHttpHandler</c>. Portico sets the

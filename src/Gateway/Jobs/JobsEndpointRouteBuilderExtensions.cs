@@ -4,7 +4,7 @@ using Portico.Gateway.Jobs;
 
 namespace Microsoft.AspNetCore.Builder;
 
-public static class JobsEndpointRouteBuilderExtensions
+internal static class JobsEndpointRouteBuilderExtensions
 {
     /// <summary>Maps the job routes and the status endpoints, when jobs are on (<see cref="Microsoft.Extensions.Hosting.JobsHostingExtensions.AddPorticoJobs"/>).</summary>
     public static IEndpointRouteBuilder MapPorticoJobs(this IEndpointRouteBuilder endpoints)

@@ -8,7 +8,7 @@ using Portico.Gateway.Jobs;
 
 namespace Microsoft.Extensions.Hosting;
 
-public static class JobsHostingExtensions
+internal static class JobsHostingExtensions
 {
     /// <summary>
     /// Adds async jobs: the job routes of the gateway file (<c>Portico:Jobs</c> there) answer 202 with a status URL, keep
@@ -24,6 +24,9 @@ public static class JobsHostingExtensions
         var services = builder.Services;
         services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobsOptions>, JobsOptionsValidator>());
+        // Job routes are Portico:Jobs:{name} in the gateway file; the keys of JobsOptions below it are host settings.
+        services.AddSingleton(SettingHome.Host(JobsOptions.SectionName, typeof(JobsOptions)));
+        services.AddSingleton(SettingHome.GatewayFile(JobsConfigSection.SectionPath));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, JobsConfigSection>());
         if (!JobsOptions.IsEnabled(builder.Configuration) || services.Any(d => d.ServiceType == typeof(JobSweeper)))
         {

@@ -1,11 +1,14 @@
 namespace Portico.Gateway.RateLimiting;
 
-/// <summary><c>Portico:RateLimiting</c>: named policies that routes pick with YARP's <c>RateLimiterPolicy</c>.</summary>
-public sealed record RateLimitingOptions
+/// <summary>
+/// Names of the gateway file's rate limiting: policies under <see cref="SectionPath"/>, picked per route with the route
+/// metadata <see cref="MetadataKey"/>, as cache and resilience policies are. Both are hot-reloaded with the file.
+/// </summary>
+public static class RateLimitPolicies
 {
-    public const string SectionName = "Portico:RateLimiting";
+    public const string SectionPath = "Portico:RateLimiting:Policies";
 
-    public IReadOnlyDictionary<string, RateLimitPolicyOptions> Policies { get; init; } = new Dictionary<string, RateLimitPolicyOptions>();
+    public const string MetadataKey = "Portico.RateLimit";
 }
 
 public enum RateLimitKind
@@ -32,6 +35,10 @@ public enum RateLimitFailMode
     Closed,
 }
 
+/// <summary>
+/// One named policy of <c>Portico:RateLimiting:Policies</c> in the gateway file. A record: an edit of the file that leaves
+/// a policy as it was keeps its counters, one that changes it starts the policy afresh with the new values.
+/// </summary>
 public sealed record RateLimitPolicyOptions
 {
     public RateLimitKind Kind { get; init; } = RateLimitKind.FixedWindow;

@@ -5,7 +5,7 @@ using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class ResilienceBuilderExtensions
+internal static class ResilienceBuilderExtensions
 {
     /// <summary>
     /// Adds named resilience policies (<c>Portico:Resilience:Policies</c> in the gateway file): timeouts, safe
@@ -15,6 +15,7 @@ public static class ResilienceBuilderExtensions
     {
         var services = builder.Services;
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, ResilienceConfigSection>());
+        services.AddSingleton(SettingHome.GatewayFile("Portico:Resilience"));
         services.TryAddSingleton<ResilienceMetrics>();
         services.TryAddSingleton<ResilienceStates>();
         services.TryAddSingleton<ResilienceMiddleware>();

@@ -2,13 +2,14 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Portico.Gateway.Configuration;
 using Portico.Gateway.Security;
 using Portico.ServiceDefaults.Hardening;
 using Yarp.ReverseProxy.Transforms;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class SecurityBuilderExtensions
+internal static class SecurityBuilderExtensions
 {
     /// <summary>
     /// Secure by default: a route with no <c>AuthorizationPolicy</c> needs an authenticated caller
@@ -19,10 +20,8 @@ public static class SecurityBuilderExtensions
     public static IReverseProxyBuilder AddPorticoSecurity(this IReverseProxyBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName).ValidateOnStart();
-        services.AddOptions<ServiceIdentityOptions>().BindConfiguration(ServiceIdentityOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ServiceIdentityOptions>, SecurityOptionsValidator>());
+        services.AddHostSettings<SecurityOptions, SecurityOptionsValidator>(SecurityOptions.SectionName);
+        services.AddHostSettings<ServiceIdentityOptions, ServiceIdentityOptionsValidator>(ServiceIdentityOptions.SectionName);
         // The gateway's own hardening headers (Portico:Security:HardeningHeaders) replace the services' ones from
         // ServiceDefaults: they leave answers from the cache and from origins as those were sent.
         services.PostConfigure<HardeningHeadersOptions>(o => o.Enabled = false);

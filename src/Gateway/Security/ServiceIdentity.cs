@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Net.Http.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
@@ -16,8 +17,13 @@ public sealed record ServiceIdentityOptions
 {
     public const string SectionName = "Portico:ServiceIdentity";
 
+    [Required]
+    [RegularExpression(@"^https?://[^/?#\s]+(/\S*)?$", ErrorMessage = "{0} must be an absolute http(s) URL.")]
     public string TokenUrl { get; init; } = "http://identity/api/auth/token";
+
+    [Required(AllowEmptyStrings = false)]
     public string ClientId { get; init; } = "gateway";
+
     public string? ClientSecret { get; init; }
 }
 

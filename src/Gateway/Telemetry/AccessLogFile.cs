@@ -41,6 +41,10 @@ public sealed record AccessLogOptions
     public int RetainedFiles { get; init; } = 5;
 }
 
+/// <summary>Checks <c>Portico:AccessLog</c> at start from the DataAnnotations above.</summary>
+[OptionsValidator]
+internal sealed partial class AccessLogOptionsValidator : IValidateOptions<AccessLogOptions>;
+
 /// <summary>
 /// The batched access log file. A request formats its line as UTF-8 straight into the current buffer (under a
 /// lock held for the copy, no allocation); a full buffer, or a partly full one every <see cref="AccessLogOptions.FlushInterval"/>,

@@ -27,6 +27,7 @@ public static class TranscodingBuilderExtensions
         services.TryAddSingleton<GrpcContracts>();
         services.TryAddSingleton<GrpcCaller>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, TranscodingConfigSection>());
+        services.AddSingleton(SettingHome.GatewayFile("Portico:Transcoding"));
         services.TryAddSingleton<TranscodingEndpointDataSource>();
         return builder;
     }

@@ -278,17 +278,15 @@ public sealed class CachingTests(ITestOutputHelper output)
         });
         var node = System.Text.Json.Nodes.JsonNode.Parse(CacheJson.Create("api", backend.Address, new { Ttl = "00:01:00" }))!;
         var routes = node["ReverseProxy"]!["Routes"]!;
-        routes["api"]!["RateLimiterPolicy"] = "two";
+        routes["api"]!["Metadata"]!["Portico.RateLimit"] = "two";
         routes["api"]!["CorsPolicy"] = "shop";
         routes["auth"] = System.Text.Json.Nodes.JsonNode.Parse(routes["api"]!.ToJsonString())!;
         routes["auth"]!["AuthorizationPolicy"] = null;
-        routes["auth"]!["RateLimiterPolicy"] = null;
+        routes["auth"]!["Metadata"]!.AsObject().Remove("Portico.RateLimit");
         routes["auth"]!["Match"]!["Path"] = "/auth/{**rest}";
+        node["Portico"]!["RateLimiting"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "Policies": { "two": { "Kind": "FixedWindow", "PermitLimit": 2, "Window": "01:00:00" } } }""");
         await using var gateway = await GatewayTestHost.StartAsync(node.ToJsonString(), new Dictionary<string, string?>
         {
-            ["Portico:RateLimiting:Policies:two:Kind"] = "FixedWindow",
-            ["Portico:RateLimiting:Policies:two:PermitLimit"] = "2",
-            ["Portico:RateLimiting:Policies:two:Window"] = "01:00:00",
             ["Portico:Security:Cors:shop:Origins:0"] = "https://shop.example",
         });
 

@@ -132,6 +132,8 @@ public sealed class IdentityTestDatabase : IAsyncDisposable
 
     public DatabaseEngine Engine => _database.Engine;
 
+    public string ConnectionString => _database.ConnectionString;
+
     /// <summary>What <see cref="IdentityApp.DatabasePath"/> is for the services on this database.</summary>
     public string Path { get; }
 

@@ -35,6 +35,10 @@ public abstract class ProductWritesTests(ProductWritesTests.Fixture fixture)
 
         public async ValueTask InitializeAsync()
         {
+            if (!ServiceTestDatabase.IsAvailable(Engine))
+            {
+                return; // PostgreSQL is not configured: nothing starts, and the tests skip (PostgresTestDatabase.Required).
+            }
             _identity = await TestBackend.StartAsync("identity", app =>
                 app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
             Peer = await CatalogPeer.StartAsync(new Dictionary<string, string?>
@@ -56,7 +60,10 @@ public abstract class ProductWritesTests(ProductWritesTests.Fixture fixture)
             {
                 await Peer.DisposeAsync();
             }
-            await _identity.DisposeAsync();
+            if (_identity is not null)
+            {
+                await _identity.DisposeAsync();
+            }
         }
     }
 
@@ -209,4 +216,4 @@ public abstract class ProductWritesTests(ProductWritesTests.Fixture fixture)
 
 public sealed class ProductWritesTestsOnSqlite(ProductWritesTests.Fixture fixture) : ProductWritesTests(fixture), IClassFixture<ProductWritesTests.Fixture>;
 
-public sealed class ProductWritesTestsOnPostgres(ProductWritesTests.PostgresFixture fixture) : ProductWritesTests(fixture), IClassFixture<ProductWritesTests.PostgresFixture>;
+public sealed class ProductWritesTestsOnPostgres(ProductWritesTests.PostgresFixture fixture) : ProductWritesTests(PostgresTestDatabase.Required(fixture)), IClassFixture<ProductWritesTests.PostgresFixture>;

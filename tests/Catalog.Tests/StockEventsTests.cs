@@ -22,7 +22,14 @@ public abstract class StockEventsTests(StockEventsTests.Fixture fixture)
 
         public virtual DatabaseEngine Engine => DatabaseEngine.Sqlite;
 
-        public async ValueTask InitializeAsync() => Peer = await CatalogPeer.StartAsync(engine: Engine);
+        public async ValueTask InitializeAsync()
+        {
+            // Where PostgreSQL is not configured nothing starts, and the tests skip (PostgresTestDatabase.Required).
+            if (ServiceTestDatabase.IsAvailable(Engine))
+            {
+                Peer = await CatalogPeer.StartAsync(engine: Engine);
+            }
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -167,4 +174,4 @@ public abstract class StockEventsTests(StockEventsTests.Fixture fixture)
 
 public sealed class StockEventsTestsOnSqlite(StockEventsTests.Fixture fixture) : StockEventsTests(fixture), IClassFixture<StockEventsTests.Fixture>;
 
-public sealed class StockEventsTestsOnPostgres(StockEventsTests.PostgresFixture fixture) : StockEventsTests(fixture), IClassFixture<StockEventsTests.PostgresFixture>;
+public sealed class StockEventsTestsOnPostgres(StockEventsTests.PostgresFixture fixture) : StockEventsTests(PostgresTestDatabase.Required(fixture)), IClassFixture<StockEventsTests.PostgresFixture>;

@@ -1,10 +1,16 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
+public sealed class AccountDeletionTestsOnSqlite(IdentityFixture fixture) : AccountDeletionTests(fixture), IClassFixture<IdentityFixture>;
+
+public sealed class AccountDeletionTestsOnPostgres(PostgresIdentityFixture fixture)
+    : AccountDeletionTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresIdentityFixture>;
+
 /// <summary>Gap 5: an administrator deletes an account; its logins end and its access tokens are revoked.</summary>
-public sealed class AccountDeletionTests(IdentityFixture fixture) : IClassFixture<IdentityFixture>
+public abstract class AccountDeletionTests(IdentityFixture fixture)
 {
     private const string AdminEmail = "admin@portico.local";
 

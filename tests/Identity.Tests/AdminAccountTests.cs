@@ -5,21 +5,73 @@ using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
-/// <summary>The seeded administrator, and start-up validation of the settings.</summary>
-public sealed class AdminAccountTests : IDisposable
+/// <summary>Start-up validation of the settings fails before the database is touched: checked on SQLite only.</summary>
+public sealed class AdminAccountTestsOnSqlite() : AdminAccountTests(DatabaseEngine.Sqlite)
 {
-    private const string AdminEmail = "admin@portico.local";
+    [Fact]
+    public async Task Admin_SeededOutsideDevelopmentWithoutPassword_FailsAtStart()
+    {
+        await using var app = Database.NewApp(new Dictionary<string, string?>
+        {
+            ["Identity:Admin:Seed"] = "true",
+        }, environment: "Production");
 
-    private readonly string _databasePath = TestDatabases.NewPath("identity");
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Password is required", StringComparison.Ordinal));
+        Assert.Empty(GeneratedPasswords(app));
+    }
 
-    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
+    [Fact]
+    public async Task Start_InvalidSettings_FailsListingEveryProblemWithoutEchoingThePassword()
+    {
+        await using var app = Database.NewApp(new Dictionary<string, string?>
+        {
+            ["Identity:Issuer"] = " ",
+            ["Identity:AccessTokenLifetime"] = "-00:01:00",
+            ["Identity:Lockout:MaxFailedAttempts"] = "0",
+            ["Identity:SigningKeys:Lifetime"] = "00:05:00",
+            ["Identity:Admin:Email"] = "not-an-email",
+            ["Identity:Admin:Password"] = "tooshort",
+        });
+
+        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
+
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Issuer", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:AccessTokenLifetime", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Lockout:MaxFailedAttempts", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Email", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Password", StringComparison.Ordinal));
+        Assert.DoesNotContain("tooshort", error.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class AdminAccountTestsOnPostgres() : AdminAccountTests(DatabaseEngine.Postgres);
+
+/// <summary>The seeded administrator, and start-up validation of the settings.</summary>
+public abstract class AdminAccountTests(DatabaseEngine engine) : IAsyncLifetime
+{
+    protected const string AdminEmail = "admin@portico.local";
+
+    protected IdentityTestDatabase Database { get; private set; } = null!;
+
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => Database = await IdentityTestDatabase.CreateAsync(engine);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Database is not null)
+        {
+            await Database.DisposeAsync();
+        }
+        GC.SuppressFinalize(this);
+    }
 
     [Fact]
     public async Task Admin_WithConfiguredPassword_CanLogInAndHasTheAdminRole()
     {
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        await using var app = Database.NewApp(new Dictionary<string, string?>
         {
             ["Identity:Admin:Email"] = "root@portico.test",
             ["Identity:Admin:Password"] = "configured-Admin-pass-9",
@@ -40,7 +92,7 @@ public sealed class AdminAccountTests : IDisposable
     public async Task Admin_WithoutConfiguredPasswordInDevelopment_GetsARandomOnePrintedOnceToTheConsoleAndNeverLogged()
     {
         string password;
-        await using (var first = new IdentityApp(_databasePath))
+        await using (var first = Database.NewApp())
         {
             using var client = first.CreateHttpClient();
             password = Assert.Single(GeneratedPasswords(first));
@@ -55,7 +107,7 @@ public sealed class AdminAccountTests : IDisposable
         }
 
         // A restart finds the account: no new password, nothing printed again.
-        await using var second = new IdentityApp(_databasePath);
+        await using var second = Database.NewApp();
         using var again = second.CreateHttpClient();
         Assert.Empty(GeneratedPasswords(second));
         await again.LoginOkAsync(AdminEmail, password);
@@ -64,8 +116,8 @@ public sealed class AdminAccountTests : IDisposable
     [Fact]
     public async Task Admin_TwoStartsWithDifferentRandomPasswords_DoNotCollide()
     {
-        await using var a = new IdentityApp(_databasePath);
-        await using var b = new IdentityApp(_databasePath);
+        await using var a = Database.NewApp();
+        await using var b = Database.NewApp();
 
         await Task.WhenAll(Task.Run(() => a.Address, Ct), Task.Run(() => b.Address, Ct));
 
@@ -73,23 +125,9 @@ public sealed class AdminAccountTests : IDisposable
     }
 
     [Fact]
-    public async Task Admin_SeededOutsideDevelopmentWithoutPassword_FailsAtStart()
-    {
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
-        {
-            ["Identity:Admin:Seed"] = "true",
-        }, environment: "Production");
-
-        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
-
-        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Password is required", StringComparison.Ordinal));
-        Assert.Empty(GeneratedPasswords(app));
-    }
-
-    [Fact]
     public async Task Admin_OutsideDevelopment_IsNotSeededUnlessAskedFor()
     {
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        await using var app = Database.NewApp(new Dictionary<string, string?>
         {
             ["Identity:Admin:Password"] = "configured-Admin-pass-9",
         }, environment: "Production");
@@ -103,7 +141,7 @@ public sealed class AdminAccountTests : IDisposable
     [Fact]
     public async Task Admin_SeedTrueInProduction_IsSeeded()
     {
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        await using var app = Database.NewApp(new Dictionary<string, string?>
         {
             ["Identity:Admin:Seed"] = "true",
             ["Identity:Admin:Password"] = "configured-Admin-pass-9",
@@ -116,13 +154,13 @@ public sealed class AdminAccountTests : IDisposable
     [Fact]
     public async Task Admin_AddressAlreadyHeldByAnOrdinaryAccount_IsNotPromoted()
     {
-        await using (var production = new IdentityApp(_databasePath, environment: "Production"))
+        await using (var production = Database.NewApp(environment: "Production"))
         {
             using var client = production.CreateHttpClient();
             await client.RegisterOkAsync(AdminEmail, "squatter-Password-77");
         }
 
-        await using var development = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        await using var development = Database.NewApp(new Dictionary<string, string?>
         {
             ["Identity:Admin:Password"] = "configured-Admin-pass-9",
         });
@@ -133,30 +171,7 @@ public sealed class AdminAccountTests : IDisposable
         Assert.Contains(development.Logs.GetSnapshot(), r => r.Message.Contains("was not promoted", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Start_InvalidSettings_FailsListingEveryProblemWithoutEchoingThePassword()
-    {
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
-        {
-            ["Identity:Issuer"] = " ",
-            ["Identity:AccessTokenLifetime"] = "-00:01:00",
-            ["Identity:Lockout:MaxFailedAttempts"] = "0",
-            ["Identity:SigningKeys:Lifetime"] = "00:05:00",
-            ["Identity:Admin:Email"] = "not-an-email",
-            ["Identity:Admin:Password"] = "tooshort",
-        });
-
-        var error = Assert.Throws<OptionsValidationException>(() => app.Address);
-
-        Assert.Contains(error.Failures, f => f.Contains("Identity:Issuer", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("Identity:AccessTokenLifetime", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("Identity:Lockout:MaxFailedAttempts", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Email", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("Identity:Admin:Password", StringComparison.Ordinal));
-        Assert.DoesNotContain("tooshort", error.Message, StringComparison.Ordinal);
-    }
-
-    private static List<string> GeneratedPasswords(IdentityApp app) =>
+    protected static List<string> GeneratedPasswords(IdentityApp app) =>
         System.Text.RegularExpressions.Regex.Matches(app.ConsoleOutput.ToString(), "generated password is: (\\S+)")
             .Select(m => m.Groups[1].Value)
             .ToList();

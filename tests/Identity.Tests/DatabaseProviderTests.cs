@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
 using Portico.Identity.Infrastructure;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
@@ -63,5 +65,22 @@ public sealed class DatabaseProviderTests
         {
             IdentityApp.DeleteFiles(path);
         }
+    }
+
+    [Fact]
+    public async Task Start_OnAPostgresDatabaseFromAnEarlierVersion_FailsSayingSo()
+    {
+        await using var database = await IdentityTestDatabase.CreateAsync(DatabaseEngine.Postgres);
+        await using (var old = new NpgsqlConnection(database.ConnectionString))
+        {
+            await old.OpenAsync(TestContext.Current.CancellationToken);
+            await using var create = new NpgsqlCommand("CREATE TABLE \"SigningKeys\" (\"Id\" text PRIMARY KEY, \"PrivateKey\" bytea)", old);
+            await create.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+        await using var app = database.NewApp();
+
+        var error = Assert.ThrowsAny<Exception>(() => app.Address);
+
+        Assert.Contains("created by an earlier version", error.ToString(), StringComparison.Ordinal);
     }
 }

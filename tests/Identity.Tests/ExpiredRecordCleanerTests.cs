@@ -2,18 +2,23 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Portico.Identity.Infrastructure;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
-public sealed class ExpiredRecordCleanerTests : IdentityHostFixture
+public sealed class ExpiredRecordCleanerTestsOnSqlite() : ExpiredRecordCleanerTests(DatabaseEngine.Sqlite);
+
+public sealed class ExpiredRecordCleanerTestsOnPostgres() : ExpiredRecordCleanerTests(DatabaseEngine.Postgres);
+
+public abstract class ExpiredRecordCleanerTests : IdentityHostFixture
 {
     private readonly FakeTimeProvider _clock;
 
-    public ExpiredRecordCleanerTests() : this(IdentityApp.NewClock())
+    protected ExpiredRecordCleanerTests(DatabaseEngine engine) : this(engine, IdentityApp.NewClock())
     {
     }
 
-    private ExpiredRecordCleanerTests(FakeTimeProvider clock) : base(new Dictionary<string, string?>(), clock) => _clock = clock;
+    private ExpiredRecordCleanerTests(DatabaseEngine engine, FakeTimeProvider clock) : base(new Dictionary<string, string?>(), clock, engine) => _clock = clock;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

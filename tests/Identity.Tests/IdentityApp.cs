@@ -11,7 +11,8 @@ using Portico.Tests.Common;
 namespace Portico.Identity.Tests;
 
 /// <summary>
-/// The Identity service on a real Kestrel port (127.0.0.1:0), against the SQLite file it is given, with
+/// The Identity service on a real Kestrel port (127.0.0.1:0), against the SQLite file it is given (or the database
+/// <paramref name="connectionString"/> names, with its key ring and mail beside <paramref name="databasePath"/>), with
 /// optional extra settings, a test clock in place of <see cref="TimeProvider.System"/>, and an environment
 /// (Development unless told). Its logs are collected, not printed.
 /// </summary>
@@ -19,9 +20,11 @@ public sealed class IdentityApp(
     string databasePath,
     IReadOnlyDictionary<string, string?>? settings = null,
     TimeProvider? timeProvider = null,
-    string environment = "Development")
-    : ServiceApp<Program>(WithDatabase(databasePath, settings), timeProvider, environment)
+    string environment = "Development",
+    string? connectionString = null)
+    : ServiceApp<Program>(WithDatabase(databasePath, connectionString, settings), timeProvider, environment)
 {
+    /// <summary>The SQLite file; on PostgreSQL no file, only where the key ring and the mail sink go (beside it).</summary>
     public string DatabasePath { get; } = databasePath;
 
     /// <summary>What the service printed to its console (the Development admin password), in place of the real console.</summary>
@@ -101,11 +104,11 @@ public sealed class IdentityApp(
         }
     }
 
-    private static Dictionary<string, string?> WithDatabase(string databasePath, IReadOnlyDictionary<string, string?>? settings)
+    private static Dictionary<string, string?> WithDatabase(string databasePath, string? connectionString, IReadOnlyDictionary<string, string?>? settings)
     {
         var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
-            ["ConnectionStrings:identitydb"] = $"Data Source={databasePath}",
+            ["ConnectionStrings:identitydb"] = connectionString ?? $"Data Source={databasePath}",
         };
         all.TryAdd("Identity:KeyRing:Path", KeyRingPath(databasePath));
         all.TryAdd("Identity:MailSink:Path", MailPath(databasePath));
@@ -114,35 +117,109 @@ public sealed class IdentityApp(
 }
 
 /// <summary>
-/// One running Identity service with its own temp database, configured with <paramref name="settings"/>, on
-/// <paramref name="clock"/> (the system clock when null); the database goes with it. A fixture shared by a test
-/// class, or the base of a test class that needs a service of its own.
+/// An Identity test database on <see cref="Engine"/> and the files Identity keeps beside it (key ring, development
+/// mail), all removed on disposal. Creating one on PostgreSQL skips the test where no server is configured.
 /// </summary>
-public abstract class IdentityHostFixture(IReadOnlyDictionary<string, string?> settings, TimeProvider? clock = null) : IAsyncLifetime
+public sealed class IdentityTestDatabase : IAsyncDisposable
 {
-    public IdentityApp App { get; } = new(TestDatabases.NewPath("identity"), settings, clock);
+    private readonly ServiceTestDatabase _database;
 
-    public HttpClient Client { get; private set; } = null!;
-
-    public ValueTask InitializeAsync()
+    private IdentityTestDatabase(ServiceTestDatabase database, string path)
     {
-        Client = App.CreateHttpClient();
-        return ValueTask.CompletedTask;
+        _database = database;
+        Path = path;
+    }
+
+    public DatabaseEngine Engine => _database.Engine;
+
+    public string ConnectionString => _database.ConnectionString;
+
+    /// <summary>What <see cref="IdentityApp.DatabasePath"/> is for the services on this database.</summary>
+    public string Path { get; }
+
+    public static async Task<IdentityTestDatabase> CreateAsync(DatabaseEngine engine)
+    {
+        var database = await ServiceTestDatabase.CreateAsync(engine, "identity");
+        return new IdentityTestDatabase(database, database.SqlitePath ?? TestDatabases.NewPath("identity"));
+    }
+
+    /// <summary>A new (not yet started) Identity service on this database; several may share it, one after the other or at once.</summary>
+    public IdentityApp NewApp(IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null, string environment = "Development") =>
+        new(Path, settings, timeProvider, environment, _database.ConnectionString);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        IdentityApp.DeleteFiles(Path);
+    }
+}
+
+/// <summary>
+/// One running Identity service with its own temp database on <paramref name="engine"/>, configured with
+/// <paramref name="settings"/>, on <paramref name="clock"/> (the system clock when null); the database goes with it. A
+/// fixture shared by a test class, or the base of a test class that needs a service of its own. Where PostgreSQL is
+/// not configured it starts nothing, and <see cref="App"/> and <see cref="Client"/> skip the test that uses them (a
+/// skip thrown while a class fixture starts would be reported as a failure).
+/// </summary>
+public abstract class IdentityHostFixture(
+    IReadOnlyDictionary<string, string?> settings, TimeProvider? clock = null, DatabaseEngine engine = DatabaseEngine.Sqlite) : IAsyncLifetime
+{
+    private IdentityTestDatabase? _database;
+    private IdentityApp? _app;
+    private HttpClient? _client;
+
+    public DatabaseEngine Engine => engine;
+
+    public IdentityApp App => _app ?? throw NotStarted();
+
+    public HttpClient Client => _client ?? throw NotStarted();
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!ServiceTestDatabase.IsAvailable(engine))
+        {
+            return;
+        }
+        _database = await IdentityTestDatabase.CreateAsync(engine);
+        _app = _database.NewApp(settings, clock);
+        _client = _app.CreateHttpClient();
     }
 
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
-        await App.DisposeAsync();
-        IdentityApp.DeleteFiles(App.DatabasePath);
+        _client?.Dispose();
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+        GC.SuppressFinalize(this);
+    }
+
+    private InvalidOperationException NotStarted()
+    {
+        ServiceTestDatabase.SkipUnlessAvailable(engine);
+        return new InvalidOperationException("The Identity fixture has not been initialised.");
     }
 }
 
 /// <summary>The Identity service the account and token tests share, with a known admin password.</summary>
-public sealed class IdentityFixture() : IdentityHostFixture(new Dictionary<string, string?>
-{
-    ["Identity:Admin:Password"] = AdminPassword,
-})
+public class IdentityFixture : IdentityHostFixture
 {
     public const string AdminPassword = "fixture-admin-Pa55phrase";
+
+    public IdentityFixture() : this(DatabaseEngine.Sqlite)
+    {
+    }
+
+    protected IdentityFixture(DatabaseEngine engine)
+        : base(new Dictionary<string, string?> { ["Identity:Admin:Password"] = AdminPassword }, engine: engine)
+    {
+    }
 }
+
+/// <summary>The same on a PostgreSQL database.</summary>
+public sealed class PostgresIdentityFixture() : IdentityFixture(DatabaseEngine.Postgres);

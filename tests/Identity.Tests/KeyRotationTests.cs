@@ -6,18 +6,31 @@ using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
-/// <summary>Signing key rotation on a test clock: keys live 30 days, retired keys stay 15 + 1 minutes.</summary>
-public sealed class KeyRotationTests : IDisposable
-{
-    private readonly string _databasePath = TestDatabases.NewPath("identity");
-    private readonly FakeTimeProvider _clock = IdentityApp.NewClock();
+public sealed class KeyRotationTestsOnSqlite() : KeyRotationTests(DatabaseEngine.Sqlite);
 
-    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
+public sealed class KeyRotationTestsOnPostgres() : KeyRotationTests(DatabaseEngine.Postgres);
+
+/// <summary>Signing key rotation on a test clock: keys live 30 days, retired keys stay 15 + 1 minutes.</summary>
+public abstract class KeyRotationTests(DatabaseEngine engine) : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _clock = IdentityApp.NewClock();
+    private IdentityTestDatabase _database = null!;
+
+    public async ValueTask InitializeAsync() => _database = await IdentityTestDatabase.CreateAsync(engine);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+        GC.SuppressFinalize(this);
+    }
 
     [Fact]
     public async Task Rotation_NextKeyIsPublishedFifteenMinutesBeforeItSigns_AndTheOldStaysPublishedUntilItsTokensExpire()
     {
-        await using var app = new IdentityApp(_databasePath, timeProvider: _clock);
+        await using var app = _database.NewApp(timeProvider: _clock);
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
@@ -70,7 +83,7 @@ public sealed class KeyRotationTests : IDisposable
     [Fact]
     public async Task Rotation_AfterDowntimePastTheLifetime_OldKeySignsOnUntilTheNewOneHasBeenPublishedLongEnough()
     {
-        await using var app = new IdentityApp(_databasePath, timeProvider: _clock);
+        await using var app = _database.NewApp(timeProvider: _clock);
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
@@ -94,7 +107,7 @@ public sealed class KeyRotationTests : IDisposable
         string kid;
         TokenDto token;
         var email = IdentityClient.NewEmail();
-        await using (var first = new IdentityApp(_databasePath, timeProvider: _clock))
+        await using (var first = _database.NewApp(timeProvider: _clock))
         {
             using var client = first.CreateHttpClient();
             await client.RegisterOkAsync(email);
@@ -102,7 +115,7 @@ public sealed class KeyRotationTests : IDisposable
             kid = KidOf(token.AccessToken);
         }
 
-        await using var second = new IdentityApp(_databasePath, timeProvider: _clock);
+        await using var second = _database.NewApp(timeProvider: _clock);
         using var again = second.CreateHttpClient();
 
         Assert.Equal([kid], await again.GetPublishedKeyIdsAsync());
@@ -115,7 +128,7 @@ public sealed class KeyRotationTests : IDisposable
     [Fact]
     public async Task AccessToken_AfterItsFifteenMinutes_IsRejectedByMe()
     {
-        await using var app = new IdentityApp(_databasePath, timeProvider: _clock);
+        await using var app = _database.NewApp(timeProvider: _clock);
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);
@@ -136,7 +149,7 @@ public sealed class KeyRotationTests : IDisposable
     [Fact]
     public async Task RefreshToken_AfterItsLifetime_IsRejected()
     {
-        await using var app = new IdentityApp(_databasePath, timeProvider: _clock);
+        await using var app = _database.NewApp(timeProvider: _clock);
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         await client.RegisterOkAsync(email);

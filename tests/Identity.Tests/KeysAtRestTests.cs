@@ -1,22 +1,19 @@
 using System.Net;
 using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Portico.Identity.Infrastructure;
 using Portico.Identity.Keys;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
-/// <summary>Gap 1: signing keys at rest, file modes, and a cap on what a stolen key could sign.</summary>
-public sealed class KeysAtRestTests : IdentityHostFixture
+/// <summary>On SQLite the database is a file: it holds no plain key, and only the service's user may read it.</summary>
+public sealed class KeysAtRestTestsOnSqlite() : KeysAtRestTests(DatabaseEngine.Sqlite)
 {
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
-    public KeysAtRestTests() : base(new Dictionary<string, string?>())
-    {
-    }
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task DatabaseFile_HoldsNoPlainPrivateKey()
@@ -28,12 +25,7 @@ public sealed class KeysAtRestTests : IdentityHostFixture
 
         var file = await File.ReadAllBytesAsync(App.DatabasePath, Ct);
 
-        Assert.True(file.AsSpan().IndexOf(key.ExportPkcs8PrivateKey()) < 0, "the PKCS#8 private key is in the database file");
-        Assert.True(file.AsSpan().IndexOf(key.ExportECPrivateKey()) < 0, "the SEC1 private key is in the database file");
-        Assert.True(file.AsSpan().IndexOf(key.ExportParameters(includePrivateParameters: true).D) < 0, "the private scalar is in the database file");
-        // Nor any PKCS#8 key at all: version 0 followed by the id-ecPublicKey algorithm identifier.
-        byte[] pkcs8EcPrefix = [0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
-        Assert.True(file.AsSpan().IndexOf(pkcs8EcPrefix) < 0, "a PKCS#8 EC key is in the database file");
+        AssertHoldsNoPrivateKey(file, key, "the database file");
     }
 
     [Fact]
@@ -80,5 +72,46 @@ public sealed class KeysAtRestTests : IdentityHostFixture
             Claims = new Dictionary<string, object> { ["sub"] = subject.ToString(), ["role"] = "admin", ["name"] = "x" },
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
         });
+    }
+}
+
+/// <summary>On PostgreSQL there is no file to read; the stored key column is what a stolen backup or a read-only login would show.</summary>
+public sealed class KeysAtRestTestsOnPostgres() : KeysAtRestTests(DatabaseEngine.Postgres);
+
+/// <summary>Gap 1: signing keys at rest, file modes, and a cap on what a stolen key could sign.</summary>
+public abstract class KeysAtRestTests(DatabaseEngine engine) : IdentityHostFixture(new Dictionary<string, string?>(), engine: engine)
+{
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task StoredSigningKeys_HoldNoPlainPrivateKey()
+    {
+        var email = IdentityClient.NewEmail();
+        await Client.RegisterOkAsync(email);
+        await Client.LoginOkAsync(email);
+        var key = (await App.Services.GetRequiredService<SigningKeyStore>().GetKeySetAsync(Ct)).Active.Key.ECDsa;
+
+        await using var scope = App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
+        Assert.Equal(ServiceTestDatabase.ProviderName(Engine), db.Database.ProviderName);
+        var stored = await db.SigningKeys.AsNoTracking().ToListAsync(Ct);
+
+        Assert.NotEmpty(stored);
+        Assert.All(stored, k =>
+        {
+            AssertHoldsNoPrivateKey(k.ProtectedPrivateKey, key, $"the stored key {k.Id}");
+            AssertHoldsNoPrivateKey(k.PublicKey, key, $"the public key column of {k.Id}");
+        });
+    }
+
+    /// <summary>Neither <paramref name="key"/>'s private half in any encoding, nor any PKCS#8 EC key at all, is in <paramref name="bytes"/>.</summary>
+    protected static void AssertHoldsNoPrivateKey(byte[] bytes, ECDsa key, string what)
+    {
+        Assert.True(bytes.AsSpan().IndexOf(key.ExportPkcs8PrivateKey()) < 0, $"the PKCS#8 private key is in {what}");
+        Assert.True(bytes.AsSpan().IndexOf(key.ExportECPrivateKey()) < 0, $"the SEC1 private key is in {what}");
+        Assert.True(bytes.AsSpan().IndexOf(key.ExportParameters(includePrivateParameters: true).D) < 0, $"the private scalar is in {what}");
+        // Nor any PKCS#8 key at all: version 0 followed by the id-ecPublicKey algorithm identifier.
+        byte[] pkcs8EcPrefix = [0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+        Assert.True(bytes.AsSpan().IndexOf(pkcs8EcPrefix) < 0, $"a PKCS#8 EC key is in {what}");
     }
 }

@@ -1,7 +1,12 @@
 using System.Net;
 using Microsoft.Extensions.Time.Testing;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
+
+public sealed class LockoutTestsOnSqlite() : LockoutTests(DatabaseEngine.Sqlite);
+
+public sealed class LockoutTestsOnPostgres() : LockoutTests(DatabaseEngine.Postgres);
 
 /// <summary>
 /// Login throttling on a test clock, with the client address taken from X-Forwarded-For (the test client connects
@@ -9,18 +14,18 @@ namespace Portico.Identity.Tests;
 /// for 5 minutes, then twice as long each time; an address locks after 20 failures over any emails; an email past
 /// 10 failures from anywhere is only slowed.
 /// </summary>
-public sealed class LockoutTests : IdentityHostFixture
+public abstract class LockoutTests : IdentityHostFixture
 {
     private const string WrongPassword = "definitely-Not-it-42";
 
     private readonly FakeTimeProvider _clock;
 
-    public LockoutTests() : this(IdentityApp.NewClock())
+    protected LockoutTests(DatabaseEngine engine) : this(engine, IdentityApp.NewClock())
     {
     }
 
-    private LockoutTests(FakeTimeProvider clock)
-        : base(new Dictionary<string, string?> { ["Identity:Lockout:MaxFailedAttemptsPerAddress"] = "20" }, clock) => _clock = clock;
+    private LockoutTests(DatabaseEngine engine, FakeTimeProvider clock)
+        : base(new Dictionary<string, string?> { ["Identity:Lockout:MaxFailedAttemptsPerAddress"] = "20" }, clock, engine) => _clock = clock;
 
     [Fact]
     public async Task Login_FifthFailure_LocksEvenTheRightPasswordFromThatAddressUntilThePeriodEnds()
@@ -274,11 +279,15 @@ public sealed class LockoutTests : IdentityHostFixture
     }
 }
 
+public sealed class UntrustedForwardedForTestsOnSqlite() : UntrustedForwardedForTests(DatabaseEngine.Sqlite);
+
+public sealed class UntrustedForwardedForTestsOnPostgres() : UntrustedForwardedForTests(DatabaseEngine.Postgres);
+
 /// <summary>X-Forwarded-For from a peer that is not a configured trusted proxy is ignored.</summary>
-public sealed class UntrustedForwardedForTests() : IdentityHostFixture(new Dictionary<string, string?>
+public abstract class UntrustedForwardedForTests(DatabaseEngine engine) : IdentityHostFixture(new Dictionary<string, string?>
 {
     ["Identity:TrustedProxies:0"] = "192.0.2.1",
-})
+}, engine: engine)
 {
     [Fact]
     public async Task Login_ForwardedForFromAnUntrustedPeer_IsIgnored_SoChangingItDoesNotEscapeTheLock()

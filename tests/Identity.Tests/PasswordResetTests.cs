@@ -1,10 +1,15 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
+public sealed class PasswordResetTestsOnSqlite() : PasswordResetTests(DatabaseEngine.Sqlite);
+
+public sealed class PasswordResetTestsOnPostgres() : PasswordResetTests(DatabaseEngine.Postgres);
+
 /// <summary>Gap 5: password reset by a single-use token mailed to the development mail sink.</summary>
-public sealed partial class PasswordResetTests() : IdentityHostFixture(new Dictionary<string, string?>())
+public abstract partial class PasswordResetTests(DatabaseEngine engine) : IdentityHostFixture(new Dictionary<string, string?>(), engine: engine)
 {
     private const string NewPassword = "copper-Meadow-58-lantern";
 

@@ -5,23 +5,36 @@ using StackExchange.Redis;
 
 namespace Portico.Identity.Tests;
 
+public sealed class RevocationPublishingTestsOnSqlite() : RevocationPublishingTests(DatabaseEngine.Sqlite);
+
+public sealed class RevocationPublishingTestsOnPostgres() : RevocationPublishingTests(DatabaseEngine.Postgres);
+
 /// <summary>
 /// Gap 5: what Identity writes to the store for the validators, and that a revocation the store missed — it was down,
 /// or restarted empty — is written again from the database.
 /// </summary>
-public sealed class RevocationPublishingTests : IDisposable
+public abstract class RevocationPublishingTests(DatabaseEngine engine) : IAsyncLifetime
 {
-    private readonly string _databasePath = TestDatabases.NewPath("identity");
+    private IdentityTestDatabase _database = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => IdentityApp.DeleteFiles(_databasePath);
+    public async ValueTask InitializeAsync() => _database = await IdentityTestDatabase.CreateAsync(engine);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+        GC.SuppressFinalize(this);
+    }
 
     [Fact]
     public async Task Logout_WritesTheUsersRevocation_ToTheStore_AsTheNextWholeSecond()
     {
         using var store = GarnetTestServer.Start();
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString });
+        await using var app = _database.NewApp(new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString });
         using var client = app.CreateHttpClient();
         var email = IdentityClient.NewEmail();
         var user = await client.RegisterAndGetUserAsync(email);
@@ -45,7 +58,7 @@ public sealed class RevocationPublishingTests : IDisposable
     public async Task RevocationTheStoreMissed_IsWrittenOnceTheStoreAnswers_AndReadinessSaysDegradedMeanwhile()
     {
         var port = Ports.GetFreeTcpPort(); // nothing listens there yet
-        await using var app = new IdentityApp(_databasePath, new Dictionary<string, string?>
+        await using var app = _database.NewApp(new Dictionary<string, string?>
         {
             ["ConnectionStrings:store"] = $"127.0.0.1:{port}",
             ["Identity:Revocation:ResyncInterval"] = "00:00:01",

@@ -1,21 +1,26 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Time.Testing;
+using Portico.Tests.Common;
 
 namespace Portico.Identity.Tests;
 
+public sealed class SessionTestsOnSqlite() : SessionTests(DatabaseEngine.Sqlite);
+
+public sealed class SessionTestsOnPostgres() : SessionTests(DatabaseEngine.Postgres);
+
 /// <summary>Gap 5: sessions that can end — logout, password change, an absolute lifetime, and binding to the client.</summary>
-public sealed class SessionTests : IdentityHostFixture
+public abstract class SessionTests : IdentityHostFixture
 {
     private const string NewPassword = "amber-Quarry-31-willow";
 
     private readonly FakeTimeProvider _clock;
 
-    public SessionTests() : this(IdentityApp.NewClock())
+    protected SessionTests(DatabaseEngine engine) : this(engine, IdentityApp.NewClock())
     {
     }
 
-    private SessionTests(FakeTimeProvider clock) : base(new Dictionary<string, string?>(), clock) => _clock = clock;
+    private SessionTests(DatabaseEngine engine, FakeTimeProvider clock) : base(new Dictionary<string, string?>(), clock, engine) => _clock = clock;
 
     [Fact]
     public async Task Logout_RevokesTheLogin_SoItsRefreshTokenNoLongerWorks()

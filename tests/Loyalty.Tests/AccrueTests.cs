@@ -1,12 +1,13 @@
 using Google.Rpc;
 using Grpc.Core;
 using Portico.Contracts.Loyalty.V1;
+using Portico.Tests.Common;
 
 namespace Portico.Loyalty.Tests;
 
 public sealed class AccrueTestsOnSqlite(LoyaltyFixture fixture) : AccrueTests(fixture), IClassFixture<LoyaltyFixture>;
 
-public sealed class AccrueTestsOnPostgres(PostgresLoyaltyFixture fixture) : AccrueTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+public sealed class AccrueTestsOnPostgres(PostgresLoyaltyFixture fixture) : AccrueTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresLoyaltyFixture>;
 
 public abstract class AccrueTests(LoyaltyFixture fixture)
 {

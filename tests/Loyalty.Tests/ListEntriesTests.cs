@@ -1,12 +1,13 @@
 using Google.Rpc;
 using Grpc.Core;
 using Portico.Contracts.Loyalty.V1;
+using Portico.Tests.Common;
 
 namespace Portico.Loyalty.Tests;
 
 public sealed class ListEntriesTestsOnSqlite(LoyaltyFixture fixture) : ListEntriesTests(fixture), IClassFixture<LoyaltyFixture>;
 
-public sealed class ListEntriesTestsOnPostgres(PostgresLoyaltyFixture fixture) : ListEntriesTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+public sealed class ListEntriesTestsOnPostgres(PostgresLoyaltyFixture fixture) : ListEntriesTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresLoyaltyFixture>;
 
 public abstract class ListEntriesTests(LoyaltyFixture fixture)
 {

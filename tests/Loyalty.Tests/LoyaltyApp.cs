@@ -156,7 +156,10 @@ public class LoyaltyFixture : IAsyncLifetime
     {
         if (DatabasePath is null)
         {
-            // First: where PostgreSQL is not configured this skips before anything has started.
+            if (!ServiceTestDatabase.IsAvailable(Engine))
+            {
+                return; // PostgreSQL is not configured: nothing starts, and the tests skip (PostgresTestDatabase.Required).
+            }
             _database = await ServiceTestDatabase.CreateAsync(Engine, "loyalty");
         }
         var jwks = JwksUrl;

@@ -134,7 +134,7 @@ public abstract class PointsFollowOrdersTests(PointsFollowOrdersTests.Shop shop)
 
 public sealed class PointsFollowOrdersTestsOnSqlite(PointsFollowOrdersTests.Shop shop) : PointsFollowOrdersTests(shop), IClassFixture<PointsFollowOrdersTests.Shop>;
 
-public sealed class PointsFollowOrdersTestsOnPostgres(PointsFollowOrdersTests.PostgresShop shop) : PointsFollowOrdersTests(shop), IClassFixture<PointsFollowOrdersTests.PostgresShop>;
+public sealed class PointsFollowOrdersTestsOnPostgres(PointsFollowOrdersTests.PostgresShop shop) : PointsFollowOrdersTests(PostgresTestDatabase.Required(shop)), IClassFixture<PointsFollowOrdersTests.PostgresShop>;
 
 /// <summary>The reconciler's schedule, on Loyalty's own clock (a fake one here): nothing before the interval, a repair after.</summary>
 public sealed class ScheduledReconcileTests : IAsyncLifetime

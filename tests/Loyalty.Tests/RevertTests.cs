@@ -1,12 +1,13 @@
 using Google.Rpc;
 using Grpc.Core;
 using Portico.Contracts.Loyalty.V1;
+using Portico.Tests.Common;
 
 namespace Portico.Loyalty.Tests;
 
 public sealed class RevertTestsOnSqlite(LoyaltyFixture fixture) : RevertTests(fixture), IClassFixture<LoyaltyFixture>;
 
-public sealed class RevertTestsOnPostgres(PostgresLoyaltyFixture fixture) : RevertTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+public sealed class RevertTestsOnPostgres(PostgresLoyaltyFixture fixture) : RevertTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresLoyaltyFixture>;
 
 public abstract class RevertTests(LoyaltyFixture fixture)
 {

@@ -38,7 +38,10 @@ public class ShopFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        // The databases first: where PostgreSQL is not configured this skips before anything has started.
+        if (!ServiceTestDatabase.IsAvailable(Engine))
+        {
+            return; // PostgreSQL is not configured: nothing starts, and the tests skip (PostgresTestDatabase.Required).
+        }
         _catalogDb = await ServiceTestDatabase.CreateAsync(Engine, "catalog");
         _orderingDb = await ServiceTestDatabase.CreateAsync(Engine, "ordering");
         var ns = "shop-tests-" + Guid.NewGuid().ToString("N")[..12];

@@ -10,7 +10,7 @@ namespace Portico.Loyalty.Tests;
 
 public sealed class TombstoneRaceTestsOnSqlite(LoyaltyFixture fixture) : TombstoneRaceTests(fixture), IClassFixture<LoyaltyFixture>;
 
-public sealed class TombstoneRaceTestsOnPostgres(PostgresLoyaltyFixture fixture) : TombstoneRaceTests(fixture), IClassFixture<PostgresLoyaltyFixture>;
+public sealed class TombstoneRaceTestsOnPostgres(PostgresLoyaltyFixture fixture) : TombstoneRaceTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresLoyaltyFixture>;
 
 /// <summary>
 /// Issue 26, failure 6: a Revert that arrives before its Accrue must leave a marker, so the Accrue is refused. Fifty

@@ -12,7 +12,7 @@ namespace Portico.Ordering.Tests;
 
 public sealed class IdempotencyTestsOnSqlite(OrderingFixture fixture) : IdempotencyTests(fixture), IClassFixture<OrderingFixture>;
 
-public sealed class IdempotencyTestsOnPostgres(PostgresOrderingFixture fixture) : IdempotencyTests(fixture), IClassFixture<PostgresOrderingFixture>;
+public sealed class IdempotencyTestsOnPostgres(PostgresOrderingFixture fixture) : IdempotencyTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresOrderingFixture>;
 
 public abstract class IdempotencyTests(OrderingFixture fixture)
 {

@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
+using Portico.Tests.Common;
 using static Portico.Ordering.Tests.OrderingHttp;
 
 namespace Portico.Ordering.Tests;
 
 public sealed class OrderEventsTestsOnSqlite(OrderingFixture fixture) : OrderEventsTests(fixture), IClassFixture<OrderingFixture>;
 
-public sealed class OrderEventsTestsOnPostgres(PostgresOrderingFixture fixture) : OrderEventsTests(fixture), IClassFixture<PostgresOrderingFixture>;
+public sealed class OrderEventsTestsOnPostgres(PostgresOrderingFixture fixture) : OrderEventsTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresOrderingFixture>;
 
 /// <summary>
 /// Issue 26, failure 7: each outbox row carries its order as the aggregate and the order's event number, counted in
@@ -41,7 +42,7 @@ public abstract class OrderEventsTests(OrderingFixture fixture)
 
 public sealed class ServiceOrdersApiTestsOnSqlite(OrderingFixture fixture) : ServiceOrdersApiTests(fixture), IClassFixture<OrderingFixture>;
 
-public sealed class ServiceOrdersApiTestsOnPostgres(PostgresOrderingFixture fixture) : ServiceOrdersApiTests(fixture), IClassFixture<PostgresOrderingFixture>;
+public sealed class ServiceOrdersApiTestsOnPostgres(PostgresOrderingFixture fixture) : ServiceOrdersApiTests(PostgresTestDatabase.Required(fixture)), IClassFixture<PostgresOrderingFixture>;
 
 /// <summary><c>GET /internal/orders</c>: every user's orders for a service token only, paged by last change, or by ids.</summary>
 public abstract class ServiceOrdersApiTests(OrderingFixture fixture)

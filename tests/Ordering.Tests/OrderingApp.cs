@@ -70,7 +70,10 @@ public class OrderingFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        // The databases first: where PostgreSQL is not configured this skips before anything has started.
+        if (!ServiceTestDatabase.IsAvailable(Engine))
+        {
+            return; // PostgreSQL is not configured: nothing starts, and the tests skip (PostgresTestDatabase.Required).
+        }
         _catalogDb = CatalogUrl is null ? await ServiceTestDatabase.CreateAsync(Engine, "catalog") : null;
         _orderingDb = await ServiceTestDatabase.CreateAsync(Engine, "ordering");
         _identity = await TestBackend.StartAsync("identity", app =>
@@ -121,7 +124,7 @@ public class OrderingFixture : IAsyncLifetime
     {
         if (_identity is null)
         {
-            // Skipped or failed while creating the databases; nothing else started.
+            // Not started (no PostgreSQL) or failed while creating the databases; nothing else started.
             if (_catalogDb is not null)
             {
                 await _catalogDb.DisposeAsync();

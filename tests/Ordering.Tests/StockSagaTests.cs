@@ -45,6 +45,10 @@ public abstract class StockSagaTests(StockSagaTests.Fixture fixture)
 
         public async ValueTask InitializeAsync()
         {
+            if (!ServiceTestDatabase.IsAvailable(Engine))
+            {
+                return; // PostgreSQL is not configured: nothing starts, and the tests skip (PostgresTestDatabase.Required).
+            }
             _store = GarnetTestServer.Start();
             OrderingToStore = TcpProxy.Start(_store.Port);
             Shop = new OrderingFixture
@@ -62,6 +66,10 @@ public abstract class StockSagaTests(StockSagaTests.Fixture fixture)
 
         public async ValueTask DisposeAsync()
         {
+            if (Shop is null)
+            {
+                return;
+            }
             await Shop.DisposeAsync();
             await OrderingToStore.DisposeAsync();
             _store.Dispose();
@@ -198,7 +206,7 @@ public abstract class StockSagaTests(StockSagaTests.Fixture fixture)
 
 public sealed class StockSagaTestsOnSqlite(StockSagaTests.Fixture fixture) : StockSagaTests(fixture), IClassFixture<StockSagaTests.Fixture>;
 
-public sealed class StockSagaTestsOnPostgres(StockSagaTests.PostgresFixture fixture) : StockSagaTests(fixture), IClassFixture<StockSagaTests.PostgresFixture>;
+public sealed class StockSagaTestsOnPostgres(StockSagaTests.PostgresFixture fixture) : StockSagaTests(PostgresTestDatabase.Required(fixture)), IClassFixture<StockSagaTests.PostgresFixture>;
 
 /// <summary>Waits for an asynchronous effect by polling, with a deadline; never a fixed sleep.</summary>
 internal static class Poll

@@ -38,6 +38,22 @@ public sealed class ServiceTestDatabase : IAsyncDisposable
     public static string ProviderName(DatabaseEngine engine) =>
         engine == DatabaseEngine.Postgres ? "Npgsql.EntityFrameworkCore.PostgreSQL" : "Microsoft.EntityFrameworkCore.Sqlite";
 
+    /// <summary>
+    /// Whether a database on <paramref name="engine"/> can be made here: SQLite always, PostgreSQL where
+    /// <c>PORTICO_TEST_POSTGRES</c> is set. A class fixture that finds it cannot starts nothing (throwing there would
+    /// fail its tests rather than skip them); its test classes skip through <see cref="PostgresTestDatabase.Required{T}"/>.
+    /// </summary>
+    public static bool IsAvailable(DatabaseEngine engine) => engine == DatabaseEngine.Sqlite || PostgresTestDatabase.IsConfigured;
+
+    /// <summary>Skips the calling test (fails it under CI) where <paramref name="engine"/> is not <see cref="IsAvailable"/>.</summary>
+    public static void SkipUnlessAvailable(DatabaseEngine engine)
+    {
+        if (engine == DatabaseEngine.Postgres)
+        {
+            PostgresTestDatabase.SkipUnlessConfigured();
+        }
+    }
+
     public static async Task<ServiceTestDatabase> CreateAsync(DatabaseEngine engine, string service)
     {
         if (engine == DatabaseEngine.Postgres)

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
@@ -7,6 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Portico.Data;
 using Portico.Identity;
 using Portico.Identity.Accounts;
 using Portico.Identity.Clients;
@@ -101,17 +101,17 @@ public static class IdentityServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>Which provider a connection string is for: PostgreSQL when it names a host or server, SQLite otherwise.</summary>
+    /// <summary>
+    /// Which provider a connection string is for: the configured one, or on <c>Auto</c> the shared rule of every
+    /// service database (<see cref="ServiceDatabase.IsPostgres"/>: PostgreSQL when it names a host or server).
+    /// </summary>
     public static IdentityDatabaseProvider ResolveProvider(IdentityDatabaseProvider configured, string connectionString)
     {
         if (configured != IdentityDatabaseProvider.Auto)
         {
             return configured;
         }
-        var parsed = new DbConnectionStringBuilder { ConnectionString = connectionString };
-        return parsed.ContainsKey("Host") || parsed.ContainsKey("Server")
-            ? IdentityDatabaseProvider.Postgres
-            : IdentityDatabaseProvider.Sqlite;
+        return ServiceDatabase.IsPostgres(connectionString) ? IdentityDatabaseProvider.Postgres : IdentityDatabaseProvider.Sqlite;
     }
 
     private static void ConfigureDatabase(DbContextOptionsBuilder options, IConfiguration configuration, IdentityDatabaseProvider configured)
@@ -119,7 +119,11 @@ public static class IdentityServiceCollectionExtensions
         var connectionString = configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } configuredString
             ? configuredString
             : DefaultConnectionString;
-        if (ResolveProvider(configured, connectionString) == IdentityDatabaseProvider.Postgres)
+        if (configured == IdentityDatabaseProvider.Auto)
+        {
+            ServiceDatabase.Configure(options, connectionString);
+        }
+        else if (configured == IdentityDatabaseProvider.Postgres)
         {
             options.UseNpgsql(connectionString);
         }

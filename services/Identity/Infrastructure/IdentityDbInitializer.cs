@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Portico.Data;
 using Portico.Identity.Accounts;
 using Portico.Identity.Keys;
 
@@ -23,7 +24,7 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
-    /// EnsureCreated leaves an existing file as it is, and there are no migrations yet: a file made before the
+    /// EnsureCreated leaves an existing database as it is, and there are no migrations yet: one made before the
     /// columns below existed would fail on first use with an obscure SQL error, so say so at start instead.
     /// </summary>
     private static async Task RequireCurrentSchemaAsync(IdentityDbContext db, CancellationToken cancellationToken)
@@ -34,10 +35,13 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
             ("RefreshTokenFamilies", "ClientId"), ("Users", "TokensRevokedBefore"), ("PasswordResetTokens", "TokenHash"),
             ("EmailVerificationTokens", "TokenHash"), ("Users", "EmailVerifiedAt"), ("TokenRevocations", "RevokedBefore"),
         ];
+        var sqlite = db.Database.IsSqlite();
         foreach (var (table, column) in newest)
         {
             var found = await db.Database
-                .SqlQuery<int>($"SELECT COUNT(*) AS \"Value\" FROM pragma_table_info({table}) WHERE name = {column}")
+                .SqlQuery<int>(sqlite
+                    ? (FormattableString)$"SELECT COUNT(*) AS \"Value\" FROM pragma_table_info({table}) WHERE name = {column}"
+                    : $"SELECT COUNT(*)::int AS \"Value\" FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {table} AND column_name = {column}")
                 .SingleAsync(cancellationToken);
             if (found == 0)
             {
@@ -84,8 +88,10 @@ internal sealed class IdentityDbInitializer(IServiceScopeFactory scopeFactory, S
     {
         if (!db.Database.IsSqlite())
         {
-            // PostgreSQL: EnsureCreated may have to create the database itself, which cannot happen inside a transaction.
-            await db.Database.EnsureCreatedAsync(cancellationToken);
+            // PostgreSQL: the shared set-up every service uses (creates the database if missing, then the tables under
+            // an advisory lock, so instances starting together take turns).
+            await ServiceDatabaseInitializer<IdentityDbContext>.EnsureSchemaAsync(db, cancellationToken);
+            await RequireCurrentSchemaAsync(db, cancellationToken);
             return;
         }
 

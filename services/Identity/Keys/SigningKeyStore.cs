@@ -26,6 +26,9 @@ internal sealed partial class SigningKeyStore(
 {
     public const string Algorithm = SecurityAlgorithms.EcdsaSha256;
 
+    /// <summary>The PostgreSQL advisory lock key held while keys are loaded and rotated ("pidkeys" as ASCII).</summary>
+    private const long RotationLockKey = 0x7069646B657973;
+
     public static readonly TimeSpan ReloadInterval = TimeSpan.FromMinutes(1);
 
     private readonly IDataProtector _protector = dataProtection.CreateProtector("Portico.Identity.SigningKeys.v1");
@@ -72,9 +75,14 @@ internal sealed partial class SigningKeyStore(
         await using var scope = scopeFactory.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
 
-        // One transaction (BEGIN IMMEDIATE on SQLite): instances sharing a database see each other's rotation
-        // instead of each creating a key.
+        // One transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL, whose transactions do not exclude each other,
+        // with a transaction-scoped advisory lock): instances sharing a database see each other's rotation instead of
+        // each creating a key.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (!db.Database.IsSqlite())
+        {
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({RotationLockKey})", cancellationToken);
+        }
         var keys = await db.SigningKeys.ToListAsync(cancellationToken);
 
         // The newest key whose time has come signs; older unretired keys stop signing when it started.

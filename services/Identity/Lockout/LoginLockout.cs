@@ -122,34 +122,47 @@ internal sealed partial class LoginLockout(
         var windowStart = now - (long)options.Value.Lockout.Window.TotalMilliseconds;
         var firstLockMs = (long)duration.TotalMilliseconds;
         var maxLockMs = (long)maxDuration.TotalMilliseconds;
-        await InsertIfMissingAsync(key, firstLockMs, cancellationToken);
-
-        // One statement, so that concurrent attempts are serialised by the database: each sees the count and the lock
-        // the one before it left. Every right-hand side reads the row as it was before this update.
-        var counted = await db.LoginThrottles
-            .Where(t => t.Id == key && (t.LockedUntilMs == null || t.LockedUntilMs <= now))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(t => t.FailureCount, t => t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1)
-                .SetProperty(t => t.LastFailureAtMs, now)
-                .SetProperty(t => t.LockedUntilMs, t => (t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1) >= limit
-                    ? now + (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs)
-                    : (long?)null)
-                .SetProperty(t => t.NextLockMs, t => (t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1) >= limit
-                    ? ((t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs) * 2 > maxLockMs
-                        ? maxLockMs
-                        : (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs) * 2)
-                    : (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs)), cancellationToken);
-        if (counted == 1)
+        // A counter that is not locked but was not counted either was deleted in between (the expired-record
+        // cleaner removes a fresh row, whose last failure is at 0) or its lock ended this very moment: count again.
+        // Only a lock that holds refuses.
+        for (var round = 1; ; round++)
         {
-            return null;
-        }
+            await InsertIfMissingAsync(key, firstLockMs, cancellationToken);
 
-        var lockedUntil = await db.LoginThrottles.AsNoTracking()
-            .Where(t => t.Id == key)
-            .Select(t => t.LockedUntilMs)
-            .FirstOrDefaultAsync(cancellationToken);
-        // Unlocked in between (its lock ended this very moment): refuse for the shortest time rather than loop.
-        return TimeSpan.FromMilliseconds(Math.Max(1000, (lockedUntil ?? now) - now));
+            // One statement, so that concurrent attempts are serialised by the database: each sees the count and the
+            // lock the one before it left. Every right-hand side reads the row as it was before this update.
+            var counted = await db.LoginThrottles
+                .Where(t => t.Id == key && (t.LockedUntilMs == null || t.LockedUntilMs <= now))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.FailureCount, t => t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1)
+                    .SetProperty(t => t.LastFailureAtMs, now)
+                    .SetProperty(t => t.LockedUntilMs, t => (t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1) >= limit
+                        ? now + (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs)
+                        : (long?)null)
+                    .SetProperty(t => t.NextLockMs, t => (t.LastFailureAtMs <= windowStart ? 1 : t.FailureCount + 1) >= limit
+                        ? ((t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs) * 2 > maxLockMs
+                            ? maxLockMs
+                            : (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs) * 2)
+                        : (t.LastFailureAtMs <= windowStart ? firstLockMs : t.NextLockMs)), cancellationToken);
+            if (counted == 1)
+            {
+                return null;
+            }
+
+            var lockedUntil = await db.LoginThrottles.AsNoTracking()
+                .Where(t => t.Id == key)
+                .Select(t => t.LockedUntilMs)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (lockedUntil > now)
+            {
+                return TimeSpan.FromMilliseconds(lockedUntil.Value - now);
+            }
+            if (round == 3)
+            {
+                // Deleted again and again: refuse for the shortest time rather than loop.
+                return TimeSpan.FromSeconds(1);
+            }
+        }
     }
 
     /// <summary>Gives an attempt back; lifts the key's lock when it no longer reaches <paramref name="limit"/>.</summary>

@@ -30,7 +30,8 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <param name="project">The project folder, e.g. <c>services/Catalog</c>.</param>
     /// <param name="assembly">The entry assembly, e.g. <c>Portico.Catalog</c>.</param>
-    public static async Task<ServiceProcess> StartAsync(string name, string project, string assembly, IReadOnlyDictionary<string, string> environment, CancellationToken cancel)
+    /// <param name="address">For a process with several endpoints: the one to wait for and call; else the first it listens on.</param>
+    public static async Task<ServiceProcess> StartAsync(string name, string project, string assembly, IReadOnlyDictionary<string, string> environment, CancellationToken cancel, Uri? address = null)
     {
         // Built for this configuration beside this test's own output (bin/<Configuration>/<tfm>).
         var build = Path.GetRelativePath(Repo.PathOf("tests/Observability.Tests"), AppContext.BaseDirectory);
@@ -68,7 +69,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         {
             var listening = await Poll.UntilAsync(() => process.HasExited
                 ? throw new InvalidOperationException($"{name} exited with {process.ExitCode}:\n{string.Join('\n', lines.TakeLast(40))}")
-                : lines.Select(ListeningOn).FirstOrDefault(a => a is not null), StartTimeout, $"{name} to listen", cancel);
+                : lines.Select(ListeningOn).FirstOrDefault(a => a is not null && (address is null || a == address)), StartTimeout, $"{name} to listen", cancel);
             service.Address = listening;
             return service;
         }
@@ -128,6 +129,24 @@ internal static class Poll
                 throw new TimeoutException($"waited {timeout.TotalSeconds:0} s for {what}");
             }
             await Task.Delay(50, cancel);
+        }
+    }
+
+    /// <summary>As <see cref="UntilAsync{T}(Func{T}, TimeSpan, string, CancellationToken)"/>, asking asynchronously; a timeout shows the last lines of <paramref name="output"/>.</summary>
+    public static async Task<T> UntilAsync<T>(Func<Task<T?>> find, TimeSpan timeout, string what, IEnumerable<string> output, CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await find() is { } found)
+            {
+                return found;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"waited {timeout.TotalSeconds:0} s for {what}; last output:\n{string.Join('\n', output.TakeLast(20))}");
+            }
+            await Task.Delay(200, cancel);
         }
     }
 }

@@ -7,8 +7,9 @@ namespace Portico.Observability.Tests;
 /// <summary>
 /// The part of the shop that one order crosses, each piece its own process as built: Identity, Catalog, Ordering and
 /// the gateway (Gateway.Host with its shipped gateway.json), on one embedded Garnet store that is also their broker.
-/// Every process exports OTLP to the <see cref="OtlpReceiver"/> (batches every 100 ms) and writes ECS JSON lines at
-/// Debug level, as an operator chasing a fault would run them, with the gateway's access log on the console too.
+/// Every process exports OTLP to the <see cref="OtlpReceiver"/> (batches every 100 ms) and writes ECS JSON lines (Portico's
+/// categories at Debug, the frameworks' request lines at Information), with the gateway's access log on the console too.
+/// Each process has answered once before a test runs, so a cold start on a loaded machine is not what a test times.
 /// </summary>
 public sealed class ShopProcesses : IAsyncLifetime
 {
@@ -64,9 +65,11 @@ public sealed class ShopProcesses : IAsyncLifetime
             ["services__catalog__http__0"] = Catalog.Address.ToString(),
             ["Messaging__Outbox__PollInterval"] = "00:00:00.05",
         }, cancel);
+        // Two endpoints (HTTP/1.1 and h2c) from its own settings: ports chosen here, so the test knows which is which.
+        var gatewayHttp = new Uri($"http://127.0.0.1:{Ports.GetFreeTcpPort()}/");
         Gateway = await StartAsync("gateway", "src/Gateway.Host", "Portico.Gateway.Host", new()
         {
-            ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{Ports.GetFreeTcpPort()}",
+            ["Kestrel__Endpoints__http__Url"] = gatewayHttp.ToString().TrimEnd('/'),
             ["Kestrel__Endpoints__h2c__Url"] = $"http://127.0.0.1:{Ports.GetFreeTcpPort()}",
             ["Portico__ServiceIdentity__ClientSecret"] = GatewaySecret,
             ["services__identity__http__0"] = Identity.Address.ToString(),
@@ -75,10 +78,20 @@ public sealed class ShopProcesses : IAsyncLifetime
             ["services__catalog-b__http__0"] = Catalog.Address.ToString(),
             // The access log is off on the gateway's console by default (it leaves over OTLP); on here, to be searched too.
             ["Logging__Console__LogLevel__Portico.AccessLog"] = "Information",
-        }, cancel);
+        }, cancel, gatewayHttp);
+        foreach (var process in _processes)
+        {
+            using var warm = new HttpClient { BaseAddress = process.Address, Timeout = TimeSpan.FromMinutes(1) };
+            using var answer = await warm.GetAsync("/health/live", cancel);
+        }
+        using (var gateway = GatewayClient())
+        {
+            // The gateway's first proxied call (Identity's key set, Catalog) warms its clients too.
+            using var products = await gateway.GetAsync("/api/products", cancel);
+        }
     }
 
-    private async Task<ServiceProcess> StartAsync(string name, string project, string assembly, Dictionary<string, string> environment, CancellationToken cancel)
+    private async Task<ServiceProcess> StartAsync(string name, string project, string assembly, Dictionary<string, string> environment, CancellationToken cancel, Uri? address = null)
     {
         environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         environment["ASPNETCORE_ENVIRONMENT"] = "Development";
@@ -90,17 +103,18 @@ public sealed class ShopProcesses : IAsyncLifetime
         environment["OTEL_BLRP_SCHEDULE_DELAY"] = "100";
         environment["OTEL_METRIC_EXPORT_INTERVAL"] = "3600000";
         environment["Logging__Console__FormatterName"] = "ecs";
-        environment["Logging__LogLevel__Default"] = "Debug";
-        environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug";
-        environment["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information";
-        environment["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Information";
-        environment["Logging__LogLevel__Yarp"] = "Debug";
-        var process = await ServiceProcess.StartAsync(name, project, assembly, environment, cancel);
+        // Portico's own categories at Debug, the frameworks' request lines (hosting, YARP, JWT bearer) at Information.
+        environment["Logging__LogLevel__Default"] = "Information";
+        environment["Logging__LogLevel__Portico"] = "Debug";
+        environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Information";
+        environment["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Warning";
+        environment["Logging__LogLevel__Yarp"] = "Information";
+        var process = await ServiceProcess.StartAsync(name, project, assembly, environment, cancel, address);
         _processes.Add(process);
         return process;
     }
 
-    public HttpClient GatewayClient() => new() { BaseAddress = Gateway.Address };
+    public HttpClient GatewayClient() => new() { BaseAddress = Gateway.Address, Timeout = TimeSpan.FromMinutes(1) };
 
     /// <summary>Registers a user through the gateway and signs in with the password grant.</summary>
     public async Task<SignedIn> SignUpAsync(HttpClient gateway, string password, CancellationToken cancel)

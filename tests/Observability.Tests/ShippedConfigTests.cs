@@ -84,7 +84,7 @@ public sealed class ShippedConfigTests
         Assert.Contains(relabel, r => r["action"] is YamlScalarNode { Value: "keep" } && r["regex"].ToString() == "portico");
         Assert.Contains(relabel, r => r.Children.ContainsKey(new YamlScalarNode("target_label")) && r["target_label"].ToString() == "service");
         // Every Service of deploy/k8s has the label the job keeps, and a port named http.
-        foreach (var manifest in Directory.GetFiles(Repo.PathOf("deploy/k8s/base"), "*.yaml").Where(f => File.ReadAllText(f).Contains("kind: Deployment", StringComparison.Ordinal)))
+        foreach (var manifest in Directory.GetFiles(Repo.PathOf("deploy/k8s/base"), "*.yaml").Where(f => System.Text.RegularExpressions.Regex.IsMatch(File.ReadAllText(f), "^kind: Deployment$", System.Text.RegularExpressions.RegexOptions.Multiline)))
         {
             var text = File.ReadAllText(manifest);
             Assert.Contains("app.kubernetes.io/part-of: portico", text, StringComparison.Ordinal);

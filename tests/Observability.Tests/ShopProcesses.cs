@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Portico.Tests.Common;
 
 namespace Portico.Observability.Tests;
@@ -67,11 +68,13 @@ public sealed class ShopProcesses : IAsyncLifetime
         }, cancel);
         // Two endpoints (HTTP/1.1 and h2c) from its own settings: ports chosen here, so the test knows which is which.
         var gatewayHttp = new Uri($"http://127.0.0.1:{Ports.GetFreeTcpPort()}/");
+        var gatewayFile = ShippedGatewayFileWithPatientDefault();
         Gateway = await StartAsync("gateway", "src/Gateway.Host", "Portico.Gateway.Host", new()
         {
             ["Kestrel__Endpoints__http__Url"] = gatewayHttp.ToString().TrimEnd('/'),
             ["Kestrel__Endpoints__h2c__Url"] = $"http://127.0.0.1:{Ports.GetFreeTcpPort()}",
             ["Portico__ServiceIdentity__ClientSecret"] = GatewaySecret,
+            ["Portico__ConfigFile"] = gatewayFile,
             ["services__identity__http__0"] = Identity.Address.ToString(),
             ["services__ordering__http__0"] = Ordering.Address.ToString(),
             ["services__catalog-a__http__0"] = Catalog.Address.ToString(),
@@ -89,6 +92,25 @@ public sealed class ShopProcesses : IAsyncLifetime
             // The gateway's first proxied call (Identity's key set, Catalog) warms its clients too.
             using var products = await gateway.GetAsync("/api/products", cancel);
         }
+    }
+
+    /// <summary>
+    /// The shipped gateway.json, its routes and clusters as they are, with a one-minute attempt timeout in the
+    /// <c>default</c> resilience policy instead of the built-in 10 s: on a loaded 2-core test machine Identity's password
+    /// hashing alone can take longer, and what is under test here is the telemetry, not the timeout.
+    /// </summary>
+    private string ShippedGatewayFileWithPatientDefault()
+    {
+        var shipped = JsonNode.Parse(File.ReadAllText(Repo.PathOf("src/Gateway.Host/gateway.json")),
+            documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
+        var portico = shipped["Portico"]!.AsObject();
+        var resilience = (portico["Resilience"] ??= new JsonObject()).AsObject();
+        var policies = (resilience["Policies"] ??= new JsonObject()).AsObject();
+        var defaults = (policies["default"] ??= new JsonObject()).AsObject();
+        defaults["AttemptTimeout"] = "00:01:00";
+        var path = Path.Combine(_data, "gateway.json");
+        File.WriteAllText(path, shipped.ToJsonString());
+        return path;
     }
 
     private async Task<ServiceProcess> StartAsync(string name, string project, string assembly, Dictionary<string, string> environment, CancellationToken cancel, Uri? address = null)

@@ -44,17 +44,17 @@ public sealed class TraceAcrossProcessesTests(ShopProcesses shop)
         var spans = shop.Otlp.Data.Spans().Where(s => s.TraceId == traceId).ToList();
         var all = string.Join("\n  ", spans);
 
-        var gatewayServer = Assert.Single(spans, s => s.Service == "gateway" && s.Span.Kind == SpanKind.Server);
+        var gatewayServer = spans.FirstOrDefault(s => s.Service == "gateway" && s.Span.Kind == SpanKind.Server);
+        Assert.True(gatewayServer is not null, $"no gateway server span in:\n  {all}");
         Assert.Equal("POST", gatewayServer.Attribute("http.request.method"));
-        var gatewayClient = spans.SingleOrDefault(s => s.Service == "gateway" && s.Span.Kind == SpanKind.Client);
-        Assert.True(gatewayClient is not null, $"no gateway client span to Ordering in:\n  {all}");
-        var orderingServer = spans.SingleOrDefault(s => s.Service == "ordering" && s.Span.Kind == SpanKind.Server && s.Attribute("http.route") == "/api/orders");
+        var orderingServer = spans.FirstOrDefault(s => s.Service == "ordering" && s.Span.Kind == SpanKind.Server && s.Attribute("http.route") == "/api/orders");
         Assert.True(orderingServer is not null, $"no Ordering server span in:\n  {all}");
-        Assert.Equal(gatewayClient.SpanId, orderingServer.ParentSpanId); // the gateway's call is the parent of Ordering's request
+        // The gateway's call is the parent of Ordering's request.
+        Assert.True(spans.Any(s => s.Service == "gateway" && s.Span.Kind == SpanKind.Client && s.SpanId == orderingServer.ParentSpanId), $"Ordering's parent is no gateway client span in:\n  {all}");
 
         // Across the broker: the consumer's parent is a span Ordering exported in this trace (the outbox row kept the
         // request's traceparent), and Catalog's span says which message it handled.
-        Assert.Contains(spans, s => s.Service == "ordering" && s.SpanId == consumer.ParentSpanId);
+        Assert.True(spans.Any(s => s.Service == "ordering" && s.SpanId == consumer.ParentSpanId), $"the consumer's parent is no Ordering span in:\n  {all}\n  consumer: {consumer}");
         Assert.Equal("OrderPlaced.v1", consumer.Attribute("messaging.message.type"));
 
         // The same id on the log records each process exported, and on each one's ECS console lines.

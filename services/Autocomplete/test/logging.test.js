@@ -83,15 +83,18 @@ describe('ECS log lines', () => {
       let i;
       while ((i = buffer.indexOf('\n')) >= 0) { lines.push(JSON.parse(buffer.slice(0, i))); buffer = buffer.slice(i + 1); }
     });
-    const eventually = async (condition) => {
-      const end = Date.now() + 15_000;
+    let errors = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => { errors += d; });
+    // A deadline, not a wait: loading the OpenTelemetry SDK takes seconds on a loaded 2-core machine.
+    const eventually = async (condition, deadlineMs = 15_000) => {
+      const end = Date.now() + deadlineMs;
       while (!condition()) {
-        if (Date.now() > end) assert.fail(`condition not met; lines:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+        if (Date.now() > end) assert.fail(`condition not met; lines:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${errors}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };
     try {
-      await eventually(() => lines.some((l) => l.message === 'listening'));
+      await eventually(() => lines.some((l) => l.message === 'listening'), 60_000);
       const { port } = lines.find((l) => l.message === 'listening').labels;
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const res = await fetch(`http://127.0.0.1:${port}/complete?q=secret-typed-text`, {

@@ -183,7 +183,7 @@ describe('shutdown', () => {
       while ((i = buffer.indexOf('\n')) >= 0) { lines.push(JSON.parse(buffer.slice(0, i))); buffer = buffer.slice(i + 1); }
     });
     try {
-      await eventually(() => lines.some((l) => l.message === 'listening'), 15_000);
+      await eventually(() => lines.some((l) => l.message === 'listening'), 60_000); // the SDK loads slowly on a loaded machine
       const { port } = lines.find((l) => l.message === 'listening').labels;
       const traceId = '0af7651916cd43dd8448eb211c80319c';
       const res = await fetch(`http://127.0.0.1:${port}/complete?q=rkawk`, { headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } });

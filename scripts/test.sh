@@ -11,7 +11,8 @@ mkdir -p "$logs"
 # Debian packages the tests need. (Engines join this list with the features whose tests use them.)
 # redis-server and rabbitmq-server: the messaging conformance tests (tests/Messaging.Tests) run on both.
 # postgresql: the services' database tests run on SQLite and on PostgreSQL 15.
-apt_packages=(redis-server rabbitmq-server postgresql)
+# prometheus: tests/Observability.Tests scrapes the running services with the shipped scrape config.
+apt_packages=(redis-server rabbitmq-server postgresql prometheus)
 
 install_packages() {
   local missing=()

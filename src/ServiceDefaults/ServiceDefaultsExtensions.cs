@@ -56,6 +56,8 @@ public static class ServiceDefaultsExtensions
         {
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
+            // Before the exporter: secrets never reach the batch it sends (the ecs console format redacts the same way).
+            logging.AddProcessor(new RedactingLogProcessor());
         });
 
         var telemetry = builder.Services.AddOpenTelemetry()

@@ -81,6 +81,43 @@ public sealed class EcsConsoleFormatterTests
     }
 
     [Fact]
+    public void Secret_named_values_and_secret_query_parameters_are_redacted_in_the_message_labels_and_error()
+    {
+        var state = new Dictionary<string, object?>
+        {
+            ["Authorization"] = "Bearer eyJhbGciOi.secret",
+            ["client_secret"] = "s3cr3t",
+            ["IdempotencyKey"] = "idem-1",
+            ["targetUrl"] = "http://catalog/api/products?city=Seoul&access_token=tok-1&Refresh_Token=tok-2",
+            ["City"] = "Seoul",
+        };
+        var thrown = new InvalidOperationException("could not call http://x/cb?code=auth-code-1");
+
+        var line = Format(LogLevel.Warning, default, state, "Proxying to http://catalog/api/products?city=Seoul&access_token=tok-1", thrown, null);
+
+        foreach (var secret in new[] { "eyJhbGciOi", "s3cr3t", "idem-1", "tok-1", "tok-2", "auth-code-1" })
+        {
+            Assert.DoesNotContain(secret, line, StringComparison.Ordinal);
+        }
+        var json = JsonDocument.Parse(line).RootElement;
+        Assert.Equal("Proxying to http://catalog/api/products?city=Seoul&access_token=[REDACTED]", json.GetProperty("message").GetString());
+        var labels = json.GetProperty("labels");
+        Assert.Equal("[REDACTED]", labels.GetProperty("Authorization").GetString());
+        Assert.Equal("[REDACTED]", labels.GetProperty("IdempotencyKey").GetString());
+        Assert.Equal("http://catalog/api/products?city=Seoul&access_token=[REDACTED]&Refresh_Token=[REDACTED]", labels.GetProperty("targetUrl").GetString());
+        Assert.Equal("Seoul", labels.GetProperty("City").GetString()); // what is not a secret stays readable
+        Assert.Equal("could not call http://x/cb?code=[REDACTED]", json.GetProperty("error.message").GetString());
+    }
+
+    [Theory]
+    [InlineData("/api/weather?city=Seoul", "/api/weather?city=Seoul")]
+    [InlineData("/cb?token=a;b", "/cb?token=[REDACTED]")]
+    [InlineData("GET /x?password=p&page=2 - 200", "GET /x?password=[REDACTED]&page=2 - 200")]
+    [InlineData("key=value without a query", "key=value without a query")]
+    public void Free_text_loses_only_the_values_of_secret_named_query_parameters(string text, string expected) =>
+        Assert.Equal(expected, LogRedaction.RedactText(text));
+
+    [Fact]
     public void The_template_check_refuses_undeclared_fields_and_wrong_types()
     {
         // The check is what the process test relies on: it must be able to fail.

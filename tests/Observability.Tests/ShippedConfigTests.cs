@@ -73,6 +73,55 @@ public sealed class ShippedConfigTests
         Assert.Equal("asc", attributes.GetProperty("sort")[0][1].GetString());
     }
 
+    [Fact]
+    public void The_prometheus_config_scrapes_every_kubernetes_pod_of_portico_and_file_targets_labelled_by_service()
+    {
+        var root = LoadYaml("deploy/observability/prometheus/prometheus.yml");
+        var jobs = ((YamlSequenceNode)root["scrape_configs"]).Children.Cast<YamlMappingNode>().ToDictionary(j => j["job_name"].ToString());
+        Assert.Equal(["portico-kubernetes", "portico-files"], jobs.Keys);
+        Assert.All(jobs.Values, j => Assert.Equal("/metrics", j["metrics_path"].ToString()));
+        var relabel = ((YamlSequenceNode)jobs["portico-kubernetes"]["relabel_configs"]).Children.Cast<YamlMappingNode>().ToList();
+        Assert.Contains(relabel, r => r["action"] is YamlScalarNode { Value: "keep" } && r["regex"].ToString() == "portico");
+        Assert.Contains(relabel, r => r.Children.ContainsKey(new YamlScalarNode("target_label")) && r["target_label"].ToString() == "service");
+        // Every Service of deploy/k8s has the label the job keeps, and a port named http.
+        foreach (var manifest in Directory.GetFiles(Repo.PathOf("deploy/k8s/base"), "*.yaml").Where(f => System.Text.RegularExpressions.Regex.IsMatch(File.ReadAllText(f), "^kind: Deployment$", System.Text.RegularExpressions.RegexOptions.Multiline)))
+        {
+            var text = File.ReadAllText(manifest);
+            Assert.Contains("app.kubernetes.io/part-of: portico", text, StringComparison.Ordinal);
+            Assert.Contains("name: http", text, StringComparison.Ordinal);
+        }
+        var example = JsonDocument.Parse(File.ReadAllText(Repo.PathOf("deploy/observability/prometheus/targets/example.json"))).RootElement;
+        Assert.All(example.EnumerateArray(), t => Assert.False(string.IsNullOrEmpty(t.GetProperty("labels").GetProperty("service").GetString())));
+    }
+
+    [Fact]
+    public void The_grafana_dashboard_is_json_whose_panels_query_prometheus_by_service()
+    {
+        var dashboard = JsonDocument.Parse(File.ReadAllText(Repo.PathOf("deploy/observability/grafana/portico-dashboard.json"))).RootElement;
+        var panels = dashboard.GetProperty("panels").EnumerateArray().ToList();
+        Assert.True(panels.Count >= 3, "request rate, p99 and errors at least");
+        foreach (var panel in panels)
+        {
+            var expr = Assert.Single(panel.GetProperty("targets").EnumerateArray()).GetProperty("expr").GetString()!;
+            Assert.Contains("service", expr, StringComparison.Ordinal);
+            Assert.Equal("${datasource}", panel.GetProperty("datasource").GetProperty("uid").GetString());
+        }
+        // The names it queries are real: PrometheusScrapeTests finds each in a Prometheus that scraped the shop.
+        Assert.Contains("http_server_request_duration_seconds_bucket", DashboardMetricNames());
+        Assert.Contains("portico_gateway_upstream_duration_seconds_bucket", DashboardMetricNames());
+    }
+
+    /// <summary>Every metric name the dashboard's queries select (a name followed by a label selector).</summary>
+    internal static IReadOnlyList<string> DashboardMetricNames()
+    {
+        var dashboard = JsonDocument.Parse(File.ReadAllText(Repo.PathOf("deploy/observability/grafana/portico-dashboard.json"))).RootElement;
+        return [.. dashboard.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray())
+            .SelectMany(t => System.Text.RegularExpressions.Regex.Matches(t.GetProperty("expr").GetString()!, @"\b([a-z_:][a-z0-9_:]*)\{").Select(m => m.Groups[1].Value))
+            .Distinct()
+            .Order(StringComparer.Ordinal)];
+    }
+
     private static YamlMappingNode LoadYaml(string relative)
     {
         var stream = new YamlStream();

@@ -60,7 +60,12 @@ export function createAutocompleteServer({ suggestions, metrics, logger, shutdow
         span.setAttribute('http.response.status_code', res.statusCode);
         if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         span.end();
-        logger.debug({ method: req.method, route, status: res.statusCode, ms: seconds * 1000 }, 'request answered');
+        // ECS names, as the .NET services' request lines; the query string (which may hold what a user typed) stays out.
+        logger.debug({
+          'http.request.method': req.method, 'url.path': pathOf(req.url), 'http.response.status_code': res.statusCode,
+          ...(typeof req.headers['x-request-id'] === 'string' ? { 'http.request.id': req.headers['x-request-id'] } : {}),
+          route, duration_ms: (seconds * 1000).toFixed(3),
+        }, 'request answered');
       });
       try {
         await handle(req, res, route);

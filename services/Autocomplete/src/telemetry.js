@@ -24,11 +24,13 @@ export function startTelemetry(env = process.env) {
   return { otlp, shutdown: () => sdk.shutdown() };
 }
 
-const SEVERITY = { 10: SeverityNumber.TRACE, 20: SeverityNumber.DEBUG, 30: SeverityNumber.INFO, 40: SeverityNumber.WARN, 50: SeverityNumber.ERROR, 60: SeverityNumber.FATAL };
+const SEVERITY = { trace: SeverityNumber.TRACE, debug: SeverityNumber.DEBUG, info: SeverityNumber.INFO, warn: SeverityNumber.WARN, error: SeverityNumber.ERROR, fatal: SeverityNumber.FATAL };
 
 /**
  * A pino destination that sends each log line on as an OpenTelemetry log record (in the active span's
- * context, so the dashboard links it to its trace); used beside stdout when OTLP export is on.
+ * context, so the dashboard links it to its trace); used beside stdout when OTLP export is on. The line is the
+ * ECS object of logger.js: the resource already says what the service, host and process are, the labels and
+ * http/url/error fields become attributes.
  */
 export function otelLogStream() {
   const logger = logs.getLogger(SERVICE_NAME);
@@ -36,19 +38,23 @@ export function otelLogStream() {
     write(line) {
       let record;
       try { record = JSON.parse(line); } catch { return; }
-      const { level, msg, time, pid, hostname, name, trace_id: traceId, span_id: spanId, ...attributes } = record;
-      for (const [key, value] of Object.entries(attributes)) {
-        if (value !== null && typeof value === 'object') attributes[key] = JSON.stringify(value);
+      const {
+        'log.level': level, message, '@timestamp': time, 'trace.id': traceId, 'span.id': spanId, 'process.pid': pid, 'host.hostname': hostname,
+        'log.logger': name, 'service.name': service, 'service.node.name': node, 'ecs.version': version, 'event.dataset': dataset, labels, error, ...fields
+      } = record;
+      const attributes = { ...labels, ...fields };
+      if (error) {
+        attributes['exception.type'] = error.type;
+        attributes['exception.message'] = error.message;
+        attributes['exception.stacktrace'] = error.stack_trace;
       }
       logger.emit({
         severityNumber: SEVERITY[level] ?? SeverityNumber.INFO,
-        severityText: pinoLevelName(level),
-        body: msg,
-        timestamp: time,
+        severityText: (level ?? 'info').toUpperCase(),
+        body: message,
+        timestamp: time ? new Date(time) : undefined,
         attributes,
       });
     },
   };
 }
-
-const pinoLevelName = (level) => ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' })[level] ?? 'INFO';

@@ -183,16 +183,16 @@ describe('shutdown', () => {
       while ((i = buffer.indexOf('\n')) >= 0) { lines.push(JSON.parse(buffer.slice(0, i))); buffer = buffer.slice(i + 1); }
     });
     try {
-      await eventually(() => lines.some((l) => l.msg === 'listening'), 15_000);
-      const { port } = lines.find((l) => l.msg === 'listening');
+      await eventually(() => lines.some((l) => l.message === 'listening'), 60_000); // the SDK loads slowly on a loaded machine
+      const { port } = lines.find((l) => l.message === 'listening').labels;
       const traceId = '0af7651916cd43dd8448eb211c80319c';
       const res = await fetch(`http://127.0.0.1:${port}/complete?q=rkawk`, { headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } });
       assert.deepEqual((await res.json()).items.map((i) => i.term), ['감자']);
-      await eventually(() => lines.some((l) => l.msg === 'request answered' && l.trace_id === traceId));
+      await eventually(() => lines.some((l) => l.message === 'request answered' && l['trace.id'] === traceId));
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       assert.equal(code, 0);
-      assert.ok(lines.some((l) => l.msg === 'stopped'));
+      assert.ok(lines.some((l) => l.message === 'stopped'));
     } finally {
       child.kill('SIGKILL');
     }

@@ -35,7 +35,8 @@ public sealed class EcsConsoleFormatter : ConsoleFormatter, IDisposable
     public override void Write<TState>(in LogEntry<TState> logEntry, IExternalScopeProvider? scopeProvider, TextWriter textWriter)
     {
         ArgumentNullException.ThrowIfNull(textWriter);
-        var message = logEntry.Formatter?.Invoke(logEntry.State, logEntry.Exception);
+        // Secrets out before anything is written (LogRedaction: secret-named values, secret query parameters).
+        var message = logEntry.Formatter?.Invoke(logEntry.State, logEntry.Exception) is { } formatted ? LogRedaction.RedactText(formatted) : null;
         if (message is null && logEntry.Exception is null)
         {
             return;
@@ -48,7 +49,7 @@ public sealed class EcsConsoleFormatter : ConsoleFormatter, IDisposable
             json.WriteString("@timestamp", _time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
             json.WriteString("log.level", Level(logEntry.LogLevel));
             json.WriteString("log.logger", logEntry.Category);
-            json.WriteString("message", message ?? logEntry.Exception!.Message);
+            json.WriteString("message", message ?? LogRedaction.RedactText(logEntry.Exception!.Message));
             if (logEntry.EventId.Id != 0)
             {
                 json.WriteString("event.code", logEntry.EventId.Id.ToString(CultureInfo.InvariantCulture));
@@ -69,8 +70,8 @@ public sealed class EcsConsoleFormatter : ConsoleFormatter, IDisposable
             if (logEntry.Exception is { } exception)
             {
                 json.WriteString("error.type", exception.GetType().FullName);
-                json.WriteString("error.message", exception.Message);
-                json.WriteString("error.stack_trace", exception.ToString());
+                json.WriteString("error.message", LogRedaction.RedactText(exception.Message));
+                json.WriteString("error.stack_trace", LogRedaction.RedactText(exception.ToString()));
             }
 
             // The message's own values, then every scope's (ASP.NET Core's request scope brings RequestId and
@@ -123,9 +124,13 @@ public sealed class EcsConsoleFormatter : ConsoleFormatter, IDisposable
                     continue; // the template, or ids written from the current activity
                 }
                 var text = Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
+                if (Known.ContainsKey(key))
+                {
+                    text = LogRedaction.RedactText(text);
+                }
                 if (!Known.TryGetValue(key, out var field))
                 {
-                    Labels.TryAdd(LabelName(key), text);
+                    Labels.TryAdd(LabelName(key), LogRedaction.RedactValue(key, text));
                 }
                 else if (_written.Add(field.Name))
                 {

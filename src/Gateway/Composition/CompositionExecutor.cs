@@ -574,6 +574,10 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         var what = compensating ? $"Step '{step!.Step.Name}' of '{plan.Name}' failed ({step.Reason}), and undoing the steps before it is not finished."
             : step is not null ? $"The outcome of step '{step.Step.Name}' of '{plan.Name}' is not known yet ({step.Reason})."
             : $"The saga log of '{plan.Name}' could not be written.";
+        if (journal.LostBecause is { } because)
+        {
+            what += $" Its saga log could not be written: {because}.";
+        }
         var status = step?.Status == StatusCodes.Status504GatewayTimeout && !compensating ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable;
         return PendingAnswer(plan, journal.Settings, step?.Step.Name, what, status, traceId);
     }

@@ -44,34 +44,43 @@ internal sealed partial class DurableCompositionHandler(SagaLog log, SagaRecover
         var fingerprint = Fingerprint(context.Request, raw);
         var input = CompositionInput.Capture(context, plan, body);
         var owner = recovery.NewOwner();
-        SagaState? existing = null;
         try
         {
-            if (!await log.BeginAsync(sagaKey, plan.Name, fingerprint, owner, input, settings.Retention))
+            var begun = await log.BeginAsync(sagaKey, plan.Name, fingerprint, owner, input, settings.Retention);
+            if (begun.Outcome == SagaWriteOutcome.StoreFailed)
             {
-                existing = await log.LoadAsync(sagaKey);
-                await AnswerExistingAsync(context, plan, existing, fingerprint);
+                await StoreUnavailableAsync(context, plan, begun.Reason);
+                return;
+            }
+            if (begun.Outcome == SagaWriteOutcome.Conflict)
+            {
+                await AnswerExistingAsync(context, plan, await log.LoadAsync(sagaKey), fingerprint);
                 return;
             }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            Log.StoreUnavailable(logger, plan.Name, ex.Message);
-            context.Response.Headers.RetryAfter = "1";
-            await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Saga log unavailable",
-                $"'{plan.Name}' records what it does before doing it, and its log could not be reached; nothing was done. Retry with the same {RequestSafety.IdempotencyKeyHeader}.");
+            await StoreUnavailableAsync(context, plan, ex.Message);
             return;
         }
 
-        var journal = new SagaJournal(log, sagaKey, owner, settings);
+        var journal = new SagaJournal(log, plan.Name, sagaKey, owner, settings, logger);
         // Not tied to the request: once begun, the run goes to its end whether or not the client stays.
         var answer = await executor.RunAsync(plan, new CompositionScope(context, input), journal, CancellationToken.None);
         if (answer.Settled && !await journal.CompleteAsync(answer))
         {
-            answer = CompositionExecutor.PendingAnswer(plan, settings, null, $"The outcome of '{plan.Name}' could not be kept in its saga log.",
+            answer = CompositionExecutor.PendingAnswer(plan, settings, null, $"The outcome of '{plan.Name}' could not be kept in its saga log: {journal.LostBecause}.",
                 StatusCodes.Status503ServiceUnavailable, context.TraceIdentifier);
         }
         await answer.WriteAsync(context);
+    }
+
+    private async Task StoreUnavailableAsync(HttpContext context, CompositionPlan plan, string reason)
+    {
+        Log.StoreUnavailable(logger, plan.Name, reason);
+        context.Response.Headers.RetryAfter = "1";
+        await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Saga log unavailable",
+            $"'{plan.Name}' records what it does before doing it, and its log could not be reached; nothing was done. Retry with the same {RequestSafety.IdempotencyKeyHeader}.");
     }
 
     private async Task AnswerExistingAsync(HttpContext context, CompositionPlan plan, SagaState? state, string fingerprint)

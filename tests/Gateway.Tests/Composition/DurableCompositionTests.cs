@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -12,6 +13,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Portico.Contracts.Loyalty.V1;
 using Portico.Gateway.Composition;
@@ -86,10 +88,10 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         ["Portico"] = new JsonObject { ["Compositions"] = JsonNode.Parse(compositions) },
     }.ToJsonString();
 
-    private Task<GatewayTestHost> StartGatewayAsync(TimeProvider? time = null, string compositions = Purchase) =>
+    private Task<GatewayTestHost> StartGatewayAsync(TimeProvider? time = null, string compositions = Purchase, string? store = null) =>
         GatewayTestHost.StartAsync(Config(compositions), time, new Dictionary<string, string?>
         {
-            ["ConnectionStrings:store"] = _store.ConnectionString,
+            ["ConnectionStrings:store"] = store ?? _store.ConnectionString,
             ["Portico:SagaRecovery:Interval"] = "00:00:01",
         }, LoyaltyReflection.Descriptor);
 
@@ -381,6 +383,77 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
         Assert.Equal("Placed", _ordering.Single().Status);
     }
+
+    [Fact]
+    public async Task StoreStallsPastItsClientTimeoutMidRun_TheSagaWriteIsRetried_AndThePurchaseCompletes()
+    {
+        // Seen on a loaded CI machine: a saga-log write the store did not take within StackExchange.Redis's 5 s (a
+        // conditional transaction waits for its condition's reply, and reports one it gave up on as unmet) made the
+        // purchase "pending" with the store up. Here the store stalls right after the order is placed, until the
+        // gateway has given up on a write once; the write is tried again and the purchase completes. Before the fix
+        // the run stopped at the first failed write and answered 503 pending.
+        await using var proxy = TcpProxy.Start(_store.Port);
+        _ordering.Behaviour = (n, _, _) =>
+        {
+            if (n == 1)
+            {
+                proxy.Stall(); // the order's outcome is recorded next: that write meets the stalled store
+            }
+            return null;
+        };
+        await using var gateway = await StartGatewayAsync(store: $"127.0.0.1:{proxy.Port}");
+        using var writes = new MetricCollector<long>(gateway.Services.GetRequiredService<IMeterFactory>(), "Portico.Gateway", "portico.gateway.composition.saga_log.writes");
+        using var request = PurchaseRequest(gateway, "k-stall");
+        var call = gateway.Client.SendAsync(request, Ct);
+
+        // Held until the gateway gave up on a write once (it tries again) or answered (it did not).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!call.IsCompleted && Count(writes, "retried") == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.WhenAny(call, Task.Delay(50, Ct));
+        }
+        proxy.Resume();
+        using var response = await call;
+        var body = await response.Content.ReadAsStringAsync(Ct);
+
+        output.WriteLine($"{(int)response.StatusCode} {body}");
+        output.WriteLine($"saga-log writes retried {Count(writes, "retried")}, failed {Count(writes, "failed")}, conflicts {Count(writes, "conflict")}; {Counts()}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(Count(writes, "retried") >= 1);
+        Assert.Equal((0, 0), (Count(writes, "failed"), Count(writes, "conflict")));
+        Assert.Single(_loyalty.Applied);
+        Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
+    }
+
+    [Fact]
+    public async Task RunTakenOverMidStep_ItsNextWriteIsAConflict_NotRetried_AndTheAnswerSaysSo()
+    {
+        _ordering.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var gateway = await StartGatewayAsync();
+        using var writes = new MetricCollector<long>(gateway.Services.GetRequiredService<IMeterFactory>(), "Portico.Gateway", "portico.gateway.composition.saga_log.writes");
+        using var request = PurchaseRequest(gateway, "k-fenced");
+        var call = gateway.Client.SendAsync(request, Ct);
+        await _ordering.PostArrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        // Another instance takes the run over while the order call is in flight.
+        var log = gateway.Services.GetRequiredService<SagaLog>();
+        var state = await log.LoadAsync(SagaLog.KeyFor("purchase", "user-1", "k-fenced"));
+        var takeover = await log.TakeOverAsync(state!, "another-instance");
+        _ordering.Gate.TrySetResult();
+        using var response = await call;
+        var body = await response.Content.ReadAsStringAsync(Ct);
+
+        output.WriteLine($"{(int)response.StatusCode} {body}");
+        Assert.True(takeover.Written);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("taken the run over", body, StringComparison.Ordinal);
+        Assert.Equal((1, 0, 0), (Count(writes, "conflict"), Count(writes, "retried"), Count(writes, "failed")));
+        Assert.Equal(0, _loyalty.Calls); // the run stopped: its new owner settles it
+        Assert.Equal(0, _ordering.Cancels);
+    }
+
+    private static long Count(MetricCollector<long> writes, string outcome) =>
+        writes.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], outcome)).Sum(m => m.Value);
 
     /// <summary>The system clock with "now" moved ahead by <see cref="Ahead"/>; timers and timestamps stay real.</summary>
     private sealed class ShiftedClock : TimeProvider

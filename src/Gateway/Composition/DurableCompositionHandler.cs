@@ -58,8 +58,9 @@ internal sealed partial class DurableCompositionHandler(SagaLog log, SagaRecover
                 return;
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or CryptographicException)
         {
+            // CryptographicException: the key ring (kept in the store) could not be read or made.
             await StoreUnavailableAsync(context, plan, ex.Message);
             return;
         }

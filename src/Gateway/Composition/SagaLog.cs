@@ -64,8 +64,8 @@ internal readonly record struct SagaWrite(SagaWriteOutcome Outcome, int Attempts
 /// unmet, which is how a loaded machine once made a purchase "pending" with the store up.
 /// </para>
 /// </summary>
-internal sealed partial class SagaLog(GatewayStore store, IOptions<SagaRecoveryOptions> options, CompositionTelemetry telemetry, TimeProvider time,
-    ILogger<SagaLog> logger)
+internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector protector, IOptions<SagaRecoveryOptions> options, CompositionTelemetry telemetry,
+    TimeProvider time, ILogger<SagaLog> logger)
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
@@ -102,7 +102,7 @@ internal sealed partial class SagaLog(GatewayStore store, IOptions<SagaRecoveryO
     public Task<SagaWrite> BeginAsync(string key, string composition, string fingerprint, string owner, CompositionInput input, TimeSpan retention)
     {
         var meta = JsonSerializer.Serialize(new Dictionary<string, string> { ["composition"] = composition, ["fingerprint"] = fingerprint });
-        var serialized = input.Serialize();
+        var serialized = protector.Protect(input.Serialize()); // encrypted at rest: it carries the caller's token
         return WriteWithRetriesAsync(key, owner, "begin", () =>
         {
             var now = Now;
@@ -149,10 +149,24 @@ internal sealed partial class SagaLog(GatewayStore store, IOptions<SagaRecoveryO
             (string?)fields.GetValueOrDefault(OwnerField) ?? "",
             fields.TryGetValue(UpdatedField, out var updated) && updated.TryParse(out long ms) ? ms : 0,
             (string?)fields.GetValueOrDefault(PhaseField) == "compensating",
-            fields.TryGetValue(InputField, out var input) ? CompositionInput.Deserialize((byte[])input!) : null,
+            fields.TryGetValue(InputField, out var input) ? ReadInput(key, (byte[])input!) : null,
             steps,
             undone,
             fields.TryGetValue(FinalField, out var final) ? CompositionAnswer.Deserialize((byte[])final!) : null);
+    }
+
+    /// <summary>The captured request, or null (logged) when this instance's key ring cannot read it: such a run cannot be resumed here.</summary>
+    private CompositionInput? ReadInput(string key, byte[] protectedInput)
+    {
+        try
+        {
+            return CompositionInput.Deserialize(protector.Unprotect(protectedInput));
+        }
+        catch (CryptographicException ex)
+        {
+            Log.InputUnreadable(logger, key, ex.Message);
+            return null;
+        }
     }
 
     public Task<SagaWrite> RecordStepAsync(string key, string owner, string step, SagaStepRecord record) =>
@@ -320,5 +334,8 @@ internal sealed partial class SagaLog(GatewayStore store, IOptions<SagaRecoveryO
 
         [LoggerMessage(441, LogLevel.Error, "Saga {Saga}: write '{Write}' failed for a store reason after {Attempt} attempt(s) in {Elapsed}: {Reason}")]
         public static partial void WriteFailed(ILogger logger, string saga, string write, int attempt, TimeSpan elapsed, string reason);
+
+        [LoggerMessage(445, LogLevel.Error, "Saga {Saga}: its captured request cannot be decrypted with the key ring in the store ({Reason}); the run cannot be resumed and is left as it is")]
+        public static partial void InputUnreadable(ILogger logger, string saga, string reason);
     }
 }

@@ -452,6 +452,62 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal(0, _ordering.Cancels);
     }
 
+    [Fact]
+    public async Task CallersToken_IsEncryptedInTheSagaLog_AndAnotherInstanceRecoversTheRunAsTheUser()
+    {
+        // Ordering records every Authorization it gets; the first order call is held until the gateway has died.
+        var authorizations = new ConcurrentQueue<string>();
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ordering.Behaviour = (n, context, _) =>
+        {
+            authorizations.Enqueue(context.Request.Headers.Authorization.ToString());
+            if (n > 1)
+            {
+                return null; // placed and answered as usual
+            }
+            held.TrySetResult();
+            context.RequestAborted.WaitHandle.WaitOne(TimeSpan.FromSeconds(20));
+            return Results.Empty;
+        };
+        var first = await StartGatewayAsync();
+        using var request = PurchaseRequest(first, "k-token");
+        var token = request.Headers.Authorization!.Parameter!;
+        var abandoned = first.Client.SendAsync(request, Ct);
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await first.KillAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => abandoned);
+
+        // The run's hash as the store holds it: the captured request is there, and no trace of the token (nor the body).
+        using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_store.ConnectionString))
+        {
+            var hash = await redis.GetDatabase().HashGetAllAsync(SagaLog.KeyFor("purchase", "user-1", "k-token"));
+            var stored = string.Join("\n", hash.Select(e => $"{e.Name}={Encoding.UTF8.GetString((byte[])e.Value!)}"));
+            output.WriteLine(stored);
+            Assert.Contains(hash, e => e.Name == "input");
+            Assert.DoesNotContain(token.Split('.')[1], stored, StringComparison.Ordinal); // the claims segment, in any part of the token
+            Assert.DoesNotContain("Bearer", stored, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("productId", stored, StringComparison.Ordinal);
+        }
+
+        // A second instance on the same store, its clock past RecoverAfter: its worker resumes the run and calls Ordering as the user.
+        await using var second = await StartGatewayAsync(new ShiftedClock { Ahead = TimeSpan.FromMinutes(2) });
+        var log = second.Services.GetRequiredService<SagaLog>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        SagaState? state;
+        while ((state = await log.LoadAsync(SagaLog.KeyFor("purchase", "user-1", "k-token")))?.Final is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50, Ct); // polls for the worker's effect
+        }
+
+        output.WriteLine(Counts());
+        Assert.NotNull(state?.Final);
+        Assert.Equal(200, state.Final.Status);
+        Assert.True(authorizations.Count >= 2, $"Ordering was called {authorizations.Count} time(s)");
+        Assert.All(authorizations, a => Assert.Equal("Bearer " + token, a));
+        Assert.Single(_loyalty.Applied);
+        Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
+    }
+
     private static long Count(MetricCollector<long> writes, string outcome) =>
         writes.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], outcome)).Sum(m => m.Value);
 

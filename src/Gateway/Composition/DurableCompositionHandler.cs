@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Portico.Gateway.Routing;
+using Portico.ServiceDefaults.Http;
 using StackExchange.Redis;
 
 namespace Portico.Gateway.Composition;
@@ -18,18 +19,17 @@ namespace Portico.Gateway.Composition;
 internal sealed partial class DurableCompositionHandler(SagaLog log, SagaRecovery recovery, CompositionExecutor executor, TimeProvider time,
     ILogger<DurableCompositionHandler> logger)
 {
-    public const int MaxKeyLength = 255;
-
     public async Task ExecuteAsync(HttpContext context, CompositionPlan plan)
     {
         var settings = plan.Durable!;
         var keys = context.Request.Headers[RequestSafety.IdempotencyKeyHeader];
-        if (keys.Count != 1 || keys[0] is not { Length: > 0 and <= MaxKeyLength } key || !key.All(c => c is >= '!' and <= '~'))
+        // The limit every Portico service applies: a key Ordering would refuse is refused here, before anything starts.
+        if (keys.Count != 1 || keys[0] is not { } key || !IdempotencyKeys.IsValid(key))
         {
             await GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Idempotency-Key required",
-                $"'{plan.Name}' runs exactly once per key: send one {RequestSafety.IdempotencyKeyHeader} header of 1 to {MaxKeyLength} printable ASCII characters "
-                + "(a UUID, say), and the same one when you retry.",
-                new Dictionary<string, string[]> { [RequestSafety.IdempotencyKeyHeader] = [keys.Count == 0 ? "Required." : "One value of 1 to 255 printable ASCII characters, no spaces."] });
+                $"'{plan.Name}' runs exactly once per key: send one {RequestSafety.IdempotencyKeyHeader} header of {IdempotencyKeys.Rule}, "
+                + "and the same one when you retry.",
+                new Dictionary<string, string[]> { [RequestSafety.IdempotencyKeyHeader] = [keys.Count == 0 ? "Required." : $"One value of {IdempotencyKeys.Rule}."] });
             return;
         }
         var (body, raw, problem) = await CompositionExecutor.ReadBodyAsync(context, plan, read: true);

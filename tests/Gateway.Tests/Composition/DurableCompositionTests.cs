@@ -133,6 +133,27 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal(0, _loyalty.Calls);
     }
 
+    [Theory]
+    [InlineData(100, HttpStatusCode.OK)]
+    [InlineData(101, HttpStatusCode.BadRequest)]
+    [InlineData(255, HttpStatusCode.BadRequest)]
+    public async Task KeyLongerThanOrderingTakes_Is400NamingTheHeader_AndNothingIsSent(int length, HttpStatusCode expected)
+    {
+        // Before, keys of 101 to 255 characters began a purchase whose order Ordering then refused (400 from the order step).
+        await using var gateway = await StartGatewayAsync();
+
+        var (response, body) = await PurchaseAsync(gateway, new string('k', length));
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.BadRequest)
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            using var problem = JsonDocument.Parse(body);
+            Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("Idempotency-Key", out _), body);
+            Assert.Equal(0, _orderingHost.RequestCount);
+        }
+    }
+
     [Fact]
     public async Task RetryWithTheSameKey_AfterACompensatedFailure_GetsTheSameFailure_AndNothingIsAccrued()
     {

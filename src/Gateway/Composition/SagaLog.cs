@@ -103,7 +103,7 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
     {
         var meta = JsonSerializer.Serialize(new Dictionary<string, string> { ["composition"] = composition, ["fingerprint"] = fingerprint });
         var serialized = protector.Protect(input.Serialize()); // encrypted at rest: it carries the caller's token
-        return WriteWithRetriesAsync(key, owner, "begin", () =>
+        return WriteWithRetriesAsync(key, owner, "begin", WriteKind.Begin, () =>
         {
             var now = Now;
             var transaction = store.Database.CreateTransaction();
@@ -180,7 +180,7 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
     public Task<SagaWrite> CompleteAsync(string key, string owner, CompositionAnswer answer, TimeSpan retention)
     {
         var final = answer.Serialize();
-        return WriteWithRetriesAsync(key, owner, "complete", () =>
+        return WriteWithRetriesAsync(key, owner, "complete", WriteKind.Fenced, () =>
         {
             var transaction = store.Database.CreateTransaction();
             transaction.AddCondition(Condition.HashEqual(key, OwnerField, owner));
@@ -193,7 +193,7 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
     }
 
     /// <summary>Makes <paramref name="owner"/> the run's owner, if nobody wrote to it since it was read.</summary>
-    public Task<SagaWrite> TakeOverAsync(SagaState state, string owner) => WriteWithRetriesAsync(state.Key, owner, "take over", () =>
+    public Task<SagaWrite> TakeOverAsync(SagaState state, string owner) => WriteWithRetriesAsync(state.Key, owner, "take over", WriteKind.TakeOver, () =>
     {
         var transaction = store.Database.CreateTransaction();
         transaction.AddCondition(Condition.HashEqual(state.Key, OwnerField, state.Owner));
@@ -225,7 +225,7 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
     /// <summary>Gives the lease up at once if <paramref name="owner"/> still holds it, so another instance need not wait for it to expire.</summary>
     public Task ReleaseLeaseAsync(string owner) => store.Database.LockReleaseAsync(LeaseKey, owner);
 
-    private Task<SagaWrite> WriteAsync(string key, string owner, string what, HashEntry[] fields) => WriteWithRetriesAsync(key, owner, what, () =>
+    private Task<SagaWrite> WriteAsync(string key, string owner, string what, HashEntry[] fields) => WriteWithRetriesAsync(key, owner, what, WriteKind.Fenced, () =>
     {
         var now = Now;
         var transaction = store.Database.CreateTransaction();
@@ -241,7 +241,7 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
     /// went through in an earlier attempt (Written) or was aborted without a conflict (tried again); another, or none,
     /// is a conflict.
     /// </summary>
-    private async Task<SagaWrite> WriteWithRetriesAsync(string key, string owner, string what, Func<ITransaction> transaction)
+    private async Task<SagaWrite> WriteWithRetriesAsync(string key, string owner, string what, WriteKind kind, Func<ITransaction> transaction)
     {
         var budget = options.Value.WriteRetryBudget;
         var started = time.GetTimestamp();
@@ -256,9 +256,14 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
                     return new SagaWrite(SagaWriteOutcome.Written, attempt, "");
                 }
                 var current = await store.Database.HashGetAsync(key, OwnerField);
-                if (current == owner)
+                if (current.IsNull && kind == WriteKind.Begin)
                 {
-                    if (what is "begin" or "take over")
+                    // Its only condition is that the key does not exist, and it does not: the transaction was aborted.
+                    reason = "the transaction was not executed although the run does not exist yet (a condition's reply not awaited in time)";
+                }
+                else if (current == owner)
+                {
+                    if (kind != WriteKind.Fenced)
                     {
                         return new SagaWrite(SagaWriteOutcome.Written, attempt, "an earlier attempt went through");
                     }
@@ -267,7 +272,10 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
                 else
                 {
                     var why = current.IsNull ? "the run is not in the log" : $"the run is owned by {current}";
-                    telemetry.SagaWrite("conflict");
+                    if (kind != WriteKind.Begin)
+                    {
+                        telemetry.SagaWrite("conflict"); // a begin that finds its key is a client's retry, not a conflict
+                    }
                     return new SagaWrite(SagaWriteOutcome.Conflict, attempt, why);
                 }
             }
@@ -325,6 +333,14 @@ internal sealed partial class SagaLog(GatewayStore store, SagaInputProtector pro
             root.GetProperty("status").GetInt32(),
             root.GetProperty("reason").GetString() ?? "",
             root.TryGetProperty("result", out var result) ? StepResult.Read(result) : null);
+    }
+
+    /// <summary>Begin creates the run, TakeOver makes this instance its owner (either may have gone through unseen); Fenced writes into a run this instance owns.</summary>
+    private enum WriteKind
+    {
+        Begin,
+        TakeOver,
+        Fenced,
     }
 
     private static partial class Log

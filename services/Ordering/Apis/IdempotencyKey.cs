@@ -1,10 +1,12 @@
+using Portico.ServiceDefaults.Http;
+
 namespace Portico.Ordering.Apis;
 
 /// <summary>The <c>Idempotency-Key</c> request header: 1 to <see cref="MaxLength"/> printable ASCII characters.</summary>
 public static class IdempotencyKey
 {
-    public const string HeaderName = "Idempotency-Key";
-    public const int MaxLength = 100;
+    public const string HeaderName = IdempotencyKeys.HeaderName;
+    public const int MaxLength = IdempotencyKeys.MaxLength; // the one limit the gateway applies too
 
     /// <summary>Set on an answer that repeats an earlier one instead of placing an order.</summary>
     public const string ReplayedHeaderName = "Idempotent-Replayed";
@@ -21,9 +23,9 @@ public static class IdempotencyKey
             return (null, Invalid($"Send one {HeaderName} header with one value."));
         }
         var key = values[0] ?? "";
-        if (key.Length is 0 or > MaxLength || !key.All(c => c is >= '!' and <= '~'))
+        if (!IdempotencyKeys.IsValid(key))
         {
-            return (null, Invalid($"{HeaderName} must be 1 to {MaxLength} printable ASCII characters without spaces, such as a UUID."));
+            return (null, Invalid($"{HeaderName} must be {IdempotencyKeys.Rule}."));
         }
         return (key, null);
     }

@@ -19,6 +19,7 @@ internal static class CompositionBuilderExtensions
         services.TryAddSingleton<CompositionTelemetry>();
         services.TryAddSingleton<CompositionExecutor>();
         services.TryAddSingleton<CompositionEndpointDataSource>();
+        services.TryAddSingleton<SagaInputProtector>();
         services.TryAddSingleton<SagaLog>();
         services.TryAddSingleton<SagaRecovery>();
         services.TryAddSingleton<DurableCompositionHandler>();

@@ -21,7 +21,8 @@ namespace Portico.Gateway.Composition;
 /// succeeded run in reverse order; an optional step failing leaves its part out and says so; a step answering what
 /// its <c>Expect</c> refuses stops the composition without compensating anything. With a <see cref="SagaJournal"/>
 /// (a durable composition) every step's outcome is recorded before the run moves on, and an outcome that stays
-/// unknown is never compensated: the answer is "pending", and a retry or the recovery worker settles it.
+/// unknown is never compensated: the answer is "pending", and a retry or the recovery worker settles it. Without one,
+/// an idempotent step's outcome that stays unknown is not compensated either: the answer says it is unknown.
 /// </summary>
 internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCaller grpc, ServiceTokenSource serviceTokens, CompositionTelemetry telemetry,
     TimeProvider time, ILogger<CompositionExecutor> logger)
@@ -106,11 +107,18 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         {
             return UnexpectedAnswer(plan, unexpected, scope, traceId);
         }
-        // Durable: an unknown outcome is settled, never guessed at; compensating it could undo what went through.
-        var unknown = outcomes.Where(o => o.Outcome == Outcome.Unknown && o.Step.Required).MinBy(o => o.CompletedAt);
+        // An unknown outcome is not a failure: compensating around it could leave half of what went through. Durable,
+        // the log settles it later; otherwise a step marked Idempotent was sent again for its whole budget and its
+        // outcome is still unknown, so nothing is undone and the answer says so. (A step that may not be sent again
+        // had one attempt, and an unknown outcome of it counts as failed, as before.)
+        var unknown = outcomes.Where(o => o.Outcome == Outcome.Unknown && o.Step.Required && (journal is not null || o.Step.Idempotent)).MinBy(o => o.CompletedAt);
         if (journal is not null && (unknown is not null || journal.Lost))
         {
             return PendingAnswer(plan, journal, unknown, compensating: false, traceId);
+        }
+        if (unknown is not null)
+        {
+            return UnknownAnswer(plan, unknown, outcomes, traceId);
         }
 
         // The steps missing from the answer, and the required one to blame (failed before skipped, then the earliest).
@@ -569,11 +577,35 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         return Problem(problem, expectation.Status, "unexpected");
     }
 
+    /// <summary>Not durable: an idempotent step's outcome stayed unknown for its budget; what succeeded stands (nothing undone), and the answer says which.</summary>
+    private static CompositionAnswer UnknownAnswer(CompositionPlan plan, StepOutcome unknown, StepOutcome[] outcomes, string traceId)
+    {
+        var status = unknown.Status == StatusCodes.Status504GatewayTimeout ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway;
+        var succeeded = outcomes.Where(o => o.Outcome == Outcome.Succeeded).Select(o => o.Step.Name).ToList();
+        var problem = new JsonObject
+        {
+            ["type"] = "https://portico.dev/problems/composition-outcome-unknown",
+            ["title"] = "Outcome unknown",
+            ["status"] = status,
+            ["detail"] = $"The outcome of step '{unknown.Step.Name}' of '{plan.Name}' is not known ({unknown.Reason}): it was sent again within its budget "
+                + "and may have been applied, so nothing was undone." + (succeeded.Count > 0 ? $" Done: {string.Join(", ", succeeded)}." : ""),
+            ["composition"] = plan.Name,
+            ["step"] = unknown.Step.Name,
+            ["succeeded"] = new JsonArray([.. succeeded.Select(n => (JsonNode)n)]),
+            ["traceId"] = traceId,
+        };
+        return Problem(problem, status, "unknown");
+    }
+
     private static CompositionAnswer PendingAnswer(CompositionPlan plan, SagaJournal journal, StepOutcome? step, bool compensating, string traceId)
     {
         var what = compensating ? $"Step '{step!.Step.Name}' of '{plan.Name}' failed ({step.Reason}), and undoing the steps before it is not finished."
             : step is not null ? $"The outcome of step '{step.Step.Name}' of '{plan.Name}' is not known yet ({step.Reason})."
             : $"The saga log of '{plan.Name}' could not be written.";
+        if (journal.LostBecause is { } because)
+        {
+            what += $" Its saga log could not be written: {because}.";
+        }
         var status = step?.Status == StatusCodes.Status504GatewayTimeout && !compensating ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable;
         return PendingAnswer(plan, journal.Settings, step?.Step.Name, what, status, traceId);
     }

@@ -13,6 +13,7 @@ internal sealed class CompositionTelemetry
     private readonly Histogram<double> _step;
     private readonly Counter<long> _compensationFailures;
     private readonly Counter<long> _recoveries;
+    private readonly Counter<long> _sagaWrites;
 
     public CompositionTelemetry(IMeterFactory meterFactory)
     {
@@ -23,7 +24,11 @@ internal sealed class CompositionTelemetry
             description: "Compensations that still failed after their retries and need repair by hand.");
         _recoveries = meter.CreateCounter<long>("portico.gateway.composition.recoveries",
             description: "Durable composition runs taken over from an owner that went quiet, by outcome (succeeded, compensated, failed, unexpected, pending).");
+        _sagaWrites = meter.CreateCounter<long>("portico.gateway.composition.saga_log.writes",
+            description: "Saga-log writes that did not go through at once, by outcome: retried (the store did not take it), failed (still not within the retry budget), conflict (fenced off: the run has another owner).");
     }
+
+    public void SagaWrite(string outcome) => _sagaWrites.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Recovered(string composition, string outcome) =>
         _recoveries.Add(1, new("composition", composition), new("outcome", outcome));

@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Portico.Gateway.Routing;
+using Portico.ServiceDefaults.Http;
 using StackExchange.Redis;
 
 namespace Portico.Gateway.Composition;
@@ -18,18 +19,17 @@ namespace Portico.Gateway.Composition;
 internal sealed partial class DurableCompositionHandler(SagaLog log, SagaRecovery recovery, CompositionExecutor executor, TimeProvider time,
     ILogger<DurableCompositionHandler> logger)
 {
-    public const int MaxKeyLength = 255;
-
     public async Task ExecuteAsync(HttpContext context, CompositionPlan plan)
     {
         var settings = plan.Durable!;
         var keys = context.Request.Headers[RequestSafety.IdempotencyKeyHeader];
-        if (keys.Count != 1 || keys[0] is not { Length: > 0 and <= MaxKeyLength } key || !key.All(c => c is >= '!' and <= '~'))
+        // The limit every Portico service applies: a key Ordering would refuse is refused here, before anything starts.
+        if (keys.Count != 1 || keys[0] is not { } key || !IdempotencyKeys.IsValid(key))
         {
             await GatewayProblems.WriteAsync(context, StatusCodes.Status400BadRequest, "Idempotency-Key required",
-                $"'{plan.Name}' runs exactly once per key: send one {RequestSafety.IdempotencyKeyHeader} header of 1 to {MaxKeyLength} printable ASCII characters "
-                + "(a UUID, say), and the same one when you retry.",
-                new Dictionary<string, string[]> { [RequestSafety.IdempotencyKeyHeader] = [keys.Count == 0 ? "Required." : "One value of 1 to 255 printable ASCII characters, no spaces."] });
+                $"'{plan.Name}' runs exactly once per key: send one {RequestSafety.IdempotencyKeyHeader} header of {IdempotencyKeys.Rule}, "
+                + "and the same one when you retry.",
+                new Dictionary<string, string[]> { [RequestSafety.IdempotencyKeyHeader] = [keys.Count == 0 ? "Required." : $"One value of {IdempotencyKeys.Rule}."] });
             return;
         }
         var (body, raw, problem) = await CompositionExecutor.ReadBodyAsync(context, plan, read: true);
@@ -44,34 +44,44 @@ internal sealed partial class DurableCompositionHandler(SagaLog log, SagaRecover
         var fingerprint = Fingerprint(context.Request, raw);
         var input = CompositionInput.Capture(context, plan, body);
         var owner = recovery.NewOwner();
-        SagaState? existing = null;
         try
         {
-            if (!await log.BeginAsync(sagaKey, plan.Name, fingerprint, owner, input, settings.Retention))
+            var begun = await log.BeginAsync(sagaKey, plan.Name, fingerprint, owner, input, settings.Retention);
+            if (begun.Outcome == SagaWriteOutcome.StoreFailed)
             {
-                existing = await log.LoadAsync(sagaKey);
-                await AnswerExistingAsync(context, plan, existing, fingerprint);
+                await StoreUnavailableAsync(context, plan, begun.Reason);
+                return;
+            }
+            if (begun.Outcome == SagaWriteOutcome.Conflict)
+            {
+                await AnswerExistingAsync(context, plan, await log.LoadAsync(sagaKey), fingerprint);
                 return;
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or CryptographicException)
         {
-            Log.StoreUnavailable(logger, plan.Name, ex.Message);
-            context.Response.Headers.RetryAfter = "1";
-            await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Saga log unavailable",
-                $"'{plan.Name}' records what it does before doing it, and its log could not be reached; nothing was done. Retry with the same {RequestSafety.IdempotencyKeyHeader}.");
+            // CryptographicException: the key ring (kept in the store) could not be read or made.
+            await StoreUnavailableAsync(context, plan, ex.Message);
             return;
         }
 
-        var journal = new SagaJournal(log, sagaKey, owner, settings);
+        var journal = new SagaJournal(log, plan.Name, sagaKey, owner, settings, logger);
         // Not tied to the request: once begun, the run goes to its end whether or not the client stays.
         var answer = await executor.RunAsync(plan, new CompositionScope(context, input), journal, CancellationToken.None);
         if (answer.Settled && !await journal.CompleteAsync(answer))
         {
-            answer = CompositionExecutor.PendingAnswer(plan, settings, null, $"The outcome of '{plan.Name}' could not be kept in its saga log.",
+            answer = CompositionExecutor.PendingAnswer(plan, settings, null, $"The outcome of '{plan.Name}' could not be kept in its saga log: {journal.LostBecause}.",
                 StatusCodes.Status503ServiceUnavailable, context.TraceIdentifier);
         }
         await answer.WriteAsync(context);
+    }
+
+    private async Task StoreUnavailableAsync(HttpContext context, CompositionPlan plan, string reason)
+    {
+        Log.StoreUnavailable(logger, plan.Name, reason);
+        context.Response.Headers.RetryAfter = "1";
+        await GatewayProblems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "Saga log unavailable",
+            $"'{plan.Name}' records what it does before doing it, and its log could not be reached; nothing was done. Retry with the same {RequestSafety.IdempotencyKeyHeader}.");
     }
 
     private async Task AnswerExistingAsync(HttpContext context, CompositionPlan plan, SagaState? state, string fingerprint)

@@ -80,16 +80,16 @@ internal sealed partial class SagaRecovery(SagaLog log, CompositionExecutor exec
     {
         var settings = plan.Durable!;
         var owner = NewOwner();
-        if (state.Input is null || !await log.TakeOverAsync(state, owner))
+        if (state.Input is null || await log.TakeOverAsync(state, owner) is not { Written: true })
         {
             return null;
         }
-        var journal = new SagaJournal(log, state.Key, owner, settings, state);
+        var journal = new SagaJournal(log, plan.Name, state.Key, owner, settings, logger, state);
         var context = new DefaultHttpContext { TraceIdentifier = state.Input.RequestId };
         var answer = await executor.RunAsync(plan, new CompositionScope(context, state.Input), journal, CancellationToken.None);
         if (answer.Settled && (journal.Lost || !await journal.CompleteAsync(answer)))
         {
-            answer = CompositionExecutor.PendingAnswer(plan, settings, null, $"The outcome of '{plan.Name}' could not be kept in its saga log.",
+            answer = CompositionExecutor.PendingAnswer(plan, settings, null, $"The outcome of '{plan.Name}' could not be kept in its saga log: {journal.LostBecause}.",
                 StatusCodes.Status503ServiceUnavailable, state.Input.RequestId);
         }
         telemetry.Recovered(plan.Name, answer.Outcome);

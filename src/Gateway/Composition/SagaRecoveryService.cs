@@ -19,6 +19,14 @@ public sealed record SagaRecoveryOptions
     /// <summary>How long a sweeping instance holds the lease without renewing it; it renews at a third of this.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a saga-log write the store does not take (a timeout, a lost connection, a transaction aborted without a
+    /// conflict) is tried again before the run gives up and answers "pending". A loaded machine can hold a write past the
+    /// store client's 5 s timeout; a conflict (the run taken over) is never tried again.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan WriteRetryBudget { get; init; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>

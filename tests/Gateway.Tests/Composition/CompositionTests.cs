@@ -130,6 +130,77 @@ public sealed class CompositionTests(ITestOutputHelper output)
         Assert.Equal(["ord-1"], cancelled);
     }
 
+    /// <summary>
+    /// A composition that is not durable: an order (compensated by a cancel), then points marked Idempotent whose
+    /// upstream applies each call and then resets the connection before replying, for the first <paramref name="lost"/> calls.
+    /// </summary>
+    private static async Task<(HttpResponseMessage Response, string Body, int PointCalls, int Applied, string[] Cancelled)> PurchaseWithLostRepliesAsync(int lost)
+    {
+        var cancelled = new ConcurrentBag<string>();
+        var applied = new ConcurrentDictionary<string, bool>();
+        var calls = 0;
+        await using var backend = await TestBackend.StartAsync("svc", app =>
+        {
+            app.MapPost("/orders", () => Results.Json(new { id = "ord-1", total = 50000 }, statusCode: 201));
+            app.MapPost("/orders/{id}/cancel", (string id) =>
+            {
+                cancelled.Add(id);
+                return Results.Ok();
+            });
+            app.MapPost("/points", (HttpContext context) =>
+            {
+                applied.TryAdd("ord-1", true); // applied once, by order id, however often it comes
+                if (Interlocked.Increment(ref calls) <= lost)
+                {
+                    context.Abort(); // the connection is reset: the reply never leaves
+                    return Results.Empty;
+                }
+                return Results.Json(new { pointsEarned = 500 });
+            });
+        });
+        const string compositions = """
+        { "purchase": { "Method": "POST", "Path": "/purchases", "AuthorizationPolicy": "anonymous", "Steps": {
+            "order": { "Cluster": "svc", "Method": "POST", "Path": "/orders",
+                       "Compensate": { "Method": "POST", "Path": "/orders/{{steps.order.body.id}}/cancel" } },
+            "points": { "Cluster": "svc", "Method": "POST", "Path": "/points", "Idempotent": true, "Timeout": "00:00:02", "AttemptTimeout": "00:00:01",
+                        "Body": { "orderId": "{{steps.order.body.id}}" } } } } }
+        """;
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address, compositions));
+        var response = await gateway.Client.PostAsJsonAsync("/purchases", new { }, Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        return (response, body, Volatile.Read(ref calls), applied.Count, [.. cancelled]);
+    }
+
+    [Fact]
+    public async Task NotDurable_IdempotentStepsReplyLost_IsSentAgain_AndNothingIsUndone()
+    {
+        var (response, body, pointCalls, applied, cancelled) = await PurchaseWithLostRepliesAsync(lost: 1);
+        using var _ = response;
+
+        output.WriteLine($"{(int)response.StatusCode} {body}; points calls {pointCalls}, applied {applied}, cancelled [{string.Join(", ", cancelled)}]");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((2, 1), (pointCalls, applied));
+        Assert.Empty(cancelled);
+    }
+
+    [Fact]
+    public async Task NotDurable_IdempotentStepsOutcomeUnknownForItsWholeBudget_UndoesNothing_AndSaysSo()
+    {
+        // Before: the unknown outcome counted as a failure and the order was cancelled, although the points went through.
+        var (response, body, pointCalls, applied, cancelled) = await PurchaseWithLostRepliesAsync(lost: int.MaxValue);
+        using var _ = response;
+
+        output.WriteLine($"{(int)response.StatusCode} {body}; points calls {pointCalls}, applied {applied}, cancelled [{string.Join(", ", cancelled)}]");
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var json = JsonDocument.Parse(body);
+        Assert.Equal("https://portico.dev/problems/composition-outcome-unknown", json.RootElement.GetProperty("type").GetString());
+        Assert.Equal("points", json.RootElement.GetProperty("step").GetString());
+        Assert.Equal("order", json.RootElement.GetProperty("succeeded")[0].GetString());
+        Assert.True(pointCalls >= 2, $"sent {pointCalls} time(s) within the budget");
+        Assert.Empty(cancelled);
+    }
+
     [Fact]
     public async Task OptionalStepDown_Answers200_WithPartial()
     {

@@ -54,7 +54,8 @@ public sealed class GatewayHost : IAsyncDisposable
         }
         builder.AddServiceDefaults();
         builder.AddJwtAuthentication();
-        configure?.Invoke(builder.AddPorticoGateway());
+        var gateway = builder.AddPorticoGateway();
+        configure?.Invoke(gateway);
 
         var app = builder.Build();
         try

@@ -5,14 +5,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Portico.ServiceDefaults.Authentication.Revocation;
 using Portico.Tests.Common;
 
@@ -31,11 +23,10 @@ public sealed class SystemUnderRevocation : IAsyncLifetime
     public const string OrderingResource = "urn:portico:ordering";
 
     private readonly string _orderingDb = TestDatabases.NewPath("ordering");
-    private readonly string _gatewayFolder = Directory.CreateTempSubdirectory("portico-e2e-gw-").FullName;
     private GarnetTestServer _store = null!;
     private TestBackend _echo = null!;
     private ServiceApp<OrderingService::Program> _ordering = null!;
-    private WebApplication _gateway = null!;
+    private GatewayHost _gateway = null!;
 
     public IdentityApp Identity { get; private set; } = null!;
 
@@ -75,7 +66,7 @@ public sealed class SystemUnderRevocation : IAsyncLifetime
         Ordering = _ordering.CreateHttpClient();
 
         _echo = await TestBackend.StartAsync("echo", app => app.MapGet("/echo", () => "hello"));
-        await File.WriteAllTextAsync(Path.Combine(_gatewayFolder, "gateway.json"), JsonSerializer.Serialize(new
+        _gateway = await GatewayHost.StartAsync(JsonSerializer.Serialize(new
         {
             ReverseProxy = new
             {
@@ -90,27 +81,12 @@ public sealed class SystemUnderRevocation : IAsyncLifetime
                     ["echo"] = new { Destinations = new { echo = new { Address = _echo.Address.ToString() } } },
                 },
             },
-        }));
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = _gatewayFolder, EnvironmentName = "Test" });
-        if (Environment.GetEnvironmentVariable("PORTICO_TEST_LOGS") is null)
-        {
-            builder.Logging.ClearProviders();
-        }
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        }), new Dictionary<string, string?>
         {
             ["ConnectionStrings:store"] = _store.ConnectionString,
             ["Portico:Jwt:JwksUrl"] = jwks,
         });
-        builder.AddServiceDefaults();
-        builder.AddJwtAuthentication();
-        builder.AddPorticoGateway();
-        _gateway = builder.Build();
-        _gateway.UsePorticoGateway();
-        _gateway.MapDefaultEndpoints();
-        _gateway.MapPorticoGateway();
-        await _gateway.StartAsync();
-        Gateway = new HttpClient { BaseAddress = new Uri(_gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()) };
+        Gateway = _gateway.CreateHttpClient();
     }
 
     public async ValueTask DisposeAsync()
@@ -118,7 +94,6 @@ public sealed class SystemUnderRevocation : IAsyncLifetime
         Gateway.Dispose();
         Ordering.Dispose();
         IdentityClient.Dispose();
-        await _gateway.StopAsync();
         await _gateway.DisposeAsync();
         await _ordering.DisposeAsync();
         await Identity.DisposeAsync();
@@ -126,7 +101,6 @@ public sealed class SystemUnderRevocation : IAsyncLifetime
         _store.Dispose();
         TestDatabases.Delete(_orderingDb);
         IdentityApp.DeleteFiles(Identity.DatabasePath);
-        Directory.Delete(_gatewayFolder, recursive: true);
     }
 }
 

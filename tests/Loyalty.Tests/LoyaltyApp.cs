@@ -2,15 +2,6 @@ extern alias LoyaltyService;
 
 using Grpc.Core;
 using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Portico.Contracts.Loyalty.V1;
 using Portico.Tests.Common;
 using LoyaltyClient = Portico.Contracts.Loyalty.V1.Loyalty.LoyaltyClient;
@@ -18,89 +9,40 @@ using LoyaltyClient = Portico.Contracts.Loyalty.V1.Loyalty.LoyaltyClient;
 namespace Portico.Loyalty.Tests;
 
 /// <summary>
-/// The Loyalty service on real Kestrel, with the two endpoints of its own configuration (HTTP/1.1 and
-/// HTTP/2-only h2c) moved to free loopback ports, against the SQLite file it is given. Tokens come from a
-/// <see cref="TestTokenIssuer"/> whose key set a stand-in Identity serves.
+/// The Loyalty service on real Kestrel (<see cref="HttpAndGrpcApp{TEntryPoint}"/>: its HTTP/1.1 and h2c endpoints on
+/// free loopback ports) against the database it is given, trusting the key set at the URL it is given, with the
+/// process's Garnet as broker under a namespace of its own unless the settings say otherwise.
 /// </summary>
-public sealed class LoyaltyApp : WebApplicationFactory<LoyaltyService::Program>
+public sealed class LoyaltyApp : HttpAndGrpcApp<LoyaltyService::Program>
 {
-    private readonly string _jwksUrl;
-    private readonly IReadOnlyDictionary<string, string?> _settings;
-    private readonly TimeProvider? _timeProvider;
-    private ListenOptions? _http;
-    private ListenOptions? _grpc;
-
-    /// <param name="settings">Added to the test's own; by default the shared Garnet store as broker under a namespace of its own.</param>
-    public LoyaltyApp(string databasePath, string jwksUrl, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null)
-    {
+    /// <param name="settings">Added to the defaults above, and winning over them.</param>
+    /// <param name="connectionString">Loyalty's connection string; null: the SQLite file at <paramref name="databasePath"/>.</param>
+    public LoyaltyApp(string databasePath, string jwksUrl, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? timeProvider = null, string? connectionString = null)
+        : base(SettingsOf(connectionString ?? $"Data Source={databasePath}", jwksUrl, settings), timeProvider) =>
         DatabasePath = databasePath;
-        _jwksUrl = jwksUrl;
-        _settings = settings ?? new Dictionary<string, string?>();
-        _timeProvider = timeProvider;
-        UseKestrel();
-    }
 
     public string DatabasePath { get; }
-
-    /// <summary>Loyalty's connection string; unset: the SQLite file at <see cref="DatabasePath"/>.</summary>
-    public string? ConnectionString { get; init; }
-
-    /// <summary>The HTTP/1.1 endpoint (health, metrics); the server starts on first use.</summary>
-    public Uri HttpAddress
-    {
-        get
-        {
-            StartServer();
-            return new Uri($"http://127.0.0.1:{_http!.IPEndPoint!.Port}/");
-        }
-    }
-
-    /// <summary>The HTTP/2-only endpoint that serves gRPC without TLS; the server starts on first use.</summary>
-    public Uri GrpcAddress
-    {
-        get
-        {
-            StartServer();
-            return new Uri($"http://127.0.0.1:{_grpc!.IPEndPoint!.Port}/");
-        }
-    }
 
     /// <summary>A channel over h2c to the gRPC endpoint.</summary>
     public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(GrpcAddress);
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    private static Dictionary<string, string?> SettingsOf(string connectionString, string jwksUrl, IReadOnlyDictionary<string, string?>? extra)
     {
-        builder.UseEnvironment("Development");
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:loyaltydb"] = ConnectionString ?? $"Data Source={DatabasePath}",
-            ["Portico:Jwt:JwksUrl"] = _jwksUrl,
-            ["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0",
-            ["Kestrel:Endpoints:grpc:Url"] = "http://127.0.0.1:0",
+            ["ConnectionStrings:loyaltydb"] = connectionString,
+            ["Portico:Jwt:JwksUrl"] = jwksUrl,
             // Loyalty consumes OrderCancelled, so it needs a broker: the test process's Garnet, a namespace per app.
             ["ConnectionStrings:store"] = SharedStore.ConnectionString,
             ["Messaging:Namespace"] = "loyalty-tests-" + Guid.NewGuid().ToString("N")[..12],
             ["Messaging:PollInterval"] = "00:00:00.05",
             ["Messaging:VisibilityTimeout"] = "00:00:03",
         };
-        foreach (var (key, value) in _settings)
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
         {
             settings[key] = value;
         }
-        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
-        if (Environment.GetEnvironmentVariable("PORTICO_TEST_LOGS") is null)
-        {
-            builder.ConfigureLogging(logging => logging.ClearProviders());
-        }
-        if (_timeProvider is not null)
-        {
-            builder.ConfigureServices(services => services.AddSingleton(_timeProvider));
-        }
-        // The service's own endpoint settings (names, protocols), read again so the tests learn which port is which.
-        builder.ConfigureServices(services => services.AddOptions<KestrelServerOptions>().Configure<IConfiguration>((kestrel, configuration) =>
-            kestrel.Configure(configuration.GetSection("Kestrel"), reloadOnChange: false)
-                .Endpoint("http", endpoint => _http = endpoint.ListenOptions)
-                .Endpoint("grpc", endpoint => _grpc = endpoint.ListenOptions)));
+        return settings;
     }
 }
 
@@ -118,7 +60,7 @@ public static class SharedStore
 /// </summary>
 public class LoyaltyFixture : IAsyncLifetime
 {
-    private TestBackend? _identity;
+    private StandInIdentity? _identity;
     private ServiceTestDatabase? _database;
 
     /// <summary>The engine of the fresh database (unused when <see cref="DatabasePath"/> is set).</summary>
@@ -165,11 +107,10 @@ public class LoyaltyFixture : IAsyncLifetime
         var jwks = JwksUrl;
         if (jwks is null)
         {
-            _identity = await TestBackend.StartAsync("identity", app =>
-                app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json")));
-            jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
+            _identity = await StandInIdentity.StartAsync(Tokens);
+            jwks = _identity.JwksUrl;
         }
-        App = new LoyaltyApp(DatabasePath ?? _database!.SqlitePath ?? "", jwks, Settings, Time) { ConnectionString = _database?.ConnectionString };
+        App = new LoyaltyApp(DatabasePath ?? _database!.SqlitePath ?? "", jwks, Settings, Time, _database?.ConnectionString);
         Channel = App.CreateChannel();
         Client = new LoyaltyClient(Channel);
     }

@@ -2,27 +2,22 @@ extern alias CatalogService;
 extern alias OrderingService;
 
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Portico.Tests.Common;
 
 namespace Portico.Loyalty.Tests;
 
 /// <summary>
-/// Real Catalog, Ordering and Loyalty hosts on one embedded Garnet broker (their own namespace), with a stand-in
-/// Identity that serves the key set and, for Loyalty's reconciler, the client_credentials grant (a service token).
+/// Real Catalog, Ordering and Loyalty hosts on one embedded Garnet broker (their own namespace): the shop as
+/// <see cref="ShopServices{TCatalog, TOrdering}"/> runs it, with Loyalty joined to it on the engine, clock and settings
+/// a test class chooses.
 /// </summary>
 public class ShopFixture : IAsyncLifetime
 {
-    public const string LoyaltySecret = "loyalty-test-secret-0123456789-abcdefghijklmnop";
-
-    private TestBackend _identity = null!;
-    private ServiceApp<CatalogService::Program> _catalog = null!;
     private ServiceTestDatabase? _catalogDb;
     private ServiceTestDatabase? _orderingDb;
+    private ShopServices<CatalogService::Program, OrderingService::Program>? _services;
 
-    public TestTokenIssuer Tokens { get; } = new();
+    public TestTokenIssuer Tokens => _services!.Tokens;
 
     /// <summary>Loyalty's clock; null for the system clock.</summary>
     protected virtual TimeProvider? LoyaltyTime => null;
@@ -32,7 +27,7 @@ public class ShopFixture : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?> LoyaltySettings => new Dictionary<string, string?>();
 
-    public ServiceApp<OrderingService::Program> Ordering { get; private set; } = null!;
+    public ServiceApp<OrderingService::Program> Ordering => _services!.Ordering;
 
     public LoyaltyFixture Loyalty { get; private set; } = null!;
 
@@ -44,61 +39,21 @@ public class ShopFixture : IAsyncLifetime
         }
         _catalogDb = await ServiceTestDatabase.CreateAsync(Engine, "catalog");
         _orderingDb = await ServiceTestDatabase.CreateAsync(Engine, "ordering");
-        var ns = "shop-tests-" + Guid.NewGuid().ToString("N")[..12];
-        _identity = await TestBackend.StartAsync("identity", app =>
-        {
-            app.MapGet("/.well-known/jwks.json", () => Results.Text(Tokens.JwksJson, "application/json"));
-            app.MapPost("/api/auth/token", async (HttpRequest request) =>
-            {
-                var body = await request.ReadFromJsonAsync<Dictionary<string, string>>();
-                return body is not null && body.GetValueOrDefault("grant_type") == "client_credentials" && body.GetValueOrDefault("client_secret") == LoyaltySecret
-                    ? Results.Json(new Dictionary<string, object> { ["access_token"] = Tokens.CreateToken("client:" + body["client_id"], roles: ["service"]), ["expires_in"] = 900 })
-                    : Results.Unauthorized();
-            });
-        });
-        var jwks = new Uri(_identity.Address, "/.well-known/jwks.json").ToString();
+        _services = await ShopServices<CatalogService::Program, OrderingService::Program>.StartAsync(
+            SharedStore.ConnectionString, _catalogDb.ConnectionString, _orderingDb.ConnectionString);
 
-        _catalog = new ServiceApp<CatalogService::Program>(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:catalogdb"] = _catalogDb.ConnectionString,
-            ["ConnectionStrings:store"] = SharedStore.ConnectionString, // Catalog consumes order events (stock)
-            ["Messaging:Namespace"] = ns,
-        });
-
-        Ordering = new ServiceApp<OrderingService::Program>(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:orderingdb"] = _orderingDb.ConnectionString,
-            ["ConnectionStrings:store"] = SharedStore.ConnectionString,
-            ["Messaging:Namespace"] = ns,
-            ["Messaging:Outbox:PollInterval"] = "00:00:00.05",
-            ["Portico:Jwt:JwksUrl"] = jwks,
-            ["Ordering:CatalogUrl"] = _catalog.Address.ToString(),
-        });
-        _ = Ordering.Address;
-
-        var loyalty = new Dictionary<string, string?>
-        {
-            ["Messaging:Namespace"] = ns,
-            ["Loyalty:Reconciler:OrderingUrl"] = Ordering.Address.ToString(),
-            ["Loyalty:Reconciler:TokenUrl"] = new Uri(_identity.Address, "/api/auth/token").ToString(),
-            ["Loyalty:Reconciler:ClientSecret"] = LoyaltySecret,
-        };
+        var loyalty = _services.LoyaltySettings();
         foreach (var (key, value) in LoyaltySettings)
         {
             loyalty[key] = value;
         }
-        Loyalty = new LoyaltyFixture { Engine = Engine, Settings = loyalty, Time = LoyaltyTime, Tokens = Tokens, JwksUrl = jwks };
+        Loyalty = new LoyaltyFixture { Engine = Engine, Settings = loyalty, Time = LoyaltyTime, Tokens = Tokens, JwksUrl = _services.Identity.JwksUrl };
         await Loyalty.InitializeAsync();
         _ = Loyalty.App.HttpAddress;
     }
 
     /// <summary>A client of Ordering signed in as <paramref name="userId"/>.</summary>
-    public HttpClient OrderingClientFor(string userId)
-    {
-        var client = new HttpClient { BaseAddress = Ordering.Address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken(userId));
-        return client;
-    }
+    public HttpClient OrderingClientFor(string userId) => _services!.OrderingClientFor(userId);
 
     /// <summary>An admin's client of Loyalty's HTTP endpoint.</summary>
     public HttpClient LoyaltyAdmin()
@@ -110,12 +65,10 @@ public class ShopFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (_identity is not null)
+        if (_services is not null)
         {
             await Loyalty.DisposeAsync();
-            await Ordering.DisposeAsync();
-            await _catalog.DisposeAsync();
-            await _identity.DisposeAsync();
+            await _services.DisposeAsync();
         }
         if (_orderingDb is not null)
         {

@@ -164,7 +164,7 @@ public sealed class PurchaseSoakTests(ITestOutputHelper output)
 
         // Settle: the running gateway's clock goes past RecoverAfter, so its worker (and any retry) takes over every run
         // still open; then each key is asked again until its kept answer comes back.
-        shop.Gateway.Clock.Advance(recoverAfter + TimeSpan.FromSeconds(1));
+        shop.GatewayClock.Advance(recoverAfter + TimeSpan.FromSeconds(1));
         var settleDeadline = Deadline(TimeSpan.FromSeconds(60));
         foreach (var purchase in plan)
         {

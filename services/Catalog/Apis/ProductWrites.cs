@@ -1,12 +1,13 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Net.Http.Headers;
 using Portico.Catalog.Infrastructure;
-using Portico.Catalog.Model;
 using Portico.Contracts.Events;
 using Portico.Data;
 using Portico.Messaging;
 using Portico.Messaging.Outbox;
+using Portico.ServiceDefaults.RequestBodies;
 
 namespace Portico.Catalog.Apis;
 
@@ -30,18 +31,17 @@ public static partial class ProductWrites
         return app;
     }
 
+    [RequestSizeLimit(ProductRequest.MaxBodyBytes)]
     internal static async Task<IResult> CreateProductAsync(
-        HttpContext context, CatalogDbContext db, ProductCaching caching, TimeProvider timeProvider, OutboxSignal outboxSignal, ILoggerFactory loggers,
+        [FromBody] ProductRequest? body, HttpContext context, CatalogDbContext db, ProductCaching caching, TimeProvider timeProvider, OutboxSignal outboxSignal, ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
-        var (request, problem) = await ProductRequest.ReadAsync(context.Request, cancellationToken);
-        if (request is null)
+        if (body is null)
         {
-            return problem!;
+            return JsonRequestBodies.Missing(ProductRequest.Expected);
         }
 
-        var product = new Product { Name = request.Name, NameKo = request.NameKo, Description = request.Description };
-        request.ApplyTo(product);
+        var product = body.ToProduct();
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             db.Products.Add(product);
@@ -63,10 +63,12 @@ public static partial class ProductWrites
     /// <summary>
     /// Replaces product <paramref name="id"/>. With <c>If-Match</c> (the product's ETag from a GET), the write happens only
     /// if the product is still as the caller saw it, else 412 (RFC 9110 §13.1.1): stock moves with every order, so an admin
-    /// setting stock from a count can make sure none slipped in between. Without it the last write wins.
+    /// setting stock from a count can make sure none slipped in between. Without it the last write wins. The body has been
+    /// bound and validated before this runs (<see cref="ProductRequest"/>); only an empty one arrives as null.
     /// </summary>
+    [RequestSizeLimit(ProductRequest.MaxBodyBytes)]
     internal static async Task<IResult> UpdateProductAsync(
-        int id, HttpContext context, CatalogDbContext db, ProductCaching caching, TimeProvider timeProvider, OutboxSignal outboxSignal,
+        int id, [FromBody] ProductRequest? body, HttpContext context, CatalogDbContext db, ProductCaching caching, TimeProvider timeProvider, OutboxSignal outboxSignal,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var ifMatch = context.Request.Headers.IfMatch;
@@ -79,10 +81,9 @@ public static partial class ProductWrites
             })
             { Status = StatusCodes.Status400BadRequest, Title = "Invalid If-Match", Detail = "Invalid header: If-Match." });
         }
-        var (request, problem) = await ProductRequest.ReadAsync(context.Request, cancellationToken);
-        if (request is null)
+        if (body is null)
         {
-            return problem!;
+            return JsonRequestBodies.Missing(ProductRequest.Expected);
         }
 
         for (var attempt = 1; ; attempt++)
@@ -99,7 +100,7 @@ public static partial class ProductWrites
                     title: "Product changed",
                     detail: $"Product {id} is no longer as If-Match describes it (its stock moves with orders); read it again and resend.");
             }
-            request.ApplyTo(product);
+            body.ApplyTo(product);
             if (!db.ChangeTracker.HasChanges())
             {
                 return TypedResults.Ok(product); // the same values again: nothing changed, nothing to purge

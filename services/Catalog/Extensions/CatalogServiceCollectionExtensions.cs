@@ -4,6 +4,7 @@ using Portico.Catalog.Apis;
 using Portico.Catalog.Infrastructure;
 using Portico.Catalog.Stock;
 using Portico.Contracts.Events;
+using Portico.ServiceDefaults.RequestBodies;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -23,8 +24,10 @@ public static class CatalogServiceCollectionExtensions
     {
         var services = builder.Services;
         services.AddProblemDetails();
-        // A request the server rejects while it is read (too large, cut short) is the client's fault, not a 500.
-        services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        // Product bodies: bound strictly and checked by .NET's validation (ProductRequest's attributes), faults named in
+        // problem+json. A request the server rejects while it is read (too large, cut short) is a 4xx, not a 500.
+        services.AddValidation();
+        services.AddJsonRequestBodies();
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<ProductCachingOptions>().BindConfiguration(ProductCachingOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ProductCaching>();

@@ -8,6 +8,7 @@ using Portico.Messaging.Outbox;
 using Portico.Ordering.Infrastructure;
 using Portico.Ordering.Model;
 using Portico.Ordering.Orders;
+using Portico.ServiceDefaults.RequestBodies;
 
 namespace Portico.Ordering.Apis;
 
@@ -32,9 +33,12 @@ public static class OrdersApi
     /// <summary>
     /// Places an order priced by Catalog: 201 with its Location. With an <c>Idempotency-Key</c>, a retry of the same
     /// lines creates nothing and gets the order as it is now (its current status, e.g. Cancelled) with the first
-    /// answer's status code and <c>Idempotent-Replayed: true</c>; the same key with other lines is 422.
+    /// answer's status code and <c>Idempotent-Replayed: true</c>; the same key with other lines is 422. The body has
+    /// been bound and validated before this runs (<see cref="OrderRequest"/>); only an empty one arrives as null.
     /// </summary>
+    [RequestSizeLimit(OrderRequest.MaxBodyBytes)]
     internal static async Task<IResult> PlaceOrderAsync(
+        [FromBody] OrderRequest? body,
         HttpContext context,
         OrderPlacement placement,
         IOptions<OrderingOptions> options,
@@ -45,13 +49,12 @@ public static class OrdersApi
         {
             return keyProblem;
         }
-        var (request, bodyProblem) = await OrderRequest.ReadAsync(context.Request, cancellationToken);
-        if (request is null)
+        if (body is null)
         {
-            return bodyProblem!;
+            return JsonRequestBodies.Missing(OrderRequest.Expected);
         }
 
-        var result = await placement.PlaceAsync(UserId(context.User), key, request, cancellationToken);
+        var result = await placement.PlaceAsync(UserId(context.User), key, body.ToLines(), cancellationToken);
         switch (result)
         {
             case PlacementResult.Placed placed:

@@ -9,6 +9,7 @@ using Portico.Ordering.Apis;
 using Portico.Ordering.Catalog;
 using Portico.Ordering.Infrastructure;
 using Portico.Ordering.Orders;
+using Portico.ServiceDefaults.RequestBodies;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -28,8 +29,10 @@ public static class OrderingServiceCollectionExtensions
     {
         var services = builder.Services;
         services.AddProblemDetails();
-        // A request the server rejects while it is read (too large, cut short) is the client's fault, not a 500.
-        services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        // Order bodies: bound strictly and checked by .NET's validation (OrderRequest's attributes), faults named in
+        // problem+json. A request the server rejects while it is read (too large, cut short) is a 4xx, not a 500.
+        services.AddValidation();
+        services.AddJsonRequestBodies();
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddOptions<OrderingOptions>().BindConfiguration(OrderingOptions.SectionName).ValidateOnStart();

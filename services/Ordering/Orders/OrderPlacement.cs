@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Portico.Data;
@@ -48,9 +51,9 @@ public abstract record PlacementResult
 public sealed partial class OrderPlacement(
     OrderingDbContext db, CatalogClient catalog, TimeProvider timeProvider, OutboxSignal outboxSignal, IOptions<OrderingOptions> options, ILogger<OrderPlacement> logger)
 {
-    public async Task<PlacementResult> PlaceAsync(string userId, string? idempotencyKey, OrderRequest request, CancellationToken cancellationToken)
+    public async Task<PlacementResult> PlaceAsync(string userId, string? idempotencyKey, IReadOnlyList<RequestedLine> lines, CancellationToken cancellationToken)
     {
-        var requestHash = request.Hash();
+        var requestHash = HashOf(lines);
         if (idempotencyKey is not null && await FindRecordAsync(userId, idempotencyKey, requestHash, cancellationToken) is { } earlier)
         {
             return earlier;
@@ -59,7 +62,7 @@ public sealed partial class OrderPlacement(
         IReadOnlyDictionary<int, CatalogProduct?> products;
         try
         {
-            products = await catalog.GetProductsAsync(request.Lines.Select(l => l.ProductId), cancellationToken);
+            products = await catalog.GetProductsAsync(lines.Select(l => l.ProductId), cancellationToken);
         }
         catch (CatalogUnavailableException e)
         {
@@ -67,19 +70,19 @@ public sealed partial class OrderPlacement(
             return new PlacementResult.CatalogUnavailable(e.Message);
         }
 
-        var unknown = request.Lines.Select((line, index) => (line, index)).Where(x => products[x.line.ProductId] is null)
+        var unknown = lines.Select((line, index) => (line, index)).Where(x => products[x.line.ProductId] is null)
             .ToDictionary(x => $"items[{x.index}].productId", x => new[] { $"No product has id {x.line.ProductId}." }, StringComparer.Ordinal);
         if (unknown.Count > 0)
         {
             return new PlacementResult.UnknownProducts(unknown);
         }
 
-        if (CheckPrices(request, products, options.Value.MaxOrderTotal) is { } unpriceable)
+        if (CheckPrices(lines, products, options.Value.MaxOrderTotal) is { } unpriceable)
         {
             return unpriceable;
         }
 
-        var order = CreateOrder(userId, request, products);
+        var order = CreateOrder(userId, lines, products);
         var body = JsonSerializer.Serialize(OrderResponse.From(order), OrderResponse.SerializerOptions);
         db.Orders.Add(order);
         db.Outbox.Add(OrderEvents.Placed(order));
@@ -137,13 +140,13 @@ public sealed partial class OrderPlacement(
     /// What Loyalty would refuse, refused before anything is stored: a product priced at zero or less, a line or total
     /// that overflows, a total above <paramref name="maxTotal"/>. Null when the order can be priced.
     /// </summary>
-    private static PlacementResult.Unpriceable? CheckPrices(OrderRequest request, IReadOnlyDictionary<int, CatalogProduct?> products, long maxTotal)
+    private static PlacementResult.Unpriceable? CheckPrices(IReadOnlyList<RequestedLine> lines, IReadOnlyDictionary<int, CatalogProduct?> products, long maxTotal)
     {
         var unpriced = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var tooLarge = new Dictionary<string, string[]>(StringComparer.Ordinal);
         long total = 0;
         var totalOverflows = false;
-        foreach (var (line, index) in request.Lines.Select((l, i) => (l, i)))
+        foreach (var (line, index) in lines.Select((l, i) => (l, i)))
         {
             var price = products[line.ProductId]!.Price;
             if (price <= 0)
@@ -200,7 +203,7 @@ public sealed partial class OrderPlacement(
         }
     }
 
-    private Order CreateOrder(string userId, OrderRequest request, IReadOnlyDictionary<int, CatalogProduct?> products)
+    private Order CreateOrder(string userId, IReadOnlyList<RequestedLine> lines, IReadOnlyDictionary<int, CatalogProduct?> products)
     {
         // Whole milliseconds: what the database gives back later is then exactly what this first answer says.
         var now = timeProvider.GetUtcNow();
@@ -214,7 +217,7 @@ public sealed partial class OrderPlacement(
             ChangedAt = now,
             EventSequence = OrderEvents.PlacedSequence,
         };
-        foreach (var (line, position) in request.Lines.Select((l, i) => (l, i)))
+        foreach (var (line, position) in lines.Select((l, i) => (l, i)))
         {
             var product = products[line.ProductId]!;
             order.Lines.Add(new OrderLine
@@ -229,6 +232,16 @@ public sealed partial class OrderPlacement(
         }
         order.Total = order.Lines.Aggregate(0L, (sum, l) => checked(sum + (l.UnitPrice * l.Quantity)));
         return order;
+    }
+
+    /// <summary>
+    /// SHA-256 (hex) of the lines sorted by product: two bodies that ask for the same products in the same
+    /// quantities are the same request, whatever their spacing or the order of their lines.
+    /// </summary>
+    private static string HashOf(IReadOnlyList<RequestedLine> lines)
+    {
+        var canonical = string.Join('\n', lines.OrderBy(l => l.ProductId).Select(l => string.Create(CultureInfo.InvariantCulture, $"{l.ProductId}x{l.Quantity}")));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
     }
 
     private static partial class Log

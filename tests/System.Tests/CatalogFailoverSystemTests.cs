@@ -14,9 +14,7 @@ public sealed class CatalogFailoverSystemTests(PorticoSystemFixture system, ITes
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    // Skipped, open regression (session 8 note, #18/#25): since Catalog consumes order events, Aspire fails to stop
-    // catalog-b within its stop timeout when this runs after the other system tests (passes alone). Unskip once found.
-    [Fact(Skip = "Open regression: Aspire cannot stop catalog-b in time after the other system tests; see the session 8 note")]
+    [Fact]
     public async Task ThousandProductReads_WhileOneOfTwoCatalogInstancesIsStopped_NoneFails()
     {
         var commands = system.App.Services.GetRequiredService<ResourceCommandService>();
@@ -34,7 +32,7 @@ public sealed class CatalogFailoverSystemTests(PorticoSystemFixture system, ITes
                 if (n == StopAt)
                 {
                     var stopped = await commands.ExecuteCommandAsync("catalog-b", KnownResourceCommands.StopCommand, ct);
-                    Assert.True(stopped.Success, stopped.Message);
+                    Assert.True(stopped.Success, $"{stopped.Message}\n{system.DescribeResources()}");
                 }
                 // A different page each time, so the gateway's cache answers none of them.
                 try

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Portico.Tests.Common;
@@ -56,13 +57,13 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// <c>POST /api/purchases</c> as the API tells clients to: while the answer is that the purchase is pending (503) or
-    /// in progress (409), ask again with the same key, for at most 90 s. Returns the final status and body.
+    /// <c>POST /api/purchases</c> as the API tells clients to: while the answer is that the purchase is pending (503, 504)
+    /// or in progress (409), ask again with the same key, for at most 2 min. Returns the final status and body.
     /// </summary>
     public async Task<(HttpStatusCode Status, string Body)> PurchaseAsync(string token, object body, CancellationToken cancellationToken)
     {
         var key = Guid.NewGuid().ToString();
-        var deadline = DateTime.UtcNow.AddSeconds(90);
+        var deadline = DateTime.UtcNow.AddMinutes(2);
         while (true)
         {
             using var purchase = new HttpRequestMessage(HttpMethod.Post, "/api/purchases") { Content = JsonContent.Create(body) };
@@ -70,8 +71,9 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
             purchase.Headers.Add("Idempotency-Key", key);
             using var answer = await Gateway.SendAsync(purchase, cancellationToken);
             var text = await answer.Content.ReadAsStringAsync(cancellationToken);
-            if (answer.StatusCode is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.Conflict)
-                || !text.Contains("composition-", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            // Pending and in-progress answers say when to ask again (Retry-After); a final 409 (a cancelled order) does not.
+            if (answer.StatusCode is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout or HttpStatusCode.Conflict)
+                || answer.Headers.RetryAfter is null || DateTime.UtcNow > deadline)
             {
                 return (answer.StatusCode, text);
             }
@@ -91,6 +93,14 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
             $"Portico:AdminPassword={AdminPassword}",
         ], cts.Token);
         appHost.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        // The testing builder runs no dashboard yet points every process's OTLP exporter at it. With nothing there the
+        // exporters retry (Aspire sets OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY=in_memory) and hold a process's shutdown past
+        // the orchestrator's stop timeout (seen: catalog-b "timed out waiting for process to stop", its exporter threads
+        // asleep between retries). No dashboard, no export.
+        foreach (var resource in appHost.Resources.OfType<IResourceWithEnvironment>())
+        {
+            resource.Annotations.Add(new EnvironmentCallbackAnnotation((Dictionary<string, object> environment) => environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT")));
+        }
 
         _app = await appHost.BuildAsync(cts.Token);
         _watch = new ResourceWatch(_app);

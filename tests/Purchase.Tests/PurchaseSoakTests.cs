@@ -15,8 +15,8 @@ namespace Portico.Purchase.Tests;
 /// random, the gateway is killed and started again twice, and clients send the same Idempotency-Key again at random
 /// (also concurrently). At the end every key's outcome is settled, Loyalty's reconciler runs once, and for every order
 /// points exist if and only if it is not cancelled, once; and what each client was told agrees with what happened.
-/// <c>PORTICO_SOAK_PURCHASES</c> sets how many purchases (default 200, about a minute on two busy cores; the issue
-/// asks for 500), <c>PORTICO_SOAK_SEED</c> the random seed (printed, to replay a failing run's fault plan).
+/// <c>PORTICO_SOAK_PURCHASES</c> sets how many purchases (default 200, about a minute on two busy cores; the test script
+/// runs the issue's 500), <c>PORTICO_SOAK_SEED</c> the random seed (printed, to replay a failing run's fault plan).
 /// </summary>
 public sealed class PurchaseSoakTests(ITestOutputHelper output)
 {

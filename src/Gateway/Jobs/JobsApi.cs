@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
+using Portico.ServiceDefaults.Http;
 using StackExchange.Redis;
 
 namespace Portico.Gateway.Jobs;
@@ -16,9 +17,8 @@ namespace Portico.Gateway.Jobs;
 /// </summary>
 internal sealed partial class JobsApi(JobStore store, JobSender sender, JobsClock clock, IOptions<JobsOptions> options, JobMetrics metrics, ILogger<JobsApi> logger)
 {
-    public const string IdempotencyHeader = "Idempotency-Key";
+    public const string IdempotencyHeader = IdempotencyKeys.HeaderName;
     public const string ReplayedHeader = "Idempotent-Replayed";
-    public const int MaxIdempotencyKeyLength = 100;
 
     /// <summary>Runs <paramref name="handler"/>; the store being unreachable is a 503 with <c>Retry-After</c>, not a 500.</summary>
     public async Task GuardAsync(HttpContext context, Func<HttpContext, Task> handler)
@@ -207,8 +207,8 @@ internal sealed partial class JobsApi(JobStore store, JobSender sender, JobsCloc
             return (null, null);
         }
         var key = values.Count == 1 ? values[0] ?? "" : "";
-        return values.Count != 1 || key.Length is 0 or > MaxIdempotencyKeyLength || !key.All(c => c is >= '!' and <= '~')
-            ? (null, $"Send one {IdempotencyHeader} of 1 to {MaxIdempotencyKeyLength} printable ASCII characters without spaces, such as a UUID.")
+        return values.Count != 1 || !IdempotencyKeys.IsValid(key)
+            ? (null, $"Send one {IdempotencyHeader} of {IdempotencyKeys.Rule}.")
             : (key, null);
     }
 

@@ -91,8 +91,8 @@ failed=0
 # The purchase soak (#26) runs the issue's 500 purchases here; by hand it defaults to 200 (about a minute).
 export PORTICO_SOAK_PURCHASES="${PORTICO_SOAK_PURCHASES:-500}"
 
-# The system tests start Autocomplete through the AppHost, whose first step is `npm ci`: install the Node packages
-# once before the .NET tests, so that step reads npm's cache instead of downloading while the start clock runs.
+# Installs the Node services' packages once, for their tests and for the system tests (the AppHost then skips its
+# own npm ci, which would otherwise run while the start clock runs).
 prepare_node() {
   for d in services/*/; do
     [ -f "$d/package.json" ] && (cd "$d" && npm ci --no-audit --no-fund >/dev/null 2>&1 || echo "npm ci failed in $d")
@@ -138,7 +138,8 @@ run_node_tests() {
   echo "== Node tests"
   for d in "${dirs[@]}"; do
     local log="$logs/node-$(basename "$d").log"
-    (cd "$d" && npm ci --no-audit --no-fund >/dev/null && node --test 2>&1) | tee "$log"
+    # Packages were installed by prepare_node before the .NET tests.
+    (cd "$d" && node --test 2>&1) | tee "$log"
     local p f
     p=$(grep -E '^# pass [0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)
     f=$(grep -E '^# fail [0-9]+' "$log" | grep -oE '[0-9]+' | tail -1)

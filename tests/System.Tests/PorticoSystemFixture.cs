@@ -41,16 +41,15 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
         const string password = "correct horse battery staple";
         using var register = await Gateway.PostAsJsonAsync("/api/auth/register", new { email, password, name = "Test User" }, cancellationToken);
         register.EnsureSuccessStatusCode();
-        using var token = await Gateway.PostAsJsonAsync("/api/auth/token", new { email, password }, cancellationToken);
-        token.EnsureSuccessStatusCode();
-        using var body = System.Text.Json.JsonDocument.Parse(await token.Content.ReadAsStringAsync(cancellationToken));
-        return body.RootElement.GetProperty("access_token").GetString()!;
+        return await TokenAsync(email, password, cancellationToken);
     }
 
     /// <summary>Signs in as the seeded administrator and returns an access token.</summary>
-    public async Task<string> AdminTokenAsync(CancellationToken cancellationToken)
+    public Task<string> AdminTokenAsync(CancellationToken cancellationToken) => TokenAsync("admin@portico.local", AdminPassword, cancellationToken);
+
+    private async Task<string> TokenAsync(string email, string password, CancellationToken cancellationToken)
     {
-        using var token = await Gateway.PostAsJsonAsync("/api/auth/token", new { email = "admin@portico.local", password = AdminPassword }, cancellationToken);
+        using var token = await Gateway.PostAsJsonAsync("/api/auth/token", new { email, password }, cancellationToken);
         token.EnsureSuccessStatusCode();
         using var body = System.Text.Json.JsonDocument.Parse(await token.Content.ReadAsStringAsync(cancellationToken));
         return body.RootElement.GetProperty("access_token").GetString()!;

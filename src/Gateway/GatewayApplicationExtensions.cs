@@ -5,9 +5,6 @@ using Microsoft.AspNetCore.Routing;
 using Portico.Gateway.Caching;
 using Portico.Gateway.Composition;
 using Portico.Gateway.Configuration;
-using Portico.Gateway.Forwarding;
-using Portico.Gateway.RateLimiting;
-using Portico.Gateway.Resilience;
 using Microsoft.Extensions.Options;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Security;
@@ -48,24 +45,17 @@ public static class GatewayApplicationExtensions
     {
         app.Services.GetRequiredService<GatewayConfigProvider>().EnsureValid();
 
-        var rateLimiting = app.Services.GetRequiredService<RateLimitingMiddleware>();
-        var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
-        var caching = app.Services.GetRequiredService<CachingMiddleware>();
-        var resilience = app.Services.GetRequiredService<ResilienceMiddleware>();
-        var upstreamMetrics = app.Services.GetRequiredService<UpstreamMetrics>();
-        app.MapReverseProxy(pipeline =>
-        {
-            pipeline.Use(rateLimiting.InvokeAsync);     // the route's policy of the gateway file in force
-            pipeline.Use(bodyLimit.InvokeAsync);
-            pipeline.Use(ProxyErrorProblems.InvokeAsync);
-            pipeline.Use(caching.InvokeAsync);          // a hit ends here; stale-if-error is the last resort
-            pipeline.UseSessionAffinity();
-            pipeline.Use(resilience.InvokeAsync);       // each attempt runs the steps below afresh
-            pipeline.UseLoadBalancing();
-            pipeline.Use(CircuitBreakerStep.InvokeAsync);
-            pipeline.UsePassiveHealthChecks();
-            pipeline.Use(upstreamMetrics.InvokeAsync);  // times YARP's forwarder alone, one attempt at a time
-        });
+        // Each route runs only the steps its configuration uses (RoutePipelines), in this order.
+        app.MapReverseProxy(proxy => proxy.UseRoutePipelines(route => route
+            .UsePorticoRateLimiting()          // the route's policy of the gateway file in force
+            .UsePorticoEdgeAnswers()           // 413 before a destination is chosen; problem bodies for forwarder failures
+            .UsePorticoCaching()               // a hit ends here; stale-if-error is the last resort
+            .UseSessionAffinityWhereEnabled()
+            .UsePorticoResilience()            // each attempt runs the steps below afresh
+            .UseLoadBalancingStep()
+            .UsePorticoCircuitBreaker()
+            .UsePassiveHealthChecksWhereEnabled()
+            .UsePorticoUpstreamMetrics()));    // times YARP's forwarder alone, one attempt at a time
 
         ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<CompositionEndpointDataSource>());
         ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<TranscodingEndpointDataSource>());

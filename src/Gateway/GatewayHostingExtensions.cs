@@ -58,6 +58,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<IProxyConfigProvider>(sp => sp.GetRequiredService<GatewayConfigProvider>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPassiveHealthCheckPolicy, ConnectionFailurePassivePolicy>());
         services.TryAddSingleton<RequestBodyLimit>();
+        services.TryAddSingleton<RoutePipelineIndex>();
         services.TryAddSingleton<GatewayStore>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayStore>());
         builder.AddPorticoCachePurgeOnEvents();

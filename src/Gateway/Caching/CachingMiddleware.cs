@@ -101,7 +101,7 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
     }
 
     /// <summary>RFC 9110 §9.2.1: GET, HEAD, OPTIONS and TRACE are safe; every other method is not.</summary>
-    private static bool IsUnsafe(string method) =>
+    internal static bool IsUnsafe(string method) =>
         !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method));
 
     /// <summary>

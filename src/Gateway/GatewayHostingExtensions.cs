@@ -71,6 +71,7 @@ public static class GatewayHostingExtensions
             .AddPorticoCaching()
             .AddPorticoTranscoding()
             .AddPorticoCompositions()
+            .AddPorticoOpenApi()
             .AddPorticoForwarding();
     }
 }

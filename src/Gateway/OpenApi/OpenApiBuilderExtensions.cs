@@ -16,6 +16,10 @@ internal static class OpenApiBuilderExtensions
     /// <summary>The reference page for people.</summary>
     public const string DocsPath = "/docs";
 
+    private const string DocsContentSecurityPolicy =
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+        + "connect-src 'self'; frame-ancestors 'none'";
+
     /// <summary>
     /// Adds the public OpenAPI document (<c>Portico:OpenApi</c> in the gateway file): each documented cluster's own document
     /// fetched in the background and merged with the routes, compositions and job routes.
@@ -50,7 +54,17 @@ internal static class OpenApiBuilderExtensions
         }).AllowAnonymous().ExcludeFromDescription();
         app.MapScalarApiReference(DocsPath, options => options
             .WithTitle("Portico API")
-            .WithOpenApiRoutePattern(DocumentPath)).AllowAnonymous();
+            .WithOpenApiRoutePattern(DocumentPath)).AllowAnonymous()
+            .Add(endpoint =>
+            {
+                // The gateway's default CSP allows nothing; the page needs its own scripts and styles, and to fetch the document.
+                var page = endpoint.RequestDelegate!;
+                endpoint.RequestDelegate = context =>
+                {
+                    context.Response.Headers.ContentSecurityPolicy = DocsContentSecurityPolicy;
+                    return page(context);
+                };
+            });
         return app;
     }
 }

@@ -3,6 +3,7 @@ using Portico.Catalog.Apis;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddServiceOpenApi();
 builder.AddCatalogServices();
 
 var app = builder.Build();
@@ -14,6 +15,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapCatalogApi();
 app.MapProductWrites();
 app.MapDeadLetters().RequireAuthorization(CatalogPolicies.Admin);

@@ -3,6 +3,7 @@ using Portico.Identity.Apis;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddServiceOpenApi();
 builder.AddIdentityServices();
 
 var app = builder.Build();
@@ -17,6 +18,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapIdentityApi();
 
 app.Run();

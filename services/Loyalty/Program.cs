@@ -3,6 +3,7 @@ using Portico.Loyalty.Apis;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddServiceOpenApi();
 builder.AddLoyaltyServices();
 
 var app = builder.Build();
@@ -13,6 +14,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapLoyaltyGrpc();
 app.MapLoyaltyAdmin();
 

@@ -3,6 +3,7 @@ using Portico.Ordering.Apis;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddServiceOpenApi();
 builder.AddOrderingServices();
 
 var app = builder.Build();
@@ -14,6 +15,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapOrdersApi();
 app.MapServiceOrdersApi();
 

@@ -3,6 +3,7 @@ using Portico.Reporting.Apis;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddServiceOpenApi();
 builder.AddReportingServices();
 
 var app = builder.Build();
@@ -14,6 +15,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapReportsApi();
 app.MapDeadLetters().RequireAuthorization(ReportingPolicies.Admin);
 

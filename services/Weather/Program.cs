@@ -3,6 +3,7 @@ using Portico.Weather.Apis;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddServiceOpenApi();
 builder.AddWeatherServices();
 
 var app = builder.Build();
@@ -11,6 +12,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapWeatherApi();
 
 app.Run();

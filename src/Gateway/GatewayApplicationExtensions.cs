@@ -61,6 +61,7 @@ public static class GatewayApplicationExtensions
         ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<TranscodingEndpointDataSource>());
         app.MapPorticoJobs();
         app.MapPorticoAdminApi();
+        app.MapPorticoOpenApi();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
             "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask()).AllowAnonymous();
         return app;

@@ -72,6 +72,7 @@ public static class GatewayHostingExtensions
             .AddPorticoCaching()
             .AddPorticoTranscoding()
             .AddPorticoCompositions()
+            .AddPorticoOpenApi()
             .AddPorticoForwarding();
     }
 }

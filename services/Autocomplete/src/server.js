@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
 
 export const MAX_QUERY_LENGTH = 100;
@@ -7,7 +8,10 @@ export const DEFAULT_LIMIT = 10;
 export const MAX_HEADER_BYTES = 8 * 1024;
 
 const tracer = trace.getTracer('autocomplete');
-const ROUTES = new Set(['/complete', '/health/live', '/health/ready', '/metrics']);
+export const OPENAPI_PATH = '/openapi/v1.json';
+const ROUTES = new Set(['/complete', '/health/live', '/health/ready', '/metrics', OPENAPI_PATH]);
+// The hand-maintained contract (openapi/v1.json), read once: the gateway merges it into the public document.
+const OPENAPI_TEXT = readFileSync(new URL('../openapi/v1.json', import.meta.url), 'utf8');
 
 class ProblemError extends Error {
   constructor(problem) {
@@ -99,6 +103,9 @@ export function createAutocompleteServer({ suggestions, metrics, logger, shutdow
           items: items.map((e) => (e.source === 'product' ? { term: e.term, score: e.score, source: e.source, productId: e.productId } : { term: e.term, score: e.score, source: e.source })),
         });
       }
+      case OPENAPI_PATH:
+        res.setHeader('Cache-Control', 'no-cache');
+        return sendJson(res, 200, JSON.parse(OPENAPI_TEXT));
       case '/health/live':
         return sendText(res, 200, 'Healthy');
       case '/health/ready':

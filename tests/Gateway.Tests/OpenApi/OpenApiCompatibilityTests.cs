@@ -1,0 +1,56 @@
+using System.Text.Json.Nodes;
+using Portico.Tests.Common.Contracts;
+
+namespace Portico.Gateway.Tests.OpenApi;
+
+/// <summary>The baseline comparer the services' contract tests use: additions pass, each kind of break is named.</summary>
+public sealed class OpenApiCompatibilityTests
+{
+    private const string Baseline = """
+        {
+          "openapi": "3.1.1", "info": { "title": "t", "version": "v1" },
+          "paths": {
+            "/api/products": {
+              "get": {
+                "parameters": [ { "name": "page", "in": "query", "schema": { "type": "integer" } } ],
+                "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Product" } } } } }
+              },
+              "post": {
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": [ "name" ], "properties": { "name": { "type": "string" }, "price": { "type": [ "integer", "string" ] } } } } } },
+                "responses": { "201": { "description": "made" } }
+              }
+            }
+          },
+          "components": { "schemas": { "Product": { "type": "object", "required": [ "id", "price" ], "properties": { "id": { "type": "integer" }, "price": { "type": "integer" } } } } }
+        }
+        """;
+
+    private static JsonObject Doc(string text) => JsonNode.Parse(text)!.AsObject();
+
+    [Fact]
+    public void SameDocument_AndAdditions_AreNotBreaking()
+    {
+        Assert.Empty(OpenApiCompatibility.BreakingChanges(Doc(Baseline), Doc(Baseline)));
+        var added = Baseline
+            .Replace("\"price\": { \"type\": \"integer\" } } }", "\"price\": { \"type\": \"integer\" }, \"currency\": { \"type\": \"string\" } } }", StringComparison.Ordinal)
+            .Replace("\"/api/products\": {", "\"/api/v2/products\": { \"get\": { \"responses\": { \"200\": { \"description\": \"ok\" } } } }, \"/api/products\": {", StringComparison.Ordinal)
+            .Replace("{ \"name\": \"page\",", "{ \"name\": \"sort\", \"in\": \"query\", \"schema\": { \"type\": \"string\" } }, { \"name\": \"page\",", StringComparison.Ordinal);
+        Assert.Empty(OpenApiCompatibility.BreakingChanges(Doc(Baseline), Doc(added)));
+    }
+
+    [Theory]
+    [InlineData("\"post\": {", "\"put\": {", "POST /api/products: the operation was removed.")]
+    [InlineData("\"id\": { \"type\": \"integer\" }, ", "", "GET /api/products response 200: field 'id' was removed.")]
+    [InlineData("\"required\": [ \"id\", \"price\" ]", "\"required\": [ \"id\" ]", "GET /api/products response 200: field 'price' is no longer always present.")]
+    [InlineData("\"price\": { \"type\": \"integer\" } } }", "\"price\": { \"type\": \"string\" } } }", "GET /api/products response 200.price: may now be of type string.")]
+    [InlineData("\"required\": [ \"name\" ]", "\"required\": [ \"name\", \"price\" ]", "POST /api/products request body: field 'price' is now required.")]
+    [InlineData("\"type\": [ \"integer\", \"string\" ]", "\"type\": \"integer\"", "POST /api/products request body.price: no longer accepts type string.")]
+    [InlineData("{ \"name\": \"page\", \"in\": \"query\",", "{ \"name\": \"page\", \"in\": \"query\", \"required\": true,", "GET /api/products: parameter query:page became required.")]
+    [InlineData("\"201\": { \"description\": \"made\" }", "\"200\": { \"description\": \"made\" }", "POST /api/products: response 201 was removed.")]
+    public void BreakingChange_IsReportedByName(string from, string to, string expected)
+    {
+        var changed = Baseline.Replace(from, to, StringComparison.Ordinal);
+        Assert.NotEqual(Baseline, changed);
+        Assert.Contains(expected, OpenApiCompatibility.BreakingChanges(Doc(Baseline), Doc(changed)));
+    }
+}

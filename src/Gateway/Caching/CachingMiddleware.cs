@@ -72,7 +72,8 @@ internal sealed class CachingMiddleware(GatewayConfigProvider config, CacheTiers
             && named.Policy.Scope == CacheScope.Public
             && metadata.GetMetadata<IAllowAnonymous>() is not null
             && metadata.GetMetadata<EnableRateLimitingAttribute>() is null
-            && !config.GetSection<RateLimitingSettings>().PolicyByRoute.ContainsKey(model.Config.RouteId))
+            // The route's own file entry says whether it is rate-limited; the rate limiter's state is its own.
+            && model.Config.Metadata?.ContainsKey(RateLimitPolicies.MetadataKey) != true)
         {
             route = new EarlyHitRoute(settings, model.Config.RouteId, metrics.ResultsOf(named.Name), named.Policy);
         }

@@ -32,7 +32,8 @@ public static class GatewayApplicationExtensions
         app.UseRouting();
         app.Use(app.Services.GetRequiredService<CachingMiddleware>().ServeEarlyHits);
         app.UseCors();
-        app.UseIdentity();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseRateLimiter(); // ASP.NET Core policies a route names with YARP's RateLimiterPolicy; Portico's run per route
         return app;
     }

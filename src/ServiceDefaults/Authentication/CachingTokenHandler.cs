@@ -27,21 +27,6 @@ public sealed class CachingTokenHandler(TimeProvider time, int capacity = 10_000
     /// <summary>Number of remembered tokens (for tests and metrics).</summary>
     public int Count => _validated.Count;
 
-    /// <summary>
-    /// The identity of a token that validated, is still fresh and is not revoked, for a caller that skips the
-    /// authentication handler altogether (the gateway's hot path). Shared between requests: read it, never change it.
-    /// </summary>
-    public bool TryGetValidated(string token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out System.Security.Claims.ClaimsIdentity? identity)
-    {
-        if (_validated.TryGetValue(token, out var entry) && time.GetUtcNow().UtcDateTime < entry.Until && !IsRevoked(entry))
-        {
-            identity = entry.Identity;
-            return true;
-        }
-        identity = null;
-        return false;
-    }
-
     public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {
         var now = time.GetUtcNow().UtcDateTime;

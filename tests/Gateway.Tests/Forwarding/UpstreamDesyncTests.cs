@@ -59,7 +59,9 @@ public sealed class UpstreamDesyncTests
             {
                 Assert.Equal(HttpStatusCode.Unauthorized, early.StatusCode);
             }
-            await WaitUntilAsync(() => upstream.RepliesSent == upstream.Requests);
+            // Until the upstream has taken the body for a request (the POST, the hidden GET and the earlier rounds' own
+            // GETs: 3 a round) and answered it: the planted answer then lies on the pooled connection.
+            await WaitUntilAsync(() => upstream.Requests == 3 * i + 2 && upstream.RepliesSent == upstream.Requests);
             using var next = await gateway.Client.GetAsync($"/x/own-{i}", Ct);
 
             Assert.Equal($"own-{i}", await next.Content.ReadAsStringAsync(Ct));

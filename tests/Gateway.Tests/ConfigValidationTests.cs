@@ -25,14 +25,11 @@ public sealed class ConfigValidationTests
 
     [Theory]
     [InlineData("Portico:Admin:PathPrefix", "portico/", null, null, "Portico:Admin:PathPrefix")]
-    [InlineData("Portico:Security:Cors:shop:Origins:0", "https://shop.example/path", null, null, "Portico:Security:Cors:shop:Origins")]
-    [InlineData("Portico:Security:Cors:open:Origins:0", "*", "Portico:Security:Cors:open:AllowCredentials", "true", "Portico:Security:Cors:open: '*'")]
     [InlineData("Portico:ServiceIdentity:TokenUrl", "identity/token", null, null, "Portico:ServiceIdentity:TokenUrl")]
     [InlineData("Portico:Caching:MemoryLimitBytes", "10", null, null, "Portico:Caching:MemoryLimitBytes")]
     [InlineData("Portico:Caching:PurgeQueue", "no spaces", null, null, "Portico:Caching:PurgeQueue")]
     [InlineData("Portico:Caching:PurgeOn:Nothing.v1:0", "products", null, null, "Portico:Caching:PurgeOn:Nothing.v1")]
     [InlineData("Portico:ServiceIdentity:ClientId", "", null, null, "Portico:ServiceIdentity:ClientId")]
-    [InlineData("Portico:Security:Cors:shop:Origins:0", "https://shop.example", "Portico:Security:Cors:shop:MaxAge", "-00:00:01", "Portico:Security:Cors:shop:MaxAge")]
     [InlineData("Portico:AccessLog:BufferBytes", "10", null, null, "Portico:AccessLog:BufferBytes")]
     [InlineData("Portico:AccessLog:FlushInterval", "00:00:00", null, null, "Portico:AccessLog:FlushInterval")]
     [InlineData("Portico:SagaRecovery:Interval", "00:00:00", null, null, "Portico:SagaRecovery:Interval")]
@@ -73,7 +70,7 @@ public sealed class ConfigValidationTests
     [InlineData("""{ "Limits": { "MaxRequestHeaderCount": 10 } }""", "Portico:Limits")]
     [InlineData("""{ "Caching": { "PurgeOn": { "ProductChanged.v1": [ "products" ] } } }""", "Portico:Caching:PurgeOn")]
     [InlineData("""{ "Jobs": { "Queues": [ "jobs.x" ] } }""", "Portico:Jobs:Queues")]
-    [InlineData("""{ "Security": { "Cors": { "shop": { "Origins": [ "https://shop.example" ] } } } }""", "Portico:Security:Cors")]
+    [InlineData("""{ "Security": { "HardeningHeaders": false } }""", "Portico:Security:HardeningHeaders")]
     public async Task Start_WithAHostSettingInTheGatewayFile_FailsNamingIt(string portico, string expected)
     {
         var json = System.Text.Json.Nodes.JsonNode.Parse(GatewayJson.Single("svc", new Uri("http://127.0.0.1:1/")))!;

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Security;
 using Portico.ServiceDefaults.Hardening;
@@ -13,8 +12,8 @@ internal static class SecurityBuilderExtensions
 {
     /// <summary>
     /// Secure by default: a route with no <c>AuthorizationPolicy</c> needs an authenticated caller
-    /// (<c>anonymous</c> opens it; <c>user</c> and <c>admin</c> are named policies). Adds the CORS policies of
-    /// <c>Portico:Security:Cors</c> and forwards the caller's identity as <c>X-User-Id</c>/<c>X-User-Roles</c>.
+    /// (<c>anonymous</c> opens it; <c>user</c> and <c>admin</c> are named policies). Adds the CORS policies of the
+    /// gateway file's <c>Portico:Cors:Policies</c> (reloaded with it) and forwards the caller's identity as <c>X-User-Id</c>/<c>X-User-Roles</c>.
     /// Authentication itself (JWT against Identity's JWKS) comes from ServiceDefaults' <c>AddJwtAuthentication</c>.
     /// </summary>
     public static IReverseProxyBuilder AddPorticoSecurity(this IReverseProxyBuilder builder)
@@ -33,21 +32,9 @@ internal static class SecurityBuilderExtensions
             .AddPolicy(GatewayAuthorizationPolicies.Admin, p => p.RequireAuthenticatedUser().RequireRole(GatewayAuthorizationPolicies.AdminRole));
 
         services.AddCors();
-        services.AddOptions<CorsOptions>().Configure<IOptions<SecurityOptions>>((cors, security) =>
-        {
-            foreach (var (name, o) in security.Value.Cors)
-            {
-                cors.AddPolicy(name, policy =>
-                {
-                    policy.WithOrigins(o.Origins).WithMethods(o.Methods).WithHeaders(o.Headers).SetPreflightMaxAge(o.MaxAge)
-                        .WithExposedHeaders("X-Request-Id", "Retry-After", "Portico-Cache", "Portico-Partial");
-                    if (o.AllowCredentials)
-                    {
-                        policy.AllowCredentials();
-                    }
-                });
-            }
-        });
+        services.Replace(ServiceDescriptor.Singleton<ICorsPolicyProvider, GatewayCorsPolicyProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayConfigSection, CorsConfigSection>());
+        services.AddSingleton(SettingHome.GatewayFile("Portico:Cors"));
 
         builder.AddTransforms(static transforms =>
         {

@@ -285,10 +285,8 @@ public sealed class CachingTests(ITestOutputHelper output)
         routes["auth"]!["Metadata"]!.AsObject().Remove("Portico.RateLimit");
         routes["auth"]!["Match"]!["Path"] = "/auth/{**rest}";
         node["Portico"]!["RateLimiting"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "Policies": { "two": { "Kind": "FixedWindow", "PermitLimit": 2, "Window": "01:00:00" } } }""");
-        await using var gateway = await GatewayTestHost.StartAsync(node.ToJsonString(), new Dictionary<string, string?>
-        {
-            ["Portico:Security:Cors:shop:Origins:0"] = "https://shop.example",
-        });
+        node["Portico"]!["Cors"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "Policies": { "shop": { "Origins": [ "https://shop.example" ] } } }""");
+        await using var gateway = await GatewayTestHost.StartAsync(node.ToJsonString());
 
         using var signedIn = new HttpRequestMessage(HttpMethod.Get, "/auth/x");
         signedIn.Headers.Authorization = new AuthenticationHeaderValue("Bearer", gateway.Tokens.CreateToken("alice"));

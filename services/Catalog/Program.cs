@@ -17,6 +17,7 @@ app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapServiceOpenApi();
 app.MapCatalogApi();
+app.MapCatalogApiV2();
 app.MapProductWrites();
 app.MapDeadLetters().RequireAuthorization(CatalogPolicies.Admin);
 

@@ -73,6 +73,7 @@ public static class GatewayHostingExtensions
             .AddPorticoTranscoding()
             .AddPorticoCompositions()
             .AddPorticoOpenApi()
+            .AddPorticoVersioning()
             .AddPorticoForwarding();
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Portico.Tests.Common.Contracts;
 
-namespace Portico.Gateway.Tests.OpenApi;
+namespace Portico.Contracts.Tests.OpenApi;
 
 /// <summary>The baseline comparer the services' contract tests use: additions pass, each kind of break is named.</summary>
 public sealed class OpenApiCompatibilityTests

@@ -32,6 +32,7 @@ public static class GatewayApplicationExtensions
         {
             app.UseMiddleware<SecurityHeadersMiddleware>();
         }
+        app.UsePorticoAdminAccess();
         app.UseRouting();
         app.Use(app.Services.GetRequiredService<CachingMiddleware>().ServeEarlyHits);
         app.UseCors();
@@ -71,6 +72,7 @@ public static class GatewayApplicationExtensions
         ((IEndpointRouteBuilder)app).DataSources.Add(app.Services.GetRequiredService<TranscodingEndpointDataSource>());
         app.MapPorticoJobs();
         app.MapPorticoAdminApi();
+        app.MapPorticoDashboard();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
             "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask()).AllowAnonymous();
         return app;

@@ -57,6 +57,22 @@ internal sealed class ClusterResilience : IDisposable
     public IEnumerable<(string DestinationId, CircuitState State)> BreakerStates() =>
         _breakers.Select(b => (b.Key.DestinationId, b.Value.State));
 
+    /// <summary>
+    /// Closes the breaker of a destination (an operator's reset) and takes back the passive unhealthy mark its opening
+    /// set; false when the destination has no breaker here.
+    /// </summary>
+    public async Task<bool> ResetBreakerAsync(string destinationId)
+    {
+        var breaker = _breakers.FirstOrDefault(b => b.Key.DestinationId == destinationId);
+        if (breaker.Value is null)
+        {
+            return false;
+        }
+        await breaker.Value.ResetAsync();
+        _healthUpdater.SetPassive(_cluster, breaker.Key, DestinationHealth.Unknown, TimeSpan.Zero);
+        return true;
+    }
+
     /// <summary>When the earliest open breaker lets a probe through; null when none is open.</summary>
     public DateTimeOffset? EarliestReopen()
     {

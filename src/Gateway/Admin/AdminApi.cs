@@ -106,7 +106,8 @@ internal static partial class AdminApi
     private static async Task<IResult> ResetBreakerAsync(string clusterId, string destinationId, ResilienceStates resilience, IProxyStateLookup proxy,
         ClaimsPrincipal user, ILogger<AdminAudit> audit)
     {
-        if (!proxy.TryGetCluster(clusterId, out var cluster) || !cluster.Destinations.ContainsKey(destinationId))
+        if (!proxy.TryGetCluster(clusterId, out var cluster)
+            || !cluster.Destinations.Keys.Any(id => id == destinationId || id.StartsWith(destinationId + "[", StringComparison.Ordinal)))
         {
             return UnknownDestination(clusterId, destinationId);
         }

@@ -58,19 +58,23 @@ internal sealed class ClusterResilience : IDisposable
         _breakers.Select(b => (b.Key.DestinationId, b.Value.State));
 
     /// <summary>
-    /// Closes the breaker of a destination (an operator's reset) and takes back the passive unhealthy mark its opening
-    /// set; false when the destination has no breaker here.
+    /// Closes the breakers of a destination (an operator's reset) and takes back the passive unhealthy mark their opening
+    /// set. <paramref name="destinationId"/> is a resolved id or the gateway file's (every address it resolved to); how
+    /// many breakers there were.
     /// </summary>
-    public async Task<bool> ResetBreakerAsync(string destinationId)
+    public async Task<int> ResetBreakersAsync(string destinationId)
     {
-        var breaker = _breakers.FirstOrDefault(b => b.Key.DestinationId == destinationId);
-        if (breaker.Value is null)
+        var reset = 0;
+        foreach (var (destination, breaker) in _breakers)
         {
-            return false;
+            if (destination.DestinationId == destinationId || destination.DestinationId.StartsWith(destinationId + "[", StringComparison.Ordinal))
+            {
+                await breaker.ResetAsync();
+                _healthUpdater.SetPassive(_cluster, destination, DestinationHealth.Unknown, TimeSpan.Zero);
+                reset++;
+            }
         }
-        await breaker.Value.ResetAsync();
-        _healthUpdater.SetPassive(_cluster, breaker.Key, DestinationHealth.Unknown, TimeSpan.Zero);
-        return true;
+        return reset;
     }
 
     /// <summary>When the earliest open breaker lets a probe through; null when none is open.</summary>

@@ -33,7 +33,7 @@ internal sealed class ResilienceStates(IDestinationHealthUpdater healthUpdater, 
         var reset = 0;
         foreach (var state in _states.Values.Where(s => string.Equals(s.ClusterId, clusterId, StringComparison.OrdinalIgnoreCase)))
         {
-            reset += await state.ResetBreakerAsync(destinationId) ? 1 : 0;
+            reset += await state.ResetBreakersAsync(destinationId);
         }
         return reset;
     }

@@ -12,9 +12,11 @@ namespace Portico.Gateway.Routing;
 /// destination, while those already sent to it finish. Drained destinations leave the cluster's available
 /// destinations themselves (every cluster's policy is wrapped by <see cref="DrainingDestinationsPolicy"/>), so proxied
 /// requests, retries and the gateway's own calls all skip them with no step of their own. Kept per gateway instance
-/// by (cluster, destination) id, so a drain outlives a reload of the gateway file.
+/// by (cluster, destination) id, so a drain outlives a reload of the gateway file. The id is the one in the gateway file
+/// (<c>catalog-a</c>, which drains every address service discovery resolved it to, <c>catalog-a[127.0.0.1:5001]</c> …)
+/// or one resolved id.
 /// </summary>
-internal sealed class DestinationDrains(IProxyStateLookup proxy, IServiceProvider services)
+internal sealed class DestinationDrains(IServiceProvider services)
 {
     private readonly ConcurrentDictionary<(string Cluster, string Destination), DateTimeOffset> _drained = new();
     private volatile bool _any;
@@ -22,7 +24,12 @@ internal sealed class DestinationDrains(IProxyStateLookup proxy, IServiceProvide
     /// <summary>Drained (cluster, destination) pairs, with when each was drained.</summary>
     public IReadOnlyDictionary<(string Cluster, string Destination), DateTimeOffset> Drained => _drained;
 
-    public bool IsDrained(string clusterId, string destinationId) => _any && _drained.ContainsKey((clusterId, destinationId));
+    public bool IsDrained(string clusterId, string destinationId) =>
+        _any && (_drained.ContainsKey((clusterId, destinationId)) || _drained.ContainsKey((clusterId, ConfiguredId(destinationId))));
+
+    /// <summary>The id in the gateway file of a destination service discovery resolved (<c>a[127.0.0.1:5001]</c> → <c>a</c>).</summary>
+    private static string ConfiguredId(string destinationId) =>
+        destinationId.EndsWith(']') && destinationId.IndexOf('[', StringComparison.Ordinal) is var open and > 0 ? destinationId[..open] : destinationId;
 
     /// <summary>Drains a destination; false when the cluster or the destination is unknown.</summary>
     public bool Drain(string clusterId, string destinationId, DateTimeOffset at) =>
@@ -34,13 +41,14 @@ internal sealed class DestinationDrains(IProxyStateLookup proxy, IServiceProvide
 
     private bool Change(string clusterId, string destinationId, Func<bool> change)
     {
-        if (!proxy.TryGetCluster(clusterId, out var cluster) || !cluster.Destinations.ContainsKey(destinationId))
+        // Both resolved late: the proxy's state and YARP's updater take the (wrapped) policies, which take this class.
+        if (!services.GetRequiredService<IProxyStateLookup>().TryGetCluster(clusterId, out var cluster)
+            || !cluster.Destinations.Keys.Any(id => id == destinationId || ConfiguredId(id) == destinationId))
         {
             return false;
         }
         change();
         _any = !_drained.IsEmpty;
-        // Resolved late: YARP's updater takes the (wrapped) policies, which take this class.
         services.GetRequiredService<IClusterDestinationsUpdater>().UpdateAvailableDestinations(cluster);
         return true;
     }
@@ -55,7 +63,7 @@ internal sealed class DestinationDrains(IProxyStateLookup proxy, IServiceProvide
         var kept = new List<DestinationState>(available.Count);
         foreach (var destination in available)
         {
-            if (!_drained.ContainsKey((cluster.ClusterId, destination.DestinationId)))
+            if (!IsDrained(cluster.ClusterId, destination.DestinationId))
             {
                 kept.Add(destination);
             }

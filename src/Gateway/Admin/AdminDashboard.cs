@@ -23,8 +23,10 @@ internal static class AdminDashboard
     {
         var prefix = endpoints.ServiceProvider.GetRequiredService<IOptions<AdminOptions>>().Value.PathPrefix;
         var group = endpoints.MapGroup(prefix).AllowAnonymous().WithMetadata(ExcludeFromLiveRequests.Instance).ExcludeFromDescription();
-        group.MapGet("", (HttpContext context) => Results.Redirect(context.Request.PathBase + prefix + "/"));
-        group.MapGet("/", (HttpContext context) => Serve(context, "index.html"));
+        // One endpoint for "/portico" and "/portico/" (routing does not tell them apart); the page's relative links need the slash.
+        group.MapGet("/", (HttpContext context) => context.Request.Path.Value?.EndsWith('/') == true
+            ? Serve(context, "index.html")
+            : Results.Redirect(context.Request.PathBase + prefix + "/"));
         group.MapGet("/{file:regex(^[a-z]+\\.(css|js)$)}", (string file, HttpContext context) => Serve(context, file));
         return endpoints;
     }

@@ -52,6 +52,7 @@
   function sparkSvg(label) {
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
     svg.setAttribute('viewBox', '0 0 120 28');
+    svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('class', 'spark');
     svg.setAttribute('role', 'img');
     svg.setAttribute('aria-label', label);
@@ -270,7 +271,7 @@
         p.routes.map(route => el('button', { type: 'button', class: 'small', onclick: () => act(`Purge every cached answer of route ${route}, on every instance?`, 'Purge',
           'DELETE', 'cache?route=' + encodeURIComponent(route), r => `Purged ${r.removedHere} here`) }, 'Purge ' + route + '…')),
         p.tags.map(tag => el('button', { type: 'button', class: 'small', onclick: () => act(`Purge every cached answer tagged ${tag}, on every instance?`, 'Purge',
-          'DELETE', 'cache?tag=' + encodeURIComponent(tag), r => `Purged ${r.removedHere} here`) }, 'Purge tag ' + tag + '…')))))));
+          'DELETE', 'cache?tag=' + encodeURIComponent(tag), r => `Purged ${r.removedHere} here`) }, 'Purge tag ' + tag + '…'))))));
     $('#cache-table tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 7, class: 'hint' }, 'No route uses a cache policy.'))]));
   }
 

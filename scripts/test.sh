@@ -12,7 +12,8 @@ mkdir -p "$logs"
 # redis-server and rabbitmq-server: the messaging conformance tests (tests/Messaging.Tests) run on both.
 # postgresql: the services' database tests run on SQLite and on PostgreSQL 15.
 # prometheus: tests/Observability.Tests scrapes the running services with the shipped scrape config.
-apt_packages=(redis-server rabbitmq-server postgresql prometheus)
+# chromium: tests/Dashboard.Tests drive the admin dashboard with Playwright in Debian's Chromium (/usr/bin/chromium).
+apt_packages=(redis-server rabbitmq-server postgresql prometheus chromium)
 
 install_packages() {
   local missing=()

@@ -17,9 +17,9 @@ public class TelemetryBenchmarks
     private static readonly AccessLogFile NoFile = NewFile(null);
     private static readonly AccessLogFile DevNull = NewFile("/dev/null");
 
-    private readonly AccessLogMiddleware _accessLogOff = new(Done, NullLoggerFactory.Instance, NoFile);
-    private readonly AccessLogMiddleware _accessLogOn = new(Done, new FormattingLoggerFactory(), NoFile);
-    private readonly AccessLogMiddleware _accessLogFile = new(Done, NullLoggerFactory.Instance, DevNull);
+    private readonly AccessLogMiddleware _accessLogOff = new(Done, NullLoggerFactory.Instance, NoFile, new LiveRequests(TimeProvider.System));
+    private readonly AccessLogMiddleware _accessLogOn = new(Done, new FormattingLoggerFactory(), NoFile, new LiveRequests(TimeProvider.System));
+    private readonly AccessLogMiddleware _accessLogFile = new(Done, NullLoggerFactory.Instance, DevNull, new LiveRequests(TimeProvider.System));
     private DefaultHttpContext _withId = null!;
     private DefaultHttpContext _withoutId = null!;
 

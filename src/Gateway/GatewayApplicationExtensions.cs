@@ -29,6 +29,7 @@ public static class GatewayApplicationExtensions
         {
             app.UseMiddleware<SecurityHeadersMiddleware>();
         }
+        app.UsePorticoAdminAccess();
         app.UseRouting();
         app.Use(app.Services.GetRequiredService<CachingMiddleware>().ServeEarlyHits);
         app.UseCors();
@@ -63,6 +64,7 @@ public static class GatewayApplicationExtensions
         app.MapPorticoJobs();
         app.MapPorticoAdminApi();
         app.MapPorticoOpenApi();
+        app.MapPorticoDashboard();
         app.MapFallback("{**path}", static context => GatewayProblems.WriteAsync(context, StatusCodes.Status404NotFound,
             "No route", $"No route matches {context.Request.Method} {context.Request.Path}.").AsTask()).AllowAnonymous();
         return app;

@@ -48,9 +48,10 @@ public static class GatewayHostingExtensions
 
         services.AddHostSettings<AccessLogOptions, AccessLogOptionsValidator>(AccessLogOptions.SectionName);
         services.TryAddSingleton<AccessLogFile>();
+        services.TryAddSingleton<LiveRequests>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLogFile>());
         services.DropPerRequestNoise();
-        services.AddHostSettings<AdminOptions, AdminOptionsValidator>(AdminOptions.SectionName);
+        services.AddPorticoAdmin();
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemDetails();
 
@@ -64,7 +65,7 @@ public static class GatewayHostingExtensions
         builder.AddPorticoCachePurgeOnEvents();
         builder.AddPorticoJobs();
 
-        return services.AddReverseProxy()
+        var proxy = services.AddReverseProxy()
             .AddServiceDiscoveryDestinationResolver()
             .AddPorticoSecurity()
             .AddPorticoRateLimiting()
@@ -75,5 +76,7 @@ public static class GatewayHostingExtensions
             .AddPorticoOpenApi()
             .AddPorticoVersioning()
             .AddPorticoForwarding();
+        services.AddPorticoDraining(); // last: it wraps the available-destinations policies added above
+        return proxy;
     }
 }

@@ -41,6 +41,9 @@ public sealed class GatewayTestHost : IAsyncDisposable
     /// <summary>The HTTP/2-only (h2c) endpoint; <see cref="Client"/> speaks HTTP/1.1 to the other one.</summary>
     public IPEndPoint H2cEndPoint { get; private init; } = null!;
 
+    /// <summary>A client reaching the gateway on the non-loopback address it was also told to listen on; null otherwise.</summary>
+    public HttpClient? RemoteClient { get; private init; }
+
     public string Folder { get; }
     public string ConfigPath => Path.Combine(Folder, "gateway.json");
     public HttpClient Client { get; }
@@ -54,8 +57,12 @@ public sealed class GatewayTestHost : IAsyncDisposable
         params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts) => StartAsync(gatewayJson, time: null, settings, grpcContracts);
 
     /// <summary>As above, with the gateway's clock replaced (a <c>FakeTimeProvider</c>) when <paramref name="time"/> is set.</summary>
-    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, TimeProvider? time, IDictionary<string, string?>? settings = null,
-        params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts)
+    public static Task<GatewayTestHost> StartAsync(string gatewayJson, TimeProvider? time, IDictionary<string, string?>? settings = null,
+        params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts) => StartAsync(gatewayJson, time, settings, alsoListenOn: null, grpcContracts);
+
+    /// <summary>As above, also listening on <paramref name="alsoListenOn"/> (a non-loopback address: see <see cref="RemoteClient"/>).</summary>
+    public static async Task<GatewayTestHost> StartAsync(string gatewayJson, TimeProvider? time, IDictionary<string, string?>? settings,
+        IPAddress? alsoListenOn, params Google.Protobuf.Reflection.FileDescriptor[] grpcContracts)
     {
         var tokens = new TestTokenIssuer();
         var jwks = await TestBackend.StartAsync("identity", app => app.MapGet("/.well-known/jwks.json", () => Results.Text(tokens.JwksJson, "application/json")));
@@ -70,10 +77,14 @@ public sealed class GatewayTestHost : IAsyncDisposable
         // What the gateway logs is something a test can wait for (a rejected edit of the gateway file, say).
         builder.Logging.AddFakeLogging();
         // As Gateway.Host: an HTTP/1.1 endpoint, and an HTTP/2-only one for h2c (prior knowledge, RFC 9113 §3.3).
-        ListenOptions? http1 = null, h2c = null;
+        ListenOptions? http1 = null, h2c = null, remote = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(IPAddress.Loopback, 0, listen => http1 = listen);
+            if (alsoListenOn is not null)
+            {
+                kestrel.Listen(alsoListenOn, 0, listen => remote = listen);
+            }
             kestrel.Listen(IPAddress.Loopback, 0, listen => (h2c = listen).Protocols = HttpProtocols.Http2);
         });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -110,7 +121,11 @@ public sealed class GatewayTestHost : IAsyncDisposable
         }
 
         var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http1!.IPEndPoint!.Port}"), Timeout = TimeSpan.FromSeconds(30) };
-        return new GatewayTestHost(app, folder, client, tokens, jwks) { H2cEndPoint = h2c!.IPEndPoint! };
+        return new GatewayTestHost(app, folder, client, tokens, jwks)
+        {
+            H2cEndPoint = h2c!.IPEndPoint!,
+            RemoteClient = remote is null ? null : new HttpClient { BaseAddress = new Uri($"http://{remote.IPEndPoint!}"), Timeout = TimeSpan.FromSeconds(30) },
+        };
     }
 
     /// <summary>Replaces the gateway file the way an editor would.</summary>
@@ -143,6 +158,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
         }
         _disposed = true;
         Client.Dispose();
+        RemoteClient?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _jwks.DisposeAsync();

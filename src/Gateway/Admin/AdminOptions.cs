@@ -13,6 +13,13 @@ public sealed record AdminOptions
     [RegularExpression("^/[^?# ]*[^/?# ]$", ErrorMessage = "{0} must be a path such as '/portico' (one leading '/', none trailing).")]
     public string PathPrefix { get; init; } = "/portico";
 
-    /// <summary>Off by default: the admin surface answers loopback callers only, and 404 to anyone else.</summary>
+    /// <summary>Off by default: the admin surface answers loopback callers only, and 403 to anyone else.</summary>
     public bool AllowRemote { get; init; }
+
+    /// <summary>
+    /// Where the dashboard links a sampled request's trace: a URL with <c>{traceId}</c> in it, such as the Aspire
+    /// dashboard's <c>http://localhost:18888/traces/detail/{traceId}</c>. Unset: no links.
+    /// </summary>
+    [RegularExpression("^https?://.*\\{traceId\\}.*$", ErrorMessage = "{0} must be an http(s) URL with the placeholder traceId in braces.")]
+    public string? TraceUrl { get; init; }
 }

@@ -30,6 +30,21 @@ internal sealed class CacheMetrics
     /// <summary>The result counts of one policy, for callers that keep them at hand.</summary>
     public long[] ResultsOf(string policy) => _results.GetOrAdd(policy, static _ => new long[ResultNames.Length]);
 
+    /// <summary>
+    /// A policy's lookups since start and how many were answered from the cache (fresh, stale, coalesced onto another
+    /// request's fetch, or revalidated); bypasses are neither. For the admin API's hit ratio.
+    /// </summary>
+    public (long Hits, long Lookups) HitsOf(string policy)
+    {
+        if (!_results.TryGetValue(policy, out var r))
+        {
+            return (0, 0);
+        }
+        var hits = Volatile.Read(ref r[(int)CacheResult.Hit]) + Volatile.Read(ref r[(int)CacheResult.Stale])
+            + Volatile.Read(ref r[(int)CacheResult.Coalesced]) + Volatile.Read(ref r[(int)CacheResult.Revalidated]);
+        return (hits, hits + Volatile.Read(ref r[(int)CacheResult.Miss]));
+    }
+
     public void Result(string policy, CacheResult result) => Count(ResultsOf(policy), result);
 
     public static void Count(long[] results, CacheResult result) => Interlocked.Increment(ref results[(int)result]);

@@ -242,6 +242,94 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
     }
 
     /// <summary>
+    /// Removes every answer to a target under <paramref name="pathPrefix"/> (a path, matched segment by segment: <c>/api/p</c>
+    /// does not take <c>/api/products</c>), here, in the store and in the other instances' memory. The store holds no index
+    /// by prefix, so its entries are found through the route indexes and read: an operator's purge, not a request's.
+    /// </summary>
+    public async Task<int> PurgePrefixAsync(string pathPrefix)
+    {
+        var removed = PurgeMemoryPrefix(pathPrefix);
+        if (!_store.IsConfigured)
+        {
+            return removed;
+        }
+        try
+        {
+            var db = _store.Database;
+            foreach (var server in db.Multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            {
+                await foreach (var index in server.KeysAsync(pattern: "portico:cache:idx:route:*"))
+                {
+                    foreach (var member in await db.SetMembersAsync(index))
+                    {
+                        var key = (RedisKey)(string)member!;
+                        var data = (byte[]?)await db.StringGetAsync(key);
+                        if (data is not null && CacheEntry.Deserialize(data) is { } entry && UnderPrefix(entry.Target, pathPrefix))
+                        {
+                            await db.KeyDeleteAsync(key);
+                            await db.SetRemoveAsync(index, member);
+                        }
+                    }
+                }
+            }
+            await _store.Subscriber.PublishAsync(_channel, "prefix:" + pathPrefix);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Log.StoreFailed(_logger, "purge", ex.Message);
+        }
+        return removed;
+    }
+
+    /// <summary>What this instance's memory tier holds for each route: answers (not variant indexes) and their bytes.</summary>
+    public IReadOnlyDictionary<string, (int Entries, long Bytes)> MemoryUsageByRoute()
+    {
+        var usage = new Dictionary<string, (int Entries, long Bytes)>(StringComparer.OrdinalIgnoreCase);
+        foreach (var key in _memory.Keys)
+        {
+            if (_memory.TryGetValue(key, out CacheEntry? entry) && entry is { IsVariantIndex: false })
+            {
+                var (entries, bytes) = usage.GetValueOrDefault(entry.RouteId);
+                usage[entry.RouteId] = (entries + 1, bytes + entry.Size);
+            }
+        }
+        return usage;
+    }
+
+    private static bool UnderPrefix(string target, string prefix)
+    {
+        var path = target.AsSpan(0, target.IndexOf('?') is var q and >= 0 ? q : target.Length);
+        var trimmed = prefix.TrimEnd('/');
+        return path.StartsWith(trimmed, StringComparison.OrdinalIgnoreCase) && (path.Length == trimmed.Length || path[trimmed.Length] == '/' || trimmed.Length == 0);
+    }
+
+    private int PurgeMemoryPrefix(string prefix)
+    {
+        var removed = 0;
+        foreach (var target in _keysByTarget.Keys.Where(t => UnderPrefix(t, prefix)).ToList())
+        {
+            if (!_keysByTarget.TryGetValue(target, out var keys))
+            {
+                continue;
+            }
+            string[] held;
+            lock (keys)
+            {
+                held = [.. keys];
+            }
+            foreach (var key in held)
+            {
+                if (_memory.TryGetValue(key, out CacheEntry? entry) && entry is not null)
+                {
+                    _memory.Remove(key);
+                    removed += entry.IsVariantIndex ? 0 : 1;
+                }
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>
     /// RFC 9111 §4.4: drops every stored answer (all variants, all users) to a GET of these targets, here, in the store and,
     /// over pub/sub, in the other instances' memory.
     /// </summary>
@@ -380,6 +468,11 @@ internal sealed partial class CacheTiers : IHostedService, IDisposable
             await _store.Subscriber.SubscribeAsync(_channel, (_, message) =>
             {
                 var text = (string?)message ?? "";
+                if (text.StartsWith("prefix:", StringComparison.Ordinal))
+                {
+                    PurgeMemoryPrefix(text[7..]);
+                    return;
+                }
                 if (text.StartsWith("uri:", StringComparison.Ordinal))
                 {
                     PurgeMemoryTargets([text[4..]]);

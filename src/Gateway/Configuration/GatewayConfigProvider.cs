@@ -16,6 +16,9 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
 {
     private static readonly TimeSpan ReloadDelay = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Who applied a version that was read from the file on disk (at start, or after an edit there).</summary>
+    public const string FileEditor = "file";
+
     private readonly IConfigValidator _yarpValidator;
     private readonly IGatewayConfigSection[] _sections;
     private readonly SettingHome[] _homes;
@@ -25,6 +28,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
     private readonly PhysicalFileProvider _fileProvider;
     private readonly string _fileName;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
+    private readonly GatewayConfigHistory _history;
     private Snapshot? _current;
     private string? _currentText;
     private IDisposable? _watch;
@@ -47,6 +51,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         _homes = homes.ToArray();
         _timeProvider = timeProvider;
         _logger = logger;
+        _history = new GatewayConfigHistory(Path, logger);
     }
 
     /// <summary>Full path of the gateway file.</summary>
@@ -62,6 +67,82 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
 
     /// <summary>Loads the file the first time; throws <see cref="GatewayConfigurationException"/> listing every error.</summary>
     public void EnsureValid() => EnsureLoaded();
+
+    /// <summary>The text of the version in force, as it was read (comments and all).</summary>
+    public string CurrentText
+    {
+        get
+        {
+            EnsureLoaded();
+            return Volatile.Read(ref _currentText)!;
+        }
+    }
+
+    /// <summary>The version in force (see <see cref="GatewayConfigVersion.Version"/>).</summary>
+    public string CurrentVersion => GatewayConfigHistory.VersionOf(CurrentText);
+
+    /// <summary>The last accepted versions, newest first.</summary>
+    public IReadOnlyList<GatewayConfigVersion> Versions => _history.List();
+
+    /// <summary>The text of a version still kept in the history, or null.</summary>
+    public string? TextOf(string version) => _history.TextOf(version);
+
+    /// <summary>Every error a proposed text of the file has, checked as a reload would check it; nothing is applied.</summary>
+    public async Task<IReadOnlyList<string>> ValidateAsync(string text)
+    {
+        EnsureLoaded();
+        await _reloadLock.WaitAsync();
+        try
+        {
+            return Build(text).Errors;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Applies a proposed text at once if it is valid: writes it to the gateway file (whole, so the watcher and a restart
+    /// read the same version) and puts it in force. <paramref name="expectedVersion"/>, when given, must be the version in
+    /// force, so two admins editing at once cannot overwrite each other unseen.
+    /// </summary>
+    public async Task<GatewayConfigApplyResult> ApplyAsync(string text, string by, string? expectedVersion = null)
+    {
+        EnsureLoaded();
+        await _reloadLock.WaitAsync();
+        try
+        {
+            var current = GatewayConfigHistory.VersionOf(_currentText!);
+            if (expectedVersion is not null && !string.Equals(expectedVersion, current, StringComparison.OrdinalIgnoreCase))
+            {
+                return new GatewayConfigApplyResult(null, [], current);
+            }
+            var (snapshot, errors) = Build(text);
+            if (snapshot is null)
+            {
+                return new GatewayConfigApplyResult(null, errors, current);
+            }
+            GatewayConfigHistory.WriteAtomically(Path, text);
+            var applied = Accept(text, snapshot, by);
+            Log.Applied(_logger, Path, applied.Version, by, snapshot.Routes.Count, snapshot.Clusters.Count);
+            return new GatewayConfigApplyResult(applied, [], current);
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>Puts a checked version in force and records it; the caller holds the reload lock.</summary>
+    private GatewayConfigVersion Accept(string text, Snapshot snapshot, string by)
+    {
+        var previous = _current!;
+        _currentText = text;
+        Volatile.Write(ref _current, snapshot);
+        previous.SignalChange();
+        return _history.Record(text, by, _timeProvider.GetUtcNow(), snapshot.Routes.Count, snapshot.Clusters.Count);
+    }
 
     private Snapshot EnsureLoaded()
     {
@@ -91,6 +172,7 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
                 }
                 _currentText = text;
                 Volatile.Write(ref _current, snapshot);
+                _history.Record(text, FileEditor, _timeProvider.GetUtcNow(), snapshot.Routes.Count, snapshot.Clusters.Count);
                 Log.Loaded(_logger, Path, snapshot.Routes.Count, snapshot.Clusters.Count);
                 Watch();
             }
@@ -137,11 +219,8 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
                 return;
             }
 
-            var previous = _current!;
-            _currentText = text;
-            Volatile.Write(ref _current, snapshot);
+            Accept(text, snapshot, FileEditor);
             Log.Reloaded(_logger, Path, snapshot.Routes.Count, snapshot.Clusters.Count);
-            previous.SignalChange();
         }
         finally
         {
@@ -224,7 +303,16 @@ internal sealed partial class GatewayConfigProvider : IProxyConfigProvider, IDis
         [LoggerMessage(2, LogLevel.Information, "Gateway configuration {Path} reloaded: {RouteCount} routes, {ClusterCount} clusters.")]
         public static partial void Reloaded(ILogger logger, string path, int routeCount, int clusterCount);
 
+        [LoggerMessage(4, LogLevel.Information, "Gateway configuration {Path} version {Version} applied by {By}: {RouteCount} routes, {ClusterCount} clusters.")]
+        public static partial void Applied(ILogger logger, string path, string version, string by, int routeCount, int clusterCount);
+
         [LoggerMessage(3, LogLevel.Error, "Gateway configuration {Path} was changed but has {ErrorCount} error(s); the last good configuration keeps serving. {Errors}")]
         public static partial void ReloadRejected(ILogger logger, string path, int errorCount, string errors);
     }
 }
+
+/// <summary>
+/// What <see cref="GatewayConfigProvider.ApplyAsync"/> did: <see cref="Applied"/> is the version now in force; else
+/// <see cref="Errors"/> lists why the text was refused, or, when empty, another version came into force first.
+/// </summary>
+public sealed record GatewayConfigApplyResult(GatewayConfigVersion? Applied, IReadOnlyList<string> Errors, string VersionBefore);

@@ -134,6 +134,29 @@ internal sealed class JobStore(GatewayStore store, IOptions<JobsOptions> options
     public async Task<IReadOnlyList<DeadJob>> DeadLettersAsync(int count) =>
         [.. (await Db.ListRangeAsync(DeadLetterKey, 0, count - 1)).Select(v => JsonSerializer.Deserialize(v.ToString(), JobsJson.Default.DeadJob)!)];
 
+    /// <summary>
+    /// Live jobs by job route and status (<c>queued</c>, <c>running</c>), read from at most <paramref name="sample"/> of them
+    /// (the oldest), and how many jobs are dead-lettered; for the admin API. Finished jobs are not counted here: they are
+    /// only kept to answer their owners, until they expire.
+    /// </summary>
+    public async Task<JobCounts> CountsAsync(int sample = 1000)
+    {
+        var live = await Db.SortedSetLengthAsync(DueKey);
+        var ids = await Db.SortedSetRangeByRankAsync(DueKey, 0, sample - 1);
+        var reads = ids.Select(id => Db.HashGetAsync($"{_prefix}:{id}", ["job", "status"])).ToList();
+        var byJob = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
+        foreach (var values in await Task.WhenAll(reads))
+        {
+            if (values[0].IsNull || values[1].IsNull)
+            {
+                continue;
+            }
+            var statuses = byJob.TryGetValue(values[0]!, out var s) ? s : byJob[values[0]!] = new(StringComparer.Ordinal);
+            statuses[values[1]!] = statuses.GetValueOrDefault(values[1]!) + 1;
+        }
+        return new JobCounts(live, ids.Length, byJob, await Db.ListLengthAsync(DeadLetterKey));
+    }
+
     /// <summary>Live jobs whose time is up, oldest first.</summary>
     public async Task<IReadOnlyList<Guid>> DueAsync(DateTimeOffset now, int take)
     {
@@ -169,6 +192,9 @@ internal sealed class JobStore(GatewayStore store, IOptions<JobsOptions> options
     }
 #pragma warning restore SER301
 }
+
+/// <summary>Live jobs: how many in all, how many were read, and those by job route and status; dead-lettered jobs.</summary>
+internal sealed record JobCounts(long Live, int Read, IReadOnlyDictionary<string, Dictionary<string, int>> LiveByJob, long DeadLettered);
 
 /// <summary>A job that ran out of attempts, as the dead-letter list keeps it.</summary>
 internal sealed record DeadJob(Guid Id, string Job, string Owner, int Attempts, string? Error, DateTimeOffset At);

@@ -57,6 +57,26 @@ internal sealed class ClusterResilience : IDisposable
     public IEnumerable<(string DestinationId, CircuitState State)> BreakerStates() =>
         _breakers.Select(b => (b.Key.DestinationId, b.Value.State));
 
+    /// <summary>
+    /// Closes the breakers of a destination (an operator's reset) and takes back the passive unhealthy mark their opening
+    /// set. <paramref name="destinationId"/> is a resolved id or the gateway file's (every address it resolved to); how
+    /// many breakers there were.
+    /// </summary>
+    public async Task<int> ResetBreakersAsync(string destinationId)
+    {
+        var reset = 0;
+        foreach (var (destination, breaker) in _breakers)
+        {
+            if (destination.DestinationId == destinationId || destination.DestinationId.StartsWith(destinationId + "[", StringComparison.Ordinal))
+            {
+                await breaker.ResetAsync();
+                _healthUpdater.SetPassive(_cluster, destination, DestinationHealth.Unknown, TimeSpan.Zero);
+                reset++;
+            }
+        }
+        return reset;
+    }
+
     /// <summary>When the earliest open breaker lets a probe through; null when none is open.</summary>
     public DateTimeOffset? EarliestReopen()
     {

@@ -28,6 +28,7 @@ internal sealed class DestinationBreaker
         static (_, result) => ValueTask.FromResult(Outcome.FromResult(result));
 
     private readonly CircuitBreakerStateProvider _state = new();
+    private readonly CircuitBreakerManualControl _control = new();
     private readonly TimeProvider _time;
     private readonly TimeSpan _breakDuration;
     private readonly Action<CircuitState, TimeSpan> _transitioned;
@@ -49,6 +50,7 @@ internal sealed class DestinationBreaker
                 SamplingDuration = policy.SamplingDuration,
                 BreakDuration = policy.BreakDuration,
                 StateProvider = _state,
+                ManualControl = _control,
                 ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result == AttemptResult.Failed),
                 // Polly runs these on its own executor after the transition; the gate below does not wait for them.
                 // No OnHalfOpened: Polly would hold the probe's outcome back until it ran, so TryEnter tells it.
@@ -137,6 +139,14 @@ internal sealed class DestinationBreaker
         {
             Volatile.Write(ref _probing, 0);
         }
+    }
+
+    /// <summary>Closes the breaker now (an operator's reset): the next attempt goes through as if nothing had failed.</summary>
+    public async Task ResetAsync()
+    {
+        await _control.CloseAsync();
+        Volatile.Write(ref _openUntil, 0);
+        Volatile.Write(ref _probing, 0);
     }
 
     /// <summary>Releases the probe slot of an attempt that ended without an outcome (the client left).</summary>

@@ -26,4 +26,15 @@ internal sealed class ResilienceStates(IDestinationHealthUpdater healthUpdater, 
     }
 
     public IEnumerable<ClusterResilience> All => _states.Values;
+
+    /// <summary>Closes a destination's breaker under every policy that holds one; how many there were.</summary>
+    public async Task<int> ResetBreakerAsync(string clusterId, string destinationId)
+    {
+        var reset = 0;
+        foreach (var state in _states.Values.Where(s => string.Equals(s.ClusterId, clusterId, StringComparison.OrdinalIgnoreCase)))
+        {
+            reset += await state.ResetBreakersAsync(destinationId);
+        }
+        return reset;
+    }
 }

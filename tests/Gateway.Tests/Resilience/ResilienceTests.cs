@@ -204,7 +204,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         adminRequest.Headers.Authorization = new("Bearer", gateway.Tokens.CreateToken("admin-1", ["admin"]));
         using var adminResponse = await gateway.Client.SendAsync(adminRequest, Ct);
         var admin = await adminResponse.Content.ReadAsStringAsync(Ct);
-        Assert.Contains("\"state\":\"Open\"", admin, StringComparison.Ordinal);
+        Assert.Contains("\"state\":\"open\"", admin, StringComparison.Ordinal);
         Assert.Contains("\"passiveHealth\":\"Unhealthy\"", admin, StringComparison.Ordinal);
 
         Volatile.Write(ref failing, false);

@@ -1,0 +1,411 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Portico.Tests.Common;
+
+namespace Portico.Gateway.Tests.Admin;
+
+/// <summary>The admin API (issue #24) against a real gateway and real backends.</summary>
+public sealed class AdminApiTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Every admin endpoint, with a body where it takes one; the live stream among them.</summary>
+    private static readonly (string Method, string Path)[] Endpoints =
+    [
+        ("GET", "/portico/api/overview"), ("GET", "/portico/api/routes"), ("GET", "/portico/api/clusters"),
+        ("POST", "/portico/api/clusters/svc/destinations/svc-0/drain"), ("POST", "/portico/api/clusters/svc/destinations/svc-0/undrain"),
+        ("POST", "/portico/api/clusters/svc/destinations/svc-0/reset-breaker"), ("GET", "/portico/api/cache"),
+        ("DELETE", "/portico/api/cache?tag=items"), ("GET", "/portico/api/jobs"), ("GET", "/portico/api/config"),
+        ("POST", "/portico/api/config/validate"), ("PUT", "/portico/api/config"), ("GET", "/portico/api/config/versions"),
+        ("GET", "/portico/api/config/versions/000000000000"), ("POST", "/portico/api/config/versions/000000000000/rollback"),
+        ("GET", "/portico/api/live"),
+    ];
+
+    [Fact]
+    public async Task EveryAdminEndpoint_RefusesNonAdmins_RemoteCallers_AndTokensInTheQuery()
+    {
+        var remoteAddress = NonLoopbackAddress();
+        if (remoteAddress is null)
+        {
+            Assert.Skip("This machine has no non-loopback IPv4 address to call the gateway from.");
+        }
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address), null, null, remoteAddress);
+        var user = gateway.Tokens.CreateToken("u1", ["user"]);
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+
+        foreach (var (method, path) in Endpoints)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(gateway.Client, method, path, null)).StatusCode);
+
+            using var forbidden = await SendAsync(gateway.Client, method, path, user);
+            Assert.True(forbidden.StatusCode == HttpStatusCode.Forbidden, $"{method} {path} with a user's token: {forbidden.StatusCode}");
+            Assert.Equal("application/problem+json", forbidden.Content.Headers.ContentType?.MediaType);
+
+            using var remote = await SendAsync(gateway.RemoteClient!, method, path, admin);
+            Assert.True(remote.StatusCode == HttpStatusCode.Forbidden, $"{method} {path} from {remoteAddress} with an admin's token: {remote.StatusCode}");
+
+            using var inQuery = await SendAsync(gateway.Client, method, path + (path.Contains('?') ? "&" : "?") + "access_token=" + admin, admin);
+            Assert.True(inQuery.StatusCode == HttpStatusCode.BadRequest, $"{method} {path} with the token in the query: {inQuery.StatusCode}");
+            Assert.Contains("access_token", await inQuery.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+        // The dashboard page is refused to a remote caller as well, token or not.
+        Assert.Equal(HttpStatusCode.Forbidden, (await gateway.RemoteClient!.GetAsync("/portico/", Ct)).StatusCode);
+
+        // The control: the admin on loopback gets each read, and the live stream opens.
+        foreach (var path in new[] { "/portico/api/overview", "/portico/api/routes", "/portico/api/clusters", "/portico/api/cache", "/portico/api/jobs", "/portico/api/config", "/portico/api/config/versions" })
+        {
+            using var ok = await SendAsync(gateway.Client, "GET", path, admin);
+            Assert.True(ok.StatusCode == HttpStatusCode.OK, $"GET {path} as admin: {ok.StatusCode}");
+        }
+        using var live = await SendAsync(gateway.Client, "GET", "/portico/api/live", admin);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal("text/event-stream", live.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Drain_SendsNoNewRequestsToTheDestination_InFlightOnesFinish_AndRequestsKeepSucceeding()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = await TestBackend.StartAsync("a", app =>
+        {
+            app.MapGet("/items/{id}", (string id) => "a" + id);
+            app.MapGet("/items/slow", async () =>
+            {
+                await release.Task;
+                return "a-slow";
+            });
+        });
+        await using var b = await TestBackend.StartAsync("b", app => app.MapGet("/items/{id}", (string id) => "b" + id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(a.Address, b.Address, loadBalancing: "RoundRobin"));
+        var admin = gateway.Tokens.CreateToken("ops-1", ["admin"]);
+
+        // Until destination a holds a slow request (round robin sends every other one to it; b answers fast).
+        Task<HttpResponseMessage>? slow = null;
+        while (a.HitsFor("/items/slow") == 0)
+        {
+            slow = gateway.Client.GetAsync("/items/slow", Ct);
+            await Poll.UntilAsync(() => a.HitsFor("/items/slow") > 0 || slow.IsCompleted, "the slow request to arrive somewhere");
+        }
+
+        using var drained = await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin);
+        Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
+        var destination = await DestinationAsync(gateway, admin, "svc", "svc-0");
+        Assert.True(destination["drained"]!.GetValue<bool>());
+        Assert.Equal("drained", destination["status"]!.GetValue<string>());
+        Assert.Equal(1, destination["concurrentRequests"]!.GetValue<int>()); // the slow one, still in flight
+
+        var before = a.RequestCount;
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await gateway.Client.GetAsync($"/items/{i}", Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("b" + i, await response.Content.ReadAsStringAsync(Ct));
+        }
+        Assert.Equal(before, a.RequestCount);
+
+        release.SetResult();
+        using (var finished = await slow!)
+        {
+            Assert.Equal(HttpStatusCode.OK, finished.StatusCode);
+            Assert.Equal("a-slow", await finished.Content.ReadAsStringAsync(Ct));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/undrain", admin)).StatusCode);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync($"/items/again-{i}", Ct)).StatusCode); // new paths: not cached
+        }
+        Assert.True(a.RequestCount > before, "an undrained destination takes requests again");
+
+        var audit = gateway.Logs.GetSnapshot().Where(r => r.Category?.EndsWith("AdminAudit", StringComparison.Ordinal) == true).Select(r => r.Message).ToList();
+        Assert.Contains(audit, m => m.Contains("ops-1", StringComparison.Ordinal) && m.Contains("drain", StringComparison.Ordinal) && m.Contains("svc/svc-0", StringComparison.Ordinal));
+        Assert.Contains(audit, m => m.Contains("ops-1", StringComparison.Ordinal) && m.Contains("undrain", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/nope/drain", admin)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ValidateConfig_WithTwoErrors_ListsBoth_AndChangesNothing()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        var original = Config(backend.Address);
+        await using var gateway = await GatewayTestHost.StartAsync(original);
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+        var version = (await GetJsonAsync(gateway, admin, "/portico/api/config"))["version"]!.GetValue<string>();
+
+        // Two mistakes: a route to a cluster that does not exist, and a cache policy with a negative lifetime.
+        var broken = original
+            .Replace("\"ClusterId\": \"svc\"", "\"ClusterId\": \"missing\"", StringComparison.Ordinal)
+            .Replace("\"Ttl\": \"00:01:00\"", "\"Ttl\": \"-00:00:05\"", StringComparison.Ordinal);
+
+        using var validate = await SendAsync(gateway.Client, "POST", "/portico/api/config/validate", admin, broken);
+        Assert.Equal(HttpStatusCode.OK, validate.StatusCode);
+        var result = JsonNode.Parse(await validate.Content.ReadAsStringAsync(Ct))!;
+        Assert.False(result["valid"]!.GetValue<bool>());
+        var errors = result["errors"]!.AsArray().Select(e => e!.GetValue<string>()).ToList();
+        Assert.Contains(errors, e => e.Contains("missing", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("Ttl must be positive", StringComparison.Ordinal));
+
+        using var put = await SendAsync(gateway.Client, "PUT", "/portico/api/config", admin, broken);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, put.StatusCode);
+        Assert.Equal("application/problem+json", put.Content.Headers.ContentType?.MediaType);
+        var problem = await put.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("missing", problem, StringComparison.Ordinal);
+        Assert.Contains("Ttl must be positive", problem, StringComparison.Ordinal);
+
+        Assert.Equal(original, await File.ReadAllTextAsync(gateway.ConfigPath, Ct));
+        Assert.Equal(version, (await GetJsonAsync(gateway, admin, "/portico/api/config"))["version"]!.GetValue<string>());
+        Assert.Single((await GetJsonAsync(gateway, admin, "/portico/api/config/versions")).AsArray());
+        Assert.Equal("1", await gateway.Client.GetStringAsync("/items/1", Ct));
+    }
+
+    [Fact]
+    public async Task PutConfig_Valid_IsWrittenToTheFile_AddsARouteThatServes_AndRollsBack()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app =>
+        {
+            app.MapGet("/items/{id}", (string id) => id);
+            app.MapGet("/extra/{id}", (string id) => "extra" + id);
+        });
+        var original = Config(backend.Address);
+        await using var gateway = await GatewayTestHost.StartAsync(original);
+        var admin = gateway.Tokens.CreateToken("ops-2", ["admin"]);
+        var first = (await GetJsonAsync(gateway, admin, "/portico/api/config"))["version"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.NotFound, (await gateway.Client.GetAsync("/extra/1", Ct)).StatusCode);
+
+        var withExtra = original.Replace("\"Routes\": {", """
+            "Routes": {
+                  "extra": { "ClusterId": "svc", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/extra/{**rest}" } },
+            """, StringComparison.Ordinal);
+
+        // An edit made against an older version is refused, not merged.
+        using (var stale = await SendAsync(gateway.Client, "PUT", "/portico/api/config", admin, withExtra, ifMatch: "0123456789ab"))
+        {
+            Assert.Equal(HttpStatusCode.PreconditionFailed, stale.StatusCode);
+        }
+
+        using var put = await SendAsync(gateway.Client, "PUT", "/portico/api/config", admin, withExtra, ifMatch: first);
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var applied = JsonNode.Parse(await put.Content.ReadAsStringAsync(Ct))!;
+        var second = applied["version"]!.GetValue<string>();
+        Assert.NotEqual(first, second);
+        Assert.Equal("ops-2", applied["by"]!.GetValue<string>());
+        Assert.Equal(withExtra, await File.ReadAllTextAsync(gateway.ConfigPath, Ct)); // survives a restart: it is the file
+        await Poll.UntilAsync(async () => (await gateway.Client.GetAsync("/extra/7", Ct)).StatusCode == HttpStatusCode.OK, "the added route to serve");
+        Assert.Equal("extra7", await gateway.Client.GetStringAsync("/extra/7", Ct));
+
+        var versions = (await GetJsonAsync(gateway, admin, "/portico/api/config/versions")).AsArray();
+        Assert.Equal([second, first], versions.Select(v => v!["version"]!.GetValue<string>()));
+
+        using var rollback = await SendAsync(gateway.Client, "POST", $"/portico/api/config/versions/{first}/rollback", admin);
+        Assert.Equal(HttpStatusCode.OK, rollback.StatusCode);
+        Assert.Equal(original, await File.ReadAllTextAsync(gateway.ConfigPath, Ct));
+        await Poll.UntilAsync(async () => (await gateway.Client.GetAsync("/extra/7", Ct)).StatusCode == HttpStatusCode.NotFound, "the rolled-back route to go");
+
+        var audit = gateway.Logs.GetSnapshot().Where(r => r.Category?.EndsWith("AdminAudit", StringComparison.Ordinal) == true).Select(r => r.Message).ToList();
+        Assert.Contains(audit, m => m.Contains("ops-2", StringComparison.Ordinal) && m.Contains("apply-config", StringComparison.Ordinal) && m.Contains(second, StringComparison.Ordinal));
+        Assert.Contains(audit, m => m.Contains("ops-2", StringComparison.Ordinal) && m.Contains("rollback-config", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task GatewayFile_IsShownWithSecretsMasked_AndAMaskedEditKeepsTheSecret()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        var original = Config(backend.Address).Replace("\"LoadBalancingPolicy\"",
+            "\"Metadata\": { \"ApiKey\": \"s3cret-value\", \"Owner\": \"team-a\" },\n        \"LoadBalancingPolicy\"", StringComparison.Ordinal);
+        await using var gateway = await GatewayTestHost.StartAsync(original);
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+
+        var shown = (await GetJsonAsync(gateway, admin, "/portico/api/config"))["text"]!.GetValue<string>();
+        Assert.DoesNotContain("s3cret-value", shown, StringComparison.Ordinal);
+        Assert.Contains("\"ApiKey\": \"********\"", shown, StringComparison.Ordinal);
+        Assert.Contains("team-a", shown, StringComparison.Ordinal);
+
+        using var put = await SendAsync(gateway.Client, "PUT", "/portico/api/config", admin, shown.Replace("team-a", "team-b", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var written = await File.ReadAllTextAsync(gateway.ConfigPath, Ct);
+        Assert.Contains("s3cret-value", written, StringComparison.Ordinal);
+        Assert.Contains("team-b", written, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CachePolicies_ShowHitRatioAndEntries_AndPurgeByPrefixEmptiesThem()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address));
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+        foreach (var path in new[] { "/items/1", "/items/1", "/items/2" })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync(path, Ct)).StatusCode);
+        }
+
+        var policy = (await GetJsonAsync(gateway, admin, "/portico/api/cache")).AsArray().Single()!;
+        Assert.Equal("items", policy["policy"]!.GetValue<string>());
+        Assert.Equal(2, policy["entries"]!.GetValue<int>());
+        Assert.Equal(1, policy["hits"]!.GetValue<long>());
+        Assert.Equal(3, policy["lookups"]!.GetValue<long>());
+        Assert.True(policy["bytes"]!.GetValue<long>() > 0);
+
+        using (var bad = await SendAsync(gateway.Client, "DELETE", "/portico/api/cache?prefix=items", admin))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+        using var purge = await SendAsync(gateway.Client, "DELETE", "/portico/api/cache?prefix=/items", admin);
+        Assert.Equal(HttpStatusCode.OK, purge.StatusCode);
+        Assert.Equal(2, JsonNode.Parse(await purge.Content.ReadAsStringAsync(Ct))!["removedHere"]!.GetValue<int>());
+        Assert.Equal(0, (await GetJsonAsync(gateway, admin, "/portico/api/cache")).AsArray().Single()!["entries"]!.GetValue<int>());
+        var before = backend.RequestCount;
+        await gateway.Client.GetAsync("/items/1", Ct);
+        Assert.Equal(before + 1, backend.RequestCount);
+    }
+
+    [Fact]
+    public async Task LiveStream_SendsPerRouteFigures_AndADestinationEventWhenDrained()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address));
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+        using var stream = await SendAsync(gateway.Client, "GET", "/portico/api/live", admin);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync(Ct));
+        var first = await NextEventAsync(reader);
+        Assert.Equal("snapshot", first.Type);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await gateway.Client.GetAsync($"/items/live-{i}", Ct); // distinct paths: each goes to the backend
+        }
+        var counted = 0;
+        SampledSeen? sampled = null;
+        while (counted < 5)
+        {
+            var (type, data) = await NextEventAsync(reader);
+            if (type != "figures")
+            {
+                continue;
+            }
+            var route = data["routes"]!.AsArray().FirstOrDefault(r => r!["route"]!.GetValue<string>() == "items");
+            counted += route?["requests"]!.GetValue<int>() ?? 0;
+            Assert.DoesNotContain(data["routes"]!.AsArray(), r => r!["route"]!.GetValue<string>().Contains("portico", StringComparison.OrdinalIgnoreCase));
+            if (data["samples"]!.AsArray().FirstOrDefault(s => s!["route"]?.GetValue<string>() == "items") is { } sample)
+            {
+                sampled = new SampledSeen(sample["status"]!.GetValue<int>(), sample["path"]!.GetValue<string>(), sample.AsObject().Select(p => p.Key).ToList());
+            }
+        }
+        Assert.Equal(5, counted);
+        Assert.NotNull(sampled);
+        Assert.Equal(200, sampled.Status);
+        Assert.DoesNotContain(sampled.Fields, f => f.Contains("header", StringComparison.OrdinalIgnoreCase) || f.Contains("body", StringComparison.OrdinalIgnoreCase));
+
+        await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin);
+        while (true)
+        {
+            var (type, data) = await NextEventAsync(reader);
+            // Health changes come as events too (the first probe's answer, say); the drain is one of them.
+            if (type == "destination" && data["destination"]!["status"]!.GetValue<string>() == "drained")
+            {
+                Assert.StartsWith("svc-0[", data["destination"]!["destinationId"]!.GetValue<string>(), StringComparison.Ordinal);
+                Assert.True(data["destination"]!["drained"]!.GetValue<bool>());
+                break;
+            }
+        }
+    }
+
+    private sealed record SampledSeen(int Status, string Path, List<string> Fields);
+
+    /// <summary>One route <c>/items/{**rest}</c> (anonymous, cached by policy "items") to cluster <c>svc</c>.</summary>
+    private static string Config(Uri first, Uri? second = null, string loadBalancing = "PowerOfTwoChoices") =>
+        $$"""
+        {
+          "ReverseProxy": {
+            "Routes": {
+              "items": { "ClusterId": "svc", "AuthorizationPolicy": "anonymous", "Metadata": { "Portico.Cache": "items" }, "Match": { "Path": "/items/{**rest}" } }
+            },
+            "Clusters": {
+              "svc": {
+                "LoadBalancingPolicy": "{{loadBalancing}}",
+                "Destinations": {
+                  "svc-0": { "Address": "{{first}}" }{{(second is null ? "" : $$""", "svc-1": { "Address": "{{second}}" }""")}}
+                }
+              }
+            }
+          },
+          "Portico": {
+            "Caching": { "Policies": { "items": { "Ttl": "00:01:00", "Tags": [ "items" ] } } }
+          }
+        }
+        """;
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string method, string path, string? token, string? body = null, string? ifMatch = null)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", $"\"{ifMatch}\"");
+        }
+        if (body is not null || method is "PUT" or "POST")
+        {
+            request.Content = new StringContent(body ?? "{}", Encoding.UTF8, "application/json");
+        }
+        return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+    }
+
+    private static async Task<JsonNode> GetJsonAsync(GatewayTestHost gateway, string token, string path)
+    {
+        using var response = await SendAsync(gateway.Client, "GET", path, token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+    }
+
+    private static async Task<JsonNode> DestinationAsync(GatewayTestHost gateway, string token, string cluster, string destination) =>
+        (await GetJsonAsync(gateway, token, "/portico/api/clusters")).AsArray()
+            .Single(c => c!["clusterId"]!.GetValue<string>() == cluster)!["destinations"]!.AsArray()
+            .Single(d => d!["destinationId"]!.GetValue<string>().StartsWith(destination + "[", StringComparison.Ordinal))!; // as service discovery resolved it
+
+    /// <summary>Reads one server-sent event (RFC: WHATWG HTML §9.2): its type and its JSON data.</summary>
+    private static async Task<(string Type, JsonNode Data)> NextEventAsync(StreamReader reader)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(20));
+        string type = "message";
+        var data = new StringBuilder();
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                if (data.Length > 0)
+                {
+                    return (type, JsonNode.Parse(data.ToString())!);
+                }
+                continue;
+            }
+            if (line.StartsWith("event:", StringComparison.Ordinal))
+            {
+                type = line[6..].Trim();
+            }
+            else if (line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                data.Append(line[5..].TrimStart());
+            }
+        }
+        throw new InvalidOperationException("The live stream ended.");
+    }
+
+    private static IPAddress? NonLoopbackAddress() =>
+        NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+}

@@ -59,13 +59,13 @@ internal sealed class GrpcJsonReader
                 : self.Message(ref reader, GrpcJsonType.For(type));
             if (reader.Read())
             {
-                throw new GrpcJsonException("", "unexpected content after the JSON value");
+                throw new GrpcJsonException("", "has content after the JSON value");
             }
             return bytes.ToArray();
         }
         catch (JsonException ex)
         {
-            throw new GrpcJsonException(self.Path, "not valid JSON: " + ex.Message);
+            throw new GrpcJsonException(self.Path, "is not valid JSON: " + ex.Message);
         }
     }
 
@@ -83,12 +83,12 @@ internal sealed class GrpcJsonReader
             var segments = name.Split('.');
             for (var i = 0; i < segments.Length; i++)
             {
-                var field = FindField(message, segments[i]) ?? throw new GrpcJsonException(name, $"not a field of {message.FullName}");
+                var field = FindField(message, segments[i]) ?? throw new GrpcJsonException(name, $"is not a field of {message.FullName}");
                 if (i < segments.Length - 1)
                 {
                     if (field.FieldType != FieldType.Message || field.IsRepeated || GrpcJsonType.For(field.MessageType).Kind != WellKnownType.None)
                     {
-                        throw new GrpcJsonException(name, $"'{segments[i]}' is not a message field");
+                        throw new GrpcJsonException(name, $"does not name a message field at '{segments[i]}'");
                     }
                     node = node[field.JsonName] as System.Text.Json.Nodes.JsonObject ?? (System.Text.Json.Nodes.JsonObject)(node[field.JsonName] = new System.Text.Json.Nodes.JsonObject());
                     message = field.MessageType;
@@ -103,6 +103,10 @@ internal sealed class GrpcJsonReader
                 {
                     var array = node[field.JsonName] as System.Text.Json.Nodes.JsonArray ?? (System.Text.Json.Nodes.JsonArray)(node[field.JsonName] = new System.Text.Json.Nodes.JsonArray());
                     array.Add(item);
+                }
+                else if (node.ContainsKey(field.JsonName))
+                {
+                    throw new GrpcJsonException(name, "must be given once");
                 }
                 else
                 {
@@ -147,7 +151,7 @@ internal sealed class GrpcJsonReader
         _depth++;
         if (_depth >= 64)
         {
-            throw Error("the message nests too deeply");
+            throw Error("nests too deeply");
         }
         if (_buffers.Count <= _depth)
         {
@@ -181,7 +185,7 @@ internal sealed class GrpcJsonReader
             case WellKnownType.Timestamp:
             case WellKnownType.Duration:
                 {
-                    var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error($"expected a {type.Descriptor.Name} string");
+                    var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error($"must be a {type.Descriptor.Name} string, not {Describe(reader.TokenType)}");
                     long seconds;
                     int nanos;
                     var ok = type.Kind == WellKnownType.Timestamp
@@ -190,8 +194,8 @@ internal sealed class GrpcJsonReader
                     if (!ok)
                     {
                         throw Error(type.Kind == WellKnownType.Timestamp
-                            ? $"'{text}' is not an RFC 3339 timestamp between 0001-01-01 and 9999-12-31"
-                            : $"'{text}' is not a duration such as \"1.5s\" within ±{GrpcJsonTime.MaxDurationSeconds}s");
+                            ? $"must be an RFC 3339 timestamp between 0001-01-01 and 9999-12-31, not '{text}'"
+                            : $"must be a duration such as \"1.5s\" within ±{GrpcJsonTime.MaxDurationSeconds}s, not '{text}'");
                     }
                     WriteNonZero(output, 1, seconds);
                     if (nanos != 0)
@@ -220,7 +224,7 @@ internal sealed class GrpcJsonReader
                 return;
             case WellKnownType.FieldMask:
                 {
-                    var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error("expected a FieldMask string such as \"a,b.c\"");
+                    var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error("must be a FieldMask string such as \"a,b.c\"");
                     foreach (var path in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
                     {
                         output.WriteTag(1, WireFormat.WireType.LengthDelimited);
@@ -249,7 +253,7 @@ internal sealed class GrpcJsonReader
                 if (!_settings.IgnoreUnknownFields)
                 {
                     _path.Add(name);
-                    throw Error($"not a field of {type.Descriptor.FullName}");
+                    throw Error($"is not a field of {type.Descriptor.FullName}");
                 }
                 reader.Read();
                 reader.Skip();
@@ -259,7 +263,7 @@ internal sealed class GrpcJsonReader
             _path.Add(field.JsonName);
             if (seen[index])
             {
-                throw Error("given more than once");
+                throw Error("must be given once");
             }
             seen[index] = true;
             reader.Read();
@@ -273,7 +277,7 @@ internal sealed class GrpcJsonReader
                 var slot = Array.IndexOf(type.Oneofs, oneof);
                 if (oneofs![slot] is { } other)
                 {
-                    throw Error($"'{other.JsonName}' is already set; oneof '{oneof.Name}' takes one member");
+                    throw Error($"cannot be set with '{other.JsonName}': oneof '{oneof.Name}' takes one member");
                 }
                 oneofs[slot] = field;
             }
@@ -302,7 +306,7 @@ internal sealed class GrpcJsonReader
     {
         if (reader.TokenType != token)
         {
-            throw Error($"expected {what}, not {Describe(reader.TokenType)}");
+            throw Error($"must be {what}, not {Describe(reader.TokenType)}");
         }
     }
 
@@ -327,7 +331,7 @@ internal sealed class GrpcJsonReader
         }
         if (field.FieldType is FieldType.String)
         {
-            var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error($"expected a string, not {Describe(reader.TokenType)}");
+            var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error($"must be a string, not {Describe(reader.TokenType)}");
             if (!implicitPresence || text.Length > 0)
             {
                 output.WriteTag(field.FieldNumber, WireFormat.WireType.LengthDelimited);
@@ -380,7 +384,7 @@ internal sealed class GrpcJsonReader
                 _path.Add($"[{index++}]");
                 if (reader.TokenType == JsonTokenType.Null && !(field.FieldType == FieldType.Message && field.MessageType.FullName == "google.protobuf.Value"))
                 {
-                    throw Error("a repeated field's element cannot be null");
+                    throw Error("cannot be null (an element of a repeated field)");
                 }
                 if (!packed)
                 {
@@ -433,7 +437,7 @@ internal sealed class GrpcJsonReader
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.Null && !AcceptsNull(valueField))
                 {
-                    throw Error("a map value cannot be null");
+                    throw Error("cannot be null (a map value)");
                 }
                 WriteSingular(ref reader, valueField, entry, implicitPresence: false);
                 entry.Flush();
@@ -461,7 +465,7 @@ internal sealed class GrpcJsonReader
                 {
                     "true" => 1,
                     "false" => 0,
-                    _ => throw Error("a bool map key must be \"true\" or \"false\""),
+                    _ => throw Error("must be \"true\" or \"false\" (a bool map key)"),
                 };
                 break;
             default:
@@ -547,7 +551,7 @@ internal sealed class GrpcJsonReader
                 break;
             case JsonTokenType.Number:
                 output.WriteTag(2, WireFormat.WireType.Fixed64);
-                output.WriteDouble(reader.TryGetDouble(out var number) ? number : throw Error("the number is out of range"));
+                output.WriteDouble(reader.TryGetDouble(out var number) ? number : throw Error("is out of range"));
                 break;
             case JsonTokenType.String:
                 output.WriteTag(3, WireFormat.WireType.LengthDelimited);
@@ -602,7 +606,7 @@ internal sealed class GrpcJsonReader
                     break;
                 }
             default:
-                throw Error($"unexpected {Describe(reader.TokenType)}");
+                throw Error($"must not be {Describe(reader.TokenType)}");
         }
     }
 
@@ -623,7 +627,7 @@ internal sealed class GrpcJsonReader
             scan.Read();
             if (isType)
             {
-                typeUrl = scan.TokenType == JsonTokenType.String ? scan.GetString() : throw Error("'@type' must be a string");
+                typeUrl = scan.TokenType == JsonTokenType.String ? scan.GetString() : throw Error("must have a string '@type'");
                 break;
             }
             scan.Skip();
@@ -635,10 +639,10 @@ internal sealed class GrpcJsonReader
         }
         if (typeUrl is null)
         {
-            throw Error("an Any needs '@type'");
+            throw Error("must have '@type' (an Any)");
         }
         var name = typeUrl[(typeUrl.LastIndexOf('/') + 1)..];
-        var type = _settings.Types?.Find(name) is { } found ? GrpcJsonType.For(found) : throw Error($"'@type' names a type the gateway does not know: '{name}'");
+        var type = _settings.Types?.Find(name) is { } found ? GrpcJsonType.For(found) : throw Error($"names a type the gateway does not know in '@type': '{name}'");
         ReadOnlyMemory<byte> value;
         if (type.IsWellKnownFile)
         {
@@ -660,12 +664,12 @@ internal sealed class GrpcJsonReader
                 }
                 else
                 {
-                    throw Error($"an Any of {name} takes '@type' and 'value' only");
+                    throw Error($"must have only '@type' and 'value' (an Any of {name})");
                 }
             }
             if (!sawValue)
             {
-                throw Error($"an Any of {name} needs 'value'");
+                throw Error($"must have 'value' (an Any of {name})");
             }
         }
         else
@@ -708,7 +712,7 @@ internal sealed class GrpcJsonReader
 
     private ReadOnlyMemory<byte> ReadBytes(ref Utf8JsonReader reader)
     {
-        var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error($"expected a base64 string, not {Describe(reader.TokenType)}");
+        var text = reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw Error($"must be a base64 string, not {Describe(reader.TokenType)}");
         // Standard or URL-safe alphabet, padding optional (proto3 JSON accepts both).
         var normal = text.Replace('-', '+').Replace('_', '/');
         if (normal.Length % 4 != 0)
@@ -716,7 +720,7 @@ internal sealed class GrpcJsonReader
             normal = normal.PadRight(normal.Length + 4 - normal.Length % 4, '=');
         }
         var bytes = new byte[normal.Length / 4 * 3];
-        return Convert.TryFromBase64String(normal, bytes, out var written) ? bytes.AsMemory(0, written) : throw Error("not valid base64");
+        return Convert.TryFromBase64String(normal, bytes, out var written) ? bytes.AsMemory(0, written) : throw Error("is not valid base64");
     }
 
     internal static WireFormat.WireType WireTypeOf(FieldType type) => type switch
@@ -762,7 +766,7 @@ internal sealed class GrpcJsonReader
                 {
                     JsonTokenType.True => 1,
                     JsonTokenType.False => 0,
-                    _ => throw Error($"expected true or false, not {Describe(reader.TokenType)}"),
+                    _ => throw Error($"must be true or false, not {Describe(reader.TokenType)}"),
                 };
                 return true;
             case FieldType.Double or FieldType.Float:
@@ -790,7 +794,7 @@ internal sealed class GrpcJsonReader
                         bits = 0;
                         return false;
                     }
-                    throw Error($"'{name}' is not a value of {field.EnumType.FullName}");
+                    throw Error($"must be a value of {field.EnumType.FullName}, not '{name}'");
                 }
                 bits = ReadInteger(ref reader, FieldType.Int32);
                 return true;
@@ -819,16 +823,16 @@ internal sealed class GrpcJsonReader
                 "Infinity" => double.PositiveInfinity,
                 "-Infinity" => double.NegativeInfinity,
                 _ => double.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var parsed)
-                    && !double.IsInfinity(parsed) ? parsed : throw Error($"'{text}' is not a number"),
+                    && !double.IsInfinity(parsed) ? parsed : throw Error($"must be a number, not '{text}'"),
             };
         }
         else
         {
-            throw Error($"expected a number, not {Describe(reader.TokenType)}");
+            throw Error($"must be a number, not {Describe(reader.TokenType)}");
         }
-        if (single && double.IsFinite(value) && Math.Abs(value) > float.MaxValue)
+        if (single && double.IsFinite(value) && float.IsInfinity((float)value)) // rounds to a float first: float.MaxValue's shortest text is a little above it
         {
-            throw Error("the number is out of range for a float");
+            throw Error("is out of range for a float");
         }
         return value;
     }
@@ -843,15 +847,15 @@ internal sealed class GrpcJsonReader
             }
             if (reader.TryGetUInt64(out var big))
             {
-                return type is FieldType.UInt64 or FieldType.Fixed64 ? big : throw Error($"{big} is out of range for {Name(type)}");
+                return type is FieldType.UInt64 or FieldType.Fixed64 ? big : throw Error($"is out of range for {Name(type)}: {big}");
             }
-            return reader.TryGetDecimal(out var number) ? FromDecimal(number, type) : throw Error($"the number is out of range for {Name(type)}");
+            return reader.TryGetDecimal(out var number) ? FromDecimal(number, type) : throw Error($"is out of range for {Name(type)}");
         }
         if (reader.TokenType == JsonTokenType.String)
         {
             return ParseIntegerText(reader.GetString()!, type);
         }
-        throw Error($"expected an integer, not {Describe(reader.TokenType)}");
+        throw Error($"must be an integer, not {Describe(reader.TokenType)}");
     }
 
     private ulong ParseIntegerText(string text, FieldType type)
@@ -862,18 +866,18 @@ internal sealed class GrpcJsonReader
         }
         if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var big))
         {
-            return type is FieldType.UInt64 or FieldType.Fixed64 ? big : throw Error($"{big} is out of range for {Name(type)}");
+            return type is FieldType.UInt64 or FieldType.Fixed64 ? big : throw Error($"is out of range for {Name(type)}: {big}");
         }
         return decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var number)
             ? FromDecimal(number, type)
-            : throw Error($"'{text}' is not an integer");
+            : throw Error($"must be an integer, not '{text}'");
     }
 
     private ulong FromDecimal(decimal number, FieldType type)
     {
         if (decimal.Truncate(number) != number)
         {
-            throw Error($"{number.ToString(CultureInfo.InvariantCulture)} is not an integer");
+            throw Error($"must be an integer, not {number.ToString(CultureInfo.InvariantCulture)}");
         }
         if (number >= long.MinValue && number <= long.MaxValue)
         {
@@ -883,7 +887,7 @@ internal sealed class GrpcJsonReader
         {
             return (ulong)number;
         }
-        throw Error($"{number.ToString(CultureInfo.InvariantCulture)} is out of range for {Name(type)}");
+        throw Error($"is out of range for {Name(type)}: {number.ToString(CultureInfo.InvariantCulture)}");
     }
 
     private ulong CheckRange(long value, FieldType type)
@@ -895,7 +899,7 @@ internal sealed class GrpcJsonReader
             FieldType.UInt64 or FieldType.Fixed64 => value >= 0,
             _ => true,
         };
-        return ok ? (ulong)value : throw Error($"{value} is out of range for {Name(type)}");
+        return ok ? (ulong)value : throw Error($"is out of range for {Name(type)}: {value}");
     }
 
     private static string Name(FieldType type) => type.ToString().ToLowerInvariant();

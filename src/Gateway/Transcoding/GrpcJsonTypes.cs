@@ -18,7 +18,7 @@ internal enum WellKnownType
 }
 
 /// <summary>A JSON text or a protobuf message that does not fit its type; <see cref="Path"/> names the field (<c>items[2].price</c>).</summary>
-internal sealed class GrpcJsonException(string path, string message) : Exception(path.Length == 0 ? message : $"'{path}': {message}")
+internal sealed class GrpcJsonException(string path, string message) : Exception(path.Length == 0 ? "The message " + message : $"'{path}' {message}")
 {
     public string Path { get; } = path;
 }
@@ -105,7 +105,7 @@ internal static class GrpcJsonTime
     {
         if (seconds is < MinTimestampSeconds or > MaxTimestampSeconds || nanos is < 0 or > 999_999_999)
         {
-            throw new GrpcJsonException("", "the Timestamp is out of range");
+            throw new GrpcJsonException("", "is a Timestamp out of range");
         }
         var time = DateTime.UnixEpoch.AddTicks(seconds * TimeSpan.TicksPerSecond);
         return time.ToString("yyyy-MM-dd'T'HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + Fraction(nanos) + "Z";
@@ -116,7 +116,7 @@ internal static class GrpcJsonTime
         if (seconds is < -MaxDurationSeconds or > MaxDurationSeconds || nanos is <= -1_000_000_000 or >= 1_000_000_000
             || (seconds < 0 && nanos > 0) || (seconds > 0 && nanos < 0))
         {
-            throw new GrpcJsonException("", "the Duration is out of range");
+            throw new GrpcJsonException("", "is a Duration out of range");
         }
         var sign = seconds < 0 || nanos < 0 ? "-" : "";
         return sign + Math.Abs(seconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + Fraction(Math.Abs(nanos)) + "s";

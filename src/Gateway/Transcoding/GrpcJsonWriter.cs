@@ -38,11 +38,11 @@ internal sealed class GrpcJsonWriter
         }
         catch (InvalidProtocolBufferException ex)
         {
-            throw new GrpcJsonException("", $"not a valid {type.FullName}: {ex.Message}");
+            throw new GrpcJsonException("", $"is not a valid {type.FullName}: {ex.Message}");
         }
         catch (ArgumentException ex)
         {
-            throw new GrpcJsonException("", $"not a valid {type.FullName}: {ex.Message}"); // e.g. a string that is not UTF-8
+            throw new GrpcJsonException("", $"is not a valid {type.FullName}: {ex.Message}"); // e.g. a string that is not UTF-8
         }
     }
 
@@ -61,7 +61,7 @@ internal sealed class GrpcJsonWriter
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentException)
         {
-            throw new GrpcJsonException("", $"not a valid {type.FullName}: {ex.Message}");
+            throw new GrpcJsonException("", $"is not a valid {type.FullName}: {ex.Message}");
         }
     }
 
@@ -181,7 +181,7 @@ internal sealed class GrpcJsonWriter
                     {
                         if (entries.Count == 0)
                         {
-                            throw new GrpcJsonException("", "a google.protobuf.Value has no kind set");
+                            throw new GrpcJsonException("", "has a google.protobuf.Value with no kind set");
                         }
                         var kind = entries.MaxBy(e => e.Seq);
                         var field = type.Fields[kind.Field];
@@ -231,7 +231,7 @@ internal sealed class GrpcJsonWriter
         }
         var name = url[(url.LastIndexOf('/') + 1)..];
         var type = _settings.Types?.Find(name) is { } found ? GrpcJsonType.For(found)
-            : throw new GrpcJsonException("", $"an Any holds a type the gateway does not know: '{name}'");
+            : throw new GrpcJsonException("", $"holds an Any of a type the gateway does not know: '{name}'");
         (int, int)[] chunks = value is { } v ? [(v.Start, v.End)] : [(0, 0)];
         writer.WriteStartObject();
         writer.WriteString("@type"u8, url);

@@ -226,6 +226,10 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
         {
             foreach (var (name, value) in context.Request.Query)
             {
+                if (route.Variables.Any(v => v.Field == name))
+                {
+                    continue; // the path's value wins
+                }
                 foreach (var item in value)
                 {
                     values.Add(new(name, item ?? ""));

@@ -3,7 +3,7 @@ using Google.Api;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
-using Portico.Gateway.Tests.Transcoding.Things;
+using Portico.Gateway.Tests.Transcoding.Protos;
 using Portico.Gateway.Transcoding;
 
 namespace Portico.Gateway.Tests.Transcoding;

@@ -32,6 +32,9 @@ internal sealed class GrpcJsonReader
 {
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
+    /// <summary>CodedOutputStream's own buffer per depth; small, since it is flushed into the depth's stream at each message's end.</summary>
+    private const int BufferSize = 256;
+
     private readonly GrpcJsonSettings _settings;
     private readonly List<(MemoryStream Stream, CodedOutputStream Output)> _buffers = [];
     private readonly List<string> _path = [];
@@ -153,12 +156,7 @@ internal sealed class GrpcJsonReader
         {
             throw Error("nests too deeply");
         }
-        if (_buffers.Count <= _depth)
-        {
-            var stream = new MemoryStream();
-            _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-        }
-        var (buffer, output) = _buffers[_depth];
+        var (buffer, output) = Buffer();
         buffer.SetLength(0);
         try
         {
@@ -170,6 +168,20 @@ internal sealed class GrpcJsonReader
         {
             _depth--;
         }
+    }
+
+    /// <summary>
+    /// The buffer of the current depth, where a nested message (or a packed run, a map entry) is written before it is
+    /// copied into its parent with its length: protobuf puts the length first. Reused for every message at that depth.
+    /// </summary>
+    private (MemoryStream Stream, CodedOutputStream Output) Buffer()
+    {
+        if (_buffers.Count <= _depth)
+        {
+            var stream = new MemoryStream();
+            _buffers.Add((stream, new CodedOutputStream(stream, BufferSize, leaveOpen: true)));
+        }
+        return _buffers[_depth];
     }
 
     private static void WriteBytesField(CodedOutputStream output, int number, ReadOnlyMemory<byte> bytes)
@@ -368,12 +380,7 @@ internal sealed class GrpcJsonReader
         if (packed)
         {
             _depth++;
-            if (_buffers.Count <= _depth)
-            {
-                var stream = new MemoryStream();
-                _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-            }
-            (buffer, elements) = _buffers[_depth];
+            (buffer, elements) = Buffer();
             buffer.SetLength(0);
         }
         try
@@ -420,12 +427,7 @@ internal sealed class GrpcJsonReader
         var keyField = field.MessageType.FindFieldByNumber(1);
         var valueField = field.MessageType.FindFieldByNumber(2);
         _depth++;
-        if (_buffers.Count <= _depth)
-        {
-            var stream = new MemoryStream();
-            _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-        }
-        var (buffer, entry) = _buffers[_depth];
+        var (buffer, entry) = Buffer();
         try
         {
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -479,12 +481,7 @@ internal sealed class GrpcJsonReader
     private void WriteStructFields(ref Utf8JsonReader reader, CodedOutputStream output)
     {
         _depth++;
-        if (_buffers.Count <= _depth)
-        {
-            var stream = new MemoryStream();
-            _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-        }
-        var (buffer, entry) = _buffers[_depth];
+        var (buffer, entry) = Buffer();
         try
         {
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -521,12 +518,7 @@ internal sealed class GrpcJsonReader
     private ReadOnlyMemory<byte> ValueMessage(ref Utf8JsonReader reader)
     {
         _depth++;
-        if (_buffers.Count <= _depth)
-        {
-            var stream = new MemoryStream();
-            _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-        }
-        var (buffer, output) = _buffers[_depth];
+        var (buffer, output) = Buffer();
         buffer.SetLength(0);
         try
         {
@@ -564,12 +556,7 @@ internal sealed class GrpcJsonReader
             case JsonTokenType.StartObject:
                 {
                     _depth++;
-                    if (_buffers.Count <= _depth)
-                    {
-                        var stream = new MemoryStream();
-                        _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-                    }
-                    var (buffer, inner) = _buffers[_depth];
+                    var (buffer, inner) = Buffer();
                     buffer.SetLength(0);
                     try
                     {
@@ -586,12 +573,7 @@ internal sealed class GrpcJsonReader
             case JsonTokenType.StartArray:
                 {
                     _depth++;
-                    if (_buffers.Count <= _depth)
-                    {
-                        var stream = new MemoryStream();
-                        _buffers.Add((stream, new CodedOutputStream(stream, leaveOpen: true)));
-                    }
-                    var (buffer, inner) = _buffers[_depth];
+                    var (buffer, inner) = Buffer();
                     buffer.SetLength(0);
                     try
                     {

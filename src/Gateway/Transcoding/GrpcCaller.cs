@@ -13,6 +13,9 @@ namespace Portico.Gateway.Transcoding;
 /// <summary>The answer of one unary gRPC call, already mapped to HTTP.</summary>
 internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, byte[]? Message, IReadOnlyDictionary<string, string[]>? FieldErrors = null)
 {
+    /// <summary>The <c>google.rpc.Status</c> the service sent in <c>grpc-status-details-bin</c>, as bytes.</summary>
+    public byte[]? StatusDetails { get; init; }
+
     public bool IsOk => GrpcStatus == 0 && Message is not null;
 
     /// <summary>
@@ -97,8 +100,10 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
         }
         var code = (int)ex.StatusCode;
         var detail = ex.Status.Detail.Length > 0 ? ex.Status.Detail : StatusName(code);
-        return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(ex.Trailers.GetValueBytes("grpc-status-details-bin")))
+        var details = ex.Trailers.GetValueBytes("grpc-status-details-bin");
+        return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(details))
         {
+            StatusDetails = details,
             // Grpc.Net.Client sets a debug exception, or DEADLINE_EXCEEDED/CANCELLED, for what failed on this side.
             OutcomeUnknown = ex.Status.DebugException is not null || ex.StatusCode is Grpc.Core.StatusCode.DeadlineExceeded or Grpc.Core.StatusCode.Cancelled,
         };

@@ -14,7 +14,8 @@ public sealed record GrpcContractSource(FileDescriptor File);
 internal sealed record GrpcService(ServiceDescriptor Descriptor, GrpcJsonSettings Json, string Source, DateTimeOffset LoadedAt)
 {
     public static GrpcService From(ServiceDescriptor service, IEnumerable<FileDescriptor> files, string source, DateTimeOffset loadedAt) =>
-        new(service, new GrpcJsonSettings { Types = TypeRegistry.FromFiles(files) }, source, loadedAt);
+        // google.rpc's error details too, for the Any values of a google.rpc.Status the service sends with an error.
+        new(service, new GrpcJsonSettings { Types = TypeRegistry.FromFiles(files.Append(Google.Rpc.ErrorDetailsReflection.Descriptor)) }, source, loadedAt);
 
     /// <summary>A unary or server-streaming method by name; client and bidirectional streaming are not callable from REST.</summary>
     public MethodDescriptor? FindMethod(string name) =>

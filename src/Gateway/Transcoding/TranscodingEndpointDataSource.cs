@@ -165,7 +165,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
             RequestSafety.IsIdempotent(context.Request), timeout, context.RequestAborted);
         if (!reply.IsOk)
         {
-            await GatewayProblems.WriteAsync(context, reply.HttpStatus, "gRPC " + GrpcCaller.StatusName(reply.GrpcStatus), reply.Detail, reply.FieldErrors);
+            await WriteFailureAsync(context, reply, settings);
             return;
         }
         var output = new System.Buffers.ArrayBufferWriter<byte>();
@@ -181,6 +181,27 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
         }
         context.Response.ContentType = "application/json; charset=utf-8";
         await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// A gRPC error as problem+json: the mapped HTTP status, the service's field violations under <c>errors</c>, and the
+    /// <c>google.rpc.Status</c> it sent (code, message, details as proto3 JSON) under <c>grpcStatus</c>.
+    /// </summary>
+    private static ValueTask WriteFailureAsync(HttpContext context, GrpcReply reply, GrpcJsonSettings settings)
+    {
+        List<KeyValuePair<string, object?>>? extensions = null;
+        if (reply.StatusDetails is { } details)
+        {
+            try
+            {
+                extensions = [new("grpcStatus", JsonDocument.Parse(GrpcJsonWriter.ToJson(details, Google.Rpc.Status.Descriptor, settings)).RootElement)];
+            }
+            catch (GrpcJsonException)
+            {
+                // Details the gateway cannot read (an Any of a type it does not know) are left out; the status stays.
+            }
+        }
+        return GatewayProblems.WriteAsync(context, reply.HttpStatus, "gRPC " + GrpcCaller.StatusName(reply.GrpcStatus), reply.Detail, reply.FieldErrors, extensions);
     }
 
     private static void WriteReply(Utf8JsonWriter writer, byte[] message, TranscodedRoute route, GrpcJsonSettings settings)
@@ -302,7 +323,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
             var failure = GrpcCaller.Failure(ex);
             if (!started)
             {
-                await GatewayProblems.WriteAsync(context, failure.HttpStatus, "gRPC " + GrpcCaller.StatusName(failure.GrpcStatus), failure.Detail, failure.FieldErrors);
+                await WriteFailureAsync(context, failure, settings);
             }
             else if (!array)
             {

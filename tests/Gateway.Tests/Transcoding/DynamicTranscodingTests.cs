@@ -107,6 +107,37 @@ public sealed class DynamicTranscodingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ServerStreaming_SendsEachMessage_BeforeTheServiceHasSentTheNext()
+    {
+        await using var things = await ThingsServer.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(Config(things.Address));
+
+        using var response = await gateway.Client.GetAsync("/api/things?count=2&prefix=hold", HttpCompletionOption.ResponseHeadersRead, Ct);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
+        var first = await reader.ReadLineAsync(Ct); // the service holds the second thing back until released
+
+        Assert.Equal("""{"id":"1","name":"hold1"}""", first);
+        things.Service.Release.SetResult();
+        Assert.Equal("""{"id":"2","name":"hold2"}""", await reader.ReadLineAsync(Ct));
+    }
+
+    [Fact]
+    public async Task GrpcError_TheServicesStatusDetails_AreInTheProblem()
+    {
+        await using var things = await ThingsServer.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(Config(things.Address));
+
+        var (status, body, type) = await SendAsync(gateway, HttpMethod.Get, "/api/things/404");
+
+        output.WriteLine(body);
+        Assert.Equal((HttpStatusCode.NotFound, "application/problem+json"), (status, type));
+        var details = JsonNode.Parse(body)!["grpcStatus"]!["details"]!.AsArray();
+        var resource = Assert.Single(details)!;
+        Assert.Equal("type.googleapis.com/google.rpc.ResourceInfo", resource["@type"]!.GetValue<string>());
+        Assert.Equal("thing", resource["resourceType"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task ServerStreaming_AsAJsonArray_WhenTheEntrySaysSo()
     {
         await using var things = await ThingsServer.StartAsync();

@@ -140,9 +140,19 @@ public sealed class ThingsService : Things.ThingsBase
         return Task.FromResult(request);
     }
 
+    /// <summary>A listing with the prefix "hold" waits after its first thing until this is set.</summary>
+    public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public override Task<Thing> GetThing(GetThingRequest request, ServerCallContext context)
     {
         Calls.Enqueue(request);
+        if (request.Id == 404)
+        {
+            // NOT_FOUND with a google.rpc.Status in grpc-status-details-bin, as Google's APIs send it.
+            var status = new Google.Rpc.Status { Code = (int)StatusCode.NotFound, Message = "no such thing" };
+            status.Details.Add(Google.Protobuf.WellKnownTypes.Any.Pack(new Google.Rpc.ResourceInfo { ResourceType = "thing", ResourceName = "404" }));
+            throw new RpcException(new Status(StatusCode.NotFound, "no such thing"), new Metadata { { "grpc-status-details-bin", status.ToByteArray() } });
+        }
         return Task.FromResult(new Thing { Id = request.Id, Shelf = request.Shelf, Name = request.Verbose ? "thing " + request.Id : "", Color = Color.Red });
     }
 
@@ -160,6 +170,10 @@ public sealed class ThingsService : Things.ThingsBase
         for (var i = 1; i <= request.Count; i++)
         {
             await responseStream.WriteAsync(new Thing { Id = i, Name = request.Prefix + i });
+            if (request.Prefix == "hold" && i == 1)
+            {
+                await Release.Task.WaitAsync(context.CancellationToken);
+            }
         }
         if (request.FailWith != 0)
         {

@@ -458,7 +458,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
     private async Task<CallResult> SendGrpcAsync(string clusterId, HttpCall call, string name,
         string? authorization, CompositionScope scope, bool idempotent, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!descriptors.TryGetMethod(name, out var service, out var method))
+        if (!descriptors.TryGetMethod(name, out var service, out var method) || service is null)
         {
             return service is null
                 ? new CallResult(StatusCodes.Status503ServiceUnavailable, null, $"the gateway has no descriptors for {name} yet", Verdict.NotDoneRetryable)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using Google.Protobuf.Reflection;
 using Microsoft.Extensions.Primitives;
 
@@ -54,14 +55,22 @@ internal sealed class GrpcDescriptors
     /// <summary>Every known service by full name (<c>package.Service</c>), as of now.</summary>
     public ImmutableDictionary<string, GrpcService> Services => Volatile.Read(ref _services);
 
-    public bool TryGetService(string fullName, out GrpcService service) => Services.TryGetValue(fullName, out service!);
+    public bool TryGetService(string fullName, [NotNullWhen(true)] out GrpcService? service) => Services.TryGetValue(fullName, out service);
 
-    /// <summary>A callable method by <c>package.Service/Method</c>, when its service's descriptors are there.</summary>
-    public bool TryGetMethod(string name, out GrpcService service, out MethodDescriptor method)
+    /// <summary>
+    /// A callable method by <c>package.Service/Method</c>, when its service's descriptors are there; false with the
+    /// service set when the service is known but has no such method, with it null when the service is not known (yet).
+    /// </summary>
+    public bool TryGetMethod(string name, out GrpcService? service, [NotNullWhen(true)] out MethodDescriptor? method)
     {
-        method = null!;
+        method = null;
         var slash = name.IndexOf('/', StringComparison.Ordinal);
-        return TryGetService(slash < 0 ? name : name[..slash], out service) && slash > 0 && (method = service.FindMethod(name[(slash + 1)..])!) is not null;
+        if (!TryGetService(slash < 0 ? name : name[..slash], out service) || slash <= 0)
+        {
+            return false;
+        }
+        method = service.FindMethod(name[(slash + 1)..]);
+        return method is not null;
     }
 
     /// <summary>Fires when a service is loaded or replaced.</summary>

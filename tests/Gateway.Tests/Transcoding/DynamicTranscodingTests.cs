@@ -86,6 +86,28 @@ public sealed class DynamicTranscodingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ServiceAddedToTheRunningGatewaysFile_IsServed_WithoutARestart()
+    {
+        await using var things = await ThingsServer.StartAsync();
+        var before = JsonNode.Parse(Config(things.Address))!;
+        before["Portico"]!["Transcoding"] = new JsonObject();
+        await using var gateway = await GatewayTestHost.StartAsync(before.ToJsonString());
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(gateway, HttpMethod.Get, "/api/things/3")).Status);
+
+        await gateway.WriteConfigAsync(Config(things.Address)); // as an operator edits the file
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        (HttpStatusCode Status, string Body, string? Type) answer;
+        do
+        {
+            await Task.Delay(100, Ct);
+            answer = await SendAsync(gateway, HttpMethod.Get, "/api/things/3");
+        }
+        while (answer.Status != HttpStatusCode.OK && DateTime.UtcNow < deadline);
+        Assert.Equal((HttpStatusCode.OK, """{"id":"3","color":"RED"}"""), (answer.Status, answer.Body));
+    }
+
+    [Fact]
     public async Task ServerStreaming_IsNewlineDelimitedJson_AsMessagesArrive_EndingWithTheErrorLine()
     {
         await using var things = await ThingsServer.StartAsync();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Claims;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
@@ -7,6 +8,7 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Http;
 using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
+using Portico.Gateway.Security;
 
 namespace Portico.Gateway.Transcoding;
 
@@ -45,12 +47,12 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
     /// carrying an <c>Idempotency-Key</c>); <paramref name="timeout"/> becomes the call's deadline.
     /// </summary>
     public async Task<GrpcReply> CallAsync(string clusterId, MethodDescriptor method, byte[] request, string? authorization, string requestId,
-        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken)
+        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null)
     {
         try
         {
             var reply = await Invoker(clusterId, idempotent).AsyncUnaryCall(MethodFor(method, MethodType.Unary), null,
-                new CallOptions(Headers(authorization, requestId), DateTime.UtcNow + timeout, cancellationToken), request);
+                new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, cancellationToken), request);
             return new GrpcReply(StatusCodes.Status200OK, 0, "", reply);
         }
         catch (RpcException ex)
@@ -65,9 +67,9 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
     /// error (before or between messages) surfaces as <see cref="RpcException"/>, which <see cref="Failure(RpcException)"/> maps.
     /// </summary>
     public AsyncServerStreamingCall<byte[]> StartServerStreaming(string clusterId, MethodDescriptor method, byte[] request, string? authorization,
-        string requestId, TimeSpan timeout, CancellationToken cancellationToken) =>
+        string requestId, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null) =>
         Invoker(clusterId, idempotent: true).AsyncServerStreamingCall(MethodFor(method, MethodType.ServerStreaming), null,
-            new CallOptions(Headers(authorization, requestId), DateTime.UtcNow + timeout, cancellationToken), request);
+            new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, cancellationToken), request);
 
     /// <summary>A call invoker over the cluster client, for other gRPC clients of the gateway (server reflection).</summary>
     public CallInvoker Invoker(string clusterId, bool idempotent) =>
@@ -78,12 +80,26 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
             DisposeHttpClient = true,
         }), this).CreateCallInvoker();
 
-    private static Metadata Headers(string? authorization, string requestId)
+    /// <summary>
+    /// The call's metadata: the caller's token and request id, and who the validated caller is (<c>x-user-id</c>,
+    /// <c>x-user-roles</c>), as proxied requests carry it (<see cref="IdentityForwarding"/>). Nothing the client sent is
+    /// copied, so a client cannot name itself; the trace context goes with the HTTP/2 request (the cluster's client).
+    /// </summary>
+    private static Metadata Headers(string? authorization, string requestId, ClaimsPrincipal? user)
     {
         var headers = new Metadata { { "x-request-id", requestId } };
         if (authorization is not null)
         {
             headers.Add("authorization", authorization);
+        }
+        if (user?.Identity?.IsAuthenticated == true && user.FindFirstValue("sub") is { Length: > 0 } subject)
+        {
+            headers.Add("x-user-id", subject);
+            var roles = string.Join(',', user.FindAll("role").Select(r => r.Value));
+            if (roles.Length > 0)
+            {
+                headers.Add("x-user-roles", roles);
+            }
         }
         return headers;
     }

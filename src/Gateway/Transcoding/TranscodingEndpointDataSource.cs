@@ -162,7 +162,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
             return;
         }
         var reply = await caller.CallAsync(route.Entry.Cluster, route.Method, request, authorization, context.TraceIdentifier,
-            RequestSafety.IsIdempotent(context.Request), timeout, context.RequestAborted);
+            RequestSafety.IsIdempotent(context.Request), timeout, context.RequestAborted, context.User);
         if (!reply.IsOk)
         {
             await WriteFailureAsync(context, reply, settings);
@@ -278,7 +278,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
     {
         var array = route.Entry.Options.Streaming == "array";
         var started = false;
-        using var call = caller.StartServerStreaming(route.Entry.Cluster, route.Method, request, authorization, context.TraceIdentifier, timeout, context.RequestAborted);
+        using var call = caller.StartServerStreaming(route.Entry.Cluster, route.Method, request, authorization, context.TraceIdentifier, timeout, context.RequestAborted, context.User);
         try
         {
             var output = new System.Buffers.ArrayBufferWriter<byte>();

@@ -108,6 +108,27 @@ public sealed class DynamicTranscodingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Call_CarriesTheValidatedCallersIdentity_TokenAndTraceContext_NotHeadersTheClientMadeUp()
+    {
+        await using var things = await ThingsServer.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(Config(things.Address, new JsonObject { ["AuthorizationPolicy"] = null }));
+        var token = gateway.Tokens.CreateToken("user-5", roles: ["admin"]);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/things/2");
+        request.Headers.Authorization = new("Bearer", token);
+        request.Headers.Add("X-User-Id", "somebody-else");
+        using var response = await gateway.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = Assert.Single(things.Service.Headers);
+        Assert.Equal("user-5", headers.GetValue("x-user-id"));
+        Assert.Equal("admin", headers.GetValue("x-user-roles"));
+        Assert.Equal("Bearer " + token, headers.GetValue("authorization"));
+        Assert.Single(headers, h => h.Key == "x-user-id");
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", headers.GetValue("traceparent"));
+    }
+
+    [Fact]
     public async Task ServerStreaming_IsNewlineDelimitedJson_AsMessagesArrive_EndingWithTheErrorLine()
     {
         await using var things = await ThingsServer.StartAsync();

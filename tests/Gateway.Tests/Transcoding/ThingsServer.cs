@@ -143,9 +143,13 @@ public sealed class ThingsService : Things.ThingsBase
     /// <summary>A listing with the prefix "hold" waits after its first thing until this is set.</summary>
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The metadata of every GetThing call.</summary>
+    public ConcurrentQueue<Metadata> Headers { get; } = new();
+
     public override Task<Thing> GetThing(GetThingRequest request, ServerCallContext context)
     {
         Calls.Enqueue(request);
+        Headers.Enqueue(context.RequestHeaders);
         if (request.Id == 404)
         {
             // NOT_FOUND with a google.rpc.Status in grpc-status-details-bin, as Google's APIs send it.

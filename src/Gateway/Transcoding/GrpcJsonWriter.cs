@@ -75,9 +75,16 @@ internal sealed class GrpcJsonWriter
         return Encoding.UTF8.GetString(output.WrittenSpan);
     }
 
+    /// <summary>How deep messages may nest in a reply: deeper is refused rather than risking the stack on what a service sent.</summary>
+    private const int MaxDepth = 100;
+
     private List<Entry> Collect(GrpcJsonType type, IReadOnlyList<(int Start, int End)> chunks)
     {
         _depth++;
+        if (_depth > MaxDepth)
+        {
+            throw new GrpcJsonException("", $"nests more than {MaxDepth} messages deep");
+        }
         if (_entries.Count <= _depth)
         {
             _entries.Add([]);

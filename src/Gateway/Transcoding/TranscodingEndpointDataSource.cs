@@ -68,7 +68,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
             var skipped = new List<string>();
             foreach (var route in TranscodingRoutes.For(entry, service, skipped))
             {
-                if (!taken.Add(route.HttpMethod + " " + RoutePatternFactory.Parse(route.Pattern).RawText))
+                if (!taken.Add(route.HttpMethod + " " + route.Pattern))
                 {
                     skipped.Add($"{route.Method.FullName}: {route.HttpMethod} {route.Pattern} is already taken");
                     continue;

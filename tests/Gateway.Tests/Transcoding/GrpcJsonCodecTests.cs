@@ -126,6 +126,20 @@ public sealed class GrpcJsonCodecTests(ITestOutputHelper output)
         Assert.Contains("\"fInt32\":2", json, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Wire_NestedDeeperThanTheLimit_IsRefused_NotAStackOverflow()
+    {
+        var thing = new Thing { Id = 1 };
+        for (var i = 0; i < 150; i++)
+        {
+            thing = new Thing { Parts = { thing } };
+        }
+
+        var error = Assert.Throws<GrpcJsonException>(() => GrpcJsonWriter.ToJson(thing.ToByteArray(), Dynamic.Everything.File.MessageTypes.Single(m => m.Name == "Thing"), Dynamic.Settings));
+
+        Assert.Contains("nests more than 100 messages deep", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{"fInt32": "abc"}""", "'fInt32' must be an integer, not 'abc'")]
     [InlineData("""{"fInt32": 2147483648}""", "'fInt32' is out of range for int32")]

@@ -2,8 +2,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddJwtAuthentication();
-builder.AddPorticoGateway()
-    .AddGrpcContracts(Portico.Contracts.Loyalty.V1.LoyaltyReflection.Descriptor);
+builder.AddPorticoGateway();
 
 var app = builder.Build();
 

@@ -95,11 +95,11 @@ public sealed class Shop : IAsyncDisposable
             ["Portico:ServiceIdentity:TokenUrl"] = _services.Identity.TokenUrl,
             ["Portico:ServiceIdentity:ClientSecret"] = StandInIdentity.ServiceSecret,
             ["Portico:SagaRecovery:Interval"] = "00:00:00.200",
-        }, clock, gateway => gateway.AddGrpcContracts(Portico.Contracts.Loyalty.V1.LoyaltyReflection.Descriptor));
+        }, clock); // as the shipped host: no Loyalty contract compiled in, its descriptors come by server reflection
         GatewayClock = clock;
     }
 
-    /// <summary>The shipped gateway file's purchase composition and the two clusters it calls, those pointed at the proxies.</summary>
+    /// <summary>The shipped gateway file's purchase composition, its transcoding entries (Loyalty by reflection) and the two clusters it calls, those pointed at the proxies.</summary>
     private string GatewayJson()
     {
         var shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "shipped-gateway.json")),
@@ -118,6 +118,7 @@ public sealed class Shop : IAsyncDisposable
             },
             ["Portico"] = new JsonObject
             {
+                ["Transcoding"] = shipped["Portico"]!["Transcoding"]!.DeepClone(),
                 ["Compositions"] = new JsonObject { ["purchase"] = shipped["Portico"]!["Compositions"]!["purchase"]!.DeepClone() },
             },
         }.ToJsonString();

@@ -12,7 +12,7 @@ namespace Portico.Gateway.Composition;
 /// clusters, unknown step references, cycles and compensations that read a step not yet run. A durable composition
 /// needs the shared store, steps that are all idempotent, and a recovery delay longer than a run can take.
 /// </summary>
-internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayStore store) : IGatewayConfigSection
+internal sealed class CompositionConfigSection(GrpcDescriptors descriptors, GatewayStore store) : IGatewayConfigSection
 {
     private static readonly TimeSpan DefaultRetention = TimeSpan.FromDays(1);
 
@@ -31,7 +31,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var composition in compositions.EnumerateObject())
         {
-            if (Read(composition.Name, composition.Value, clusters, context.Errors) is { } plan)
+            if (Read(composition.Name, composition.Value, clusters, context) is { } plan)
             {
                 if (!seen.Add(plan.Method + " " + plan.Path))
                 {
@@ -43,8 +43,9 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         return new CompositionSettings(plans);
     }
 
-    private CompositionPlan? Read(string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
+    private CompositionPlan? Read(string name, JsonElement json, HashSet<string> clusters, GatewayConfigContext context)
     {
+        var errors = context.Errors;
         var where = $"Composition '{name}'";
         var errorsBefore = errors.Count;
         var method = String(json, "Method") ?? "GET";
@@ -63,7 +64,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         {
             foreach (var step in stepsJson.EnumerateObject())
             {
-                steps[step.Name] = (step.Value, ReadStep(where, step.Name, step.Value, clusters, errors));
+                steps[step.Name] = (step.Value, ReadStep(where, step.Name, step.Value, clusters, context));
             }
         }
         if (steps.Count == 0)
@@ -170,16 +171,17 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         return new DurableSettings(recoverAfter, retention);
     }
 
-    private StepPlan ReadStep(string composition, string name, JsonElement json, HashSet<string> clusters, ICollection<string> errors)
+    private StepPlan ReadStep(string composition, string name, JsonElement json, HashSet<string> clusters, GatewayConfigContext context)
     {
+        var errors = context.Errors;
         var where = $"{composition} step '{name}'";
         var cluster = String(json, "Cluster") ?? "";
         if (!clusters.Contains(cluster))
         {
             errors.Add($"{where}: unknown cluster '{cluster}'.");
         }
-        var call = ReadCall(json, where, errors);
-        var compensate = TryGet(json, "Compensate", out var c) ? ReadCall(c, where + " compensation", errors) with { AlreadyDone = AlreadyDone(c, where, errors) } : null;
+        var call = ReadCall(json, where, context);
+        var compensate = TryGet(json, "Compensate", out var c) ? ReadCall(c, where + " compensation", context) with { AlreadyDone = AlreadyDone(c, where, errors) } : null;
         var dependsOn = TryGet(json, "DependsOn", out var d) && d.ValueKind == JsonValueKind.Array
             ? d.EnumerateArray().Select(x => x.GetString() ?? "").ToArray()
             : [];
@@ -297,8 +299,9 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         return done;
     }
 
-    private HttpCall ReadCall(JsonElement json, string where, ICollection<string> errors)
+    private HttpCall ReadCall(JsonElement json, string where, GatewayConfigContext context)
     {
+        var errors = context.Errors;
         var identity = String(json, "Identity") ?? "caller";
         if (identity is not ("caller" or "service"))
         {
@@ -306,9 +309,14 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
         }
         if (String(json, "Grpc") is { } grpc)
         {
-            if (!contracts.TryGetUnaryMethod(grpc, out var grpcMethod))
+            // A service whose descriptors come at run time is checked when called (503 until they are there); a
+            // compiled one now.
+            var slash = grpc.IndexOf('/', StringComparison.Ordinal);
+            var service = slash > 0 ? grpc[..slash] : "";
+            if (slash <= 0 || slash == grpc.Length - 1 || !TranscodingConfigSection.IsDeclared(context, descriptors, service)
+                || (descriptors.Compiled.Contains(service) && !descriptors.TryGetMethod(grpc, out _, out _)))
             {
-                errors.Add($"{where}: unknown unary gRPC method '{grpc}' (package.Service/Method, its contract registered with AddGrpcContracts).");
+                errors.Add($"{where}: unknown gRPC method '{grpc}' (package.Service/Method, its service listed under Portico:Transcoding:Services or compiled into the host).");
             }
             if (TryGet(json, "Path", out _) || TryGet(json, "Query", out _) || TryGet(json, "Method", out _))
             {
@@ -317,7 +325,7 @@ internal sealed class CompositionConfigSection(GrpcContracts contracts, GatewayS
             return new HttpCall("POST", StringTemplate.Parse("/" + grpc, errors, where), [], Pairs(json, "Headers", where, errors),
                 TryGet(json, "Body", out var message) ? JsonTemplate.Parse(message, errors, where) : null)
             {
-                Grpc = grpcMethod,
+                Grpc = grpc,
                 AsService = identity == "service",
             };
         }

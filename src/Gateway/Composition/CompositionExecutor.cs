@@ -6,7 +6,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Google.Protobuf.Reflection;
 using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Security;
@@ -24,7 +23,7 @@ namespace Portico.Gateway.Composition;
 /// unknown is never compensated: the answer is "pending", and a retry or the recovery worker settles it. Without one,
 /// an idempotent step's outcome that stays unknown is not compensated either: the answer says it is unknown.
 /// </summary>
-internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCaller grpc, ServiceTokenSource serviceTokens, CompositionTelemetry telemetry,
+internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCaller grpc, GrpcDescriptors descriptors, ServiceTokenSource serviceTokens, CompositionTelemetry telemetry,
     TimeProvider time, ILogger<CompositionExecutor> logger)
 {
     public const string PartialHeader = "Portico-Partial";
@@ -452,14 +451,27 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         return new CallResult(status, result, $"cluster '{clusterId}' answered {status}", ForHttp(status));
     }
 
-    /// <summary>A gRPC step: the rendered body becomes the request message; the reply (or the error) becomes JSON.</summary>
-    private async Task<CallResult> SendGrpcAsync(string clusterId, HttpCall call, MethodDescriptor method,
+    /// <summary>
+    /// A gRPC step: the rendered body becomes the request message and the reply (or the error) JSON, both by the method's
+    /// descriptors as the gateway has them now; a service whose descriptors have not come yet is 503, nothing sent.
+    /// </summary>
+    private async Task<CallResult> SendGrpcAsync(string clusterId, HttpCall call, string name,
         string? authorization, CompositionScope scope, bool idempotent, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var json = call.Body is null ? "{}" : Encoding.UTF8.GetString(call.Body.Render(scope));
-        if (GrpcJson.TryParse(json, method.InputType, out var error) is not { } request)
+        if (!descriptors.TryGetMethod(name, out var service, out var method) || service is null)
         {
-            return new CallResult(StatusCodes.Status400BadRequest, null, "its request " + error, Verdict.NotDone);
+            return service is null
+                ? new CallResult(StatusCodes.Status503ServiceUnavailable, null, $"the gateway has no descriptors for {name} yet", Verdict.NotDoneRetryable)
+                : new CallResult(StatusCodes.Status501NotImplemented, null, $"{service.Descriptor.FullName} has no unary method {name}", Verdict.NotDone);
+        }
+        byte[] request;
+        try
+        {
+            request = GrpcJsonReader.ToProtobuf(call.Body?.Render(scope) ?? [], method.InputType, service.Json);
+        }
+        catch (GrpcJsonException ex)
+        {
+            return new CallResult(StatusCodes.Status400BadRequest, null, $"its request does not fit {method.InputType.FullName}: {ex.Message}", Verdict.NotDone);
         }
         var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Input.RequestId, idempotent, timeout, cancellationToken);
         if (reply.GrpcStatus == 1)
@@ -467,13 +479,22 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             // Grpc.Net.Client reports our own cancellation (a timeout, the client leaving) as CANCELLED: it is that.
             cancellationToken.ThrowIfCancellationRequested();
         }
-        var name = GrpcCaller.StatusName(reply.GrpcStatus);
-        var text = reply.IsOk
-            ? GrpcJson.Format(reply.Message!)
-            : new JsonObject { ["grpcStatus"] = name, ["detail"] = reply.Detail }.ToJsonString();
+        var status = GrpcCaller.StatusName(reply.GrpcStatus);
+        string text;
+        try
+        {
+            text = reply.IsOk
+                ? GrpcJsonWriter.ToJson(reply.Message!, method.OutputType, service.Json with { FormatDefaultValues = true })
+                : new JsonObject { ["grpcStatus"] = status, ["detail"] = reply.Detail }.ToJsonString();
+        }
+        catch (GrpcJsonException ex)
+        {
+            // Applied, but its answer cannot be read: as an unexpected answer would be, not as a failure to undo.
+            return new CallResult(StatusCodes.Status502BadGateway, null, $"{method.FullName} answered a message that has no JSON form: {ex.Message}", Verdict.Unknown);
+        }
         using var document = JsonDocument.Parse(text);
         var result = new StepResult(reply.HttpStatus, new Dictionary<string, string>(), document.RootElement.Clone(), text);
-        return new CallResult(reply.HttpStatus, result, reply.IsOk ? "" : $"{method.FullName} answered {name}: {reply.Detail}", ForGrpc(reply), name);
+        return new CallResult(reply.HttpStatus, result, reply.IsOk ? "" : $"{method.FullName} answered {status}: {reply.Detail}", ForGrpc(reply), status);
     }
 
     /// <summary>
@@ -517,7 +538,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             }
             complete = false;
             var body = call.Body is null ? "" : Encoding.UTF8.GetString(call.Body.Render(scope));
-            var target = call.Grpc?.FullName ?? call.Path.RenderPath(scope) ?? "(path unresolved)";
+            var target = call.Grpc ?? call.Path.RenderPath(scope) ?? "(path unresolved)";
             if (journal is null)
             {
                 telemetry.CompensationFailed(plan.Name, step.Name);

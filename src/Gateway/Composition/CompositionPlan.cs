@@ -1,5 +1,3 @@
-using Google.Protobuf.Reflection;
-
 namespace Portico.Gateway.Composition;
 
 /// <summary>
@@ -13,7 +11,8 @@ internal sealed record HttpCall(
     IReadOnlyList<(string Name, StringTemplate Value)> Headers,
     JsonTemplate? Body)
 {
-    public MethodDescriptor? Grpc { get; init; }
+    /// <summary>A gRPC method (<c>package.Service/Method</c>), found among the gateway's descriptors when called.</summary>
+    public string? Grpc { get; init; }
 
     public bool AsService { get; init; }
 

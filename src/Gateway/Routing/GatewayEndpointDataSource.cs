@@ -41,7 +41,7 @@ internal abstract class GatewayEndpointDataSource<TSettings>(GatewayConfigProvid
     protected abstract IReadOnlyList<Endpoint> Build(TSettings settings);
 
     /// <summary>Authorization like a route's: none means the secure default, <c>anonymous</c> opens it, else a policy name.</summary>
-    protected static void AddAuthorization(EndpointBuilder builder, string? policy)
+    internal static void AddAuthorization(EndpointBuilder builder, string? policy)
     {
         if (string.Equals(policy, GatewayAuthorizationPolicies.Anonymous, StringComparison.OrdinalIgnoreCase))
         {

@@ -7,8 +7,12 @@ namespace Portico.Gateway.Routing;
 /// <summary>Every answer the gateway makes itself is <c>application/problem+json</c>.</summary>
 internal static class GatewayProblems
 {
-    /// <summary>Writes the problem; <paramref name="errors"/> (field → what is wrong) goes under <c>errors</c> as in a validation problem.</summary>
-    public static ValueTask WriteAsync(HttpContext context, int status, string title, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
+    /// <summary>
+    /// Writes the problem; <paramref name="errors"/> (field → what is wrong) goes under <c>errors</c> as in a validation
+    /// problem, and <paramref name="extensions"/> are more members of the problem object (a gRPC status with its details).
+    /// </summary>
+    public static ValueTask WriteAsync(HttpContext context, int status, string title, string detail, IReadOnlyDictionary<string, string[]>? errors = null,
+        IEnumerable<KeyValuePair<string, object?>>? extensions = null)
     {
         context.Response.StatusCode = status;
         if (status >= StatusCodes.Status500InternalServerError && context.Features.Get<FailureFallbackFeature>() is { } fallback)
@@ -21,6 +25,10 @@ internal static class GatewayProblems
         if (errors is not null)
         {
             problem.Extensions["errors"] = errors;
+        }
+        foreach (var (name, value) in extensions ?? [])
+        {
+            problem.Extensions[name] = value;
         }
         return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
     }

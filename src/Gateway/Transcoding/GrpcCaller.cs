@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Claims;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
@@ -7,12 +8,16 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Http;
 using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
+using Portico.Gateway.Security;
 
 namespace Portico.Gateway.Transcoding;
 
 /// <summary>The answer of one unary gRPC call, already mapped to HTTP.</summary>
-internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, IMessage? Message, IReadOnlyDictionary<string, string[]>? FieldErrors = null)
+internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, byte[]? Message, IReadOnlyDictionary<string, string[]>? FieldErrors = null)
 {
+    /// <summary>The <c>google.rpc.Status</c> the service sent in <c>grpc-status-details-bin</c>, as bytes.</summary>
+    public byte[]? StatusDetails { get; init; }
+
     public bool IsOk => GrpcStatus == 0 && Message is not null;
 
     /// <summary>
@@ -23,8 +28,8 @@ internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, 
 }
 
 /// <summary>
-/// Calls a unary gRPC method of a YARP cluster with Grpc.Net.Client: a dynamic <see cref="Method{TRequest,TResponse}"/>
-/// per method descriptor, a deadline (sent as <c>grpc-timeout</c>), and a channel whose handler sends every HTTP/2
+/// Calls a unary gRPC method of a YARP cluster with Grpc.Net.Client: a <see cref="Method{TRequest,TResponse}"/> of raw
+/// message bytes per method descriptor (the JSON codec makes and reads them, no generated type needed), a deadline (sent as <c>grpc-timeout</c>), and a channel whose handler sends every HTTP/2
 /// request through the <see cref="ClusterClient"/>, so the call is load-balanced, breaker-gated, retried and measured
 /// as proxied requests are. The answer is mapped to the HTTP status a REST caller should see (INVALID_ARGUMENT 400,
 /// NOT_FOUND 404, UNAVAILABLE 503, …).
@@ -33,50 +38,91 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
 {
     private readonly ClusterClient _clusters = clusters;
     private readonly ConcurrentDictionary<(string ClusterId, bool Idempotent), GrpcChannel> _channels = new();
-    private readonly ConcurrentDictionary<MethodDescriptor, Method<IMessage, IMessage>> _methods = new();
+    private readonly ConcurrentDictionary<(string Service, string Method, MethodType Type), Method<byte[], byte[]>> _methods = new();
+
+    private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static bytes => bytes, static bytes => bytes);
 
     /// <summary>
     /// <paramref name="idempotent"/>: the call may be sent again after it may have arrived (a read, or a request
     /// carrying an <c>Idempotency-Key</c>); <paramref name="timeout"/> becomes the call's deadline.
     /// </summary>
-    public async Task<GrpcReply> CallAsync(string clusterId, MethodDescriptor method, IMessage request, string? authorization, string requestId,
-        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<GrpcReply> CallAsync(string clusterId, MethodDescriptor method, byte[] request, string? authorization, string requestId,
+        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null)
     {
-        var channel = _channels.GetOrAdd((clusterId, idempotent), static (key, self) => GrpcChannel.ForAddress("http://" + key.ClusterId, new GrpcChannelOptions
+        try
+        {
+            var reply = await Invoker(clusterId, idempotent).AsyncUnaryCall(MethodFor(method, MethodType.Unary), null,
+                new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, cancellationToken), request);
+            return new GrpcReply(StatusCodes.Status200OK, 0, "", reply);
+        }
+        catch (RpcException ex)
+        {
+            // From the cluster client: 503 refused or no destination, so nothing was sent; 502 and 504 sent, no answer.
+            return Failure(ex);
+        }
+    }
+
+    /// <summary>
+    /// Starts a server-streaming call; the reply messages are read from the call's response stream as they arrive. An
+    /// error (before or between messages) surfaces as <see cref="RpcException"/>, which <see cref="Failure(RpcException)"/> maps.
+    /// </summary>
+    public AsyncServerStreamingCall<byte[]> StartServerStreaming(string clusterId, MethodDescriptor method, byte[] request, string? authorization,
+        string requestId, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null) =>
+        Invoker(clusterId, idempotent: true).AsyncServerStreamingCall(MethodFor(method, MethodType.ServerStreaming), null,
+            new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, cancellationToken), request);
+
+    /// <summary>A call invoker over the cluster client, for other gRPC clients of the gateway (server reflection).</summary>
+    public CallInvoker Invoker(string clusterId, bool idempotent) =>
+        _channels.GetOrAdd((clusterId, idempotent), static (key, self) => GrpcChannel.ForAddress("http://" + key.ClusterId, new GrpcChannelOptions
         {
             HttpHandler = new ClusterHandler(self._clusters, key.ClusterId, key.Idempotent),
             MaxReceiveMessageSize = BoundedBody.MaxBytes,
             DisposeHttpClient = true,
-        }), this);
+        }), this).CreateCallInvoker();
+
+    /// <summary>
+    /// The call's metadata: the caller's token and request id, and who the validated caller is (<c>x-user-id</c>,
+    /// <c>x-user-roles</c>), as proxied requests carry it (<see cref="IdentityForwarding"/>). Nothing the client sent is
+    /// copied, so a client cannot name itself; the trace context goes with the HTTP/2 request (the cluster's client).
+    /// </summary>
+    private static Metadata Headers(string? authorization, string requestId, ClaimsPrincipal? user)
+    {
         var headers = new Metadata { { "x-request-id", requestId } };
         if (authorization is not null)
         {
             headers.Add("authorization", authorization);
         }
-        try
+        if (user?.Identity?.IsAuthenticated == true && user.FindFirstValue("sub") is { Length: > 0 } subject)
         {
-            var reply = await channel.CreateCallInvoker().AsyncUnaryCall(MethodFor(method), null,
-                new CallOptions(headers, DateTime.UtcNow + timeout, cancellationToken), request);
-            return new GrpcReply(StatusCodes.Status200OK, 0, "", reply);
+            headers.Add("x-user-id", subject);
+            var roles = string.Join(',', user.FindAll("role").Select(r => r.Value));
+            if (roles.Length > 0)
+            {
+                headers.Add("x-user-roles", roles);
+            }
         }
-        catch (RpcException ex) when (ex.Status.DebugException is ClusterCallException failure)
+        return headers;
+    }
+
+    /// <summary>A status the service sent, or Grpc.Net.Client made for what failed on this side.</summary>
+    internal static GrpcReply Failure(RpcException ex)
+    {
+        if (ex.Status.DebugException is ClusterCallException failure)
         {
-            // 503: refused or no destination, so nothing was sent; 502 and 504: sent, no answer.
             return Failure(failure.Status, failure.Status == StatusCodes.Status504GatewayTimeout ? 4 : 14, failure.Message) with
             {
                 OutcomeUnknown = failure.Status != StatusCodes.Status503ServiceUnavailable,
             };
         }
-        catch (RpcException ex)
+        var code = (int)ex.StatusCode;
+        var detail = ex.Status.Detail.Length > 0 ? ex.Status.Detail : StatusName(code);
+        var details = ex.Trailers.GetValueBytes("grpc-status-details-bin");
+        return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(details))
         {
-            var code = (int)ex.StatusCode;
-            var detail = ex.Status.Detail.Length > 0 ? ex.Status.Detail : StatusName(code);
-            return new GrpcReply(HttpStatusFor(code), code, detail, null, FieldErrors(ex.Trailers.GetValueBytes("grpc-status-details-bin")))
-            {
-                // Grpc.Net.Client sets a debug exception, or DEADLINE_EXCEEDED/CANCELLED, for what failed on this side.
-                OutcomeUnknown = ex.Status.DebugException is not null || ex.StatusCode is Grpc.Core.StatusCode.DeadlineExceeded or Grpc.Core.StatusCode.Cancelled,
-            };
-        }
+            StatusDetails = details,
+            // Grpc.Net.Client sets a debug exception, or DEADLINE_EXCEEDED/CANCELLED, for what failed on this side.
+            OutcomeUnknown = ex.Status.DebugException is not null || ex.StatusCode is Grpc.Core.StatusCode.DeadlineExceeded or Grpc.Core.StatusCode.Cancelled,
+        };
     }
 
     public void Dispose()
@@ -87,10 +133,8 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
         }
     }
 
-    private Method<IMessage, IMessage> MethodFor(MethodDescriptor method) => _methods.GetOrAdd(method, static m => new Method<IMessage, IMessage>(
-        MethodType.Unary, m.Service.FullName, m.Name,
-        Marshallers.Create<IMessage>(static message => message.ToByteArray(), bytes => m.InputType.Parser.ParseFrom(bytes)),
-        Marshallers.Create<IMessage>(static message => message.ToByteArray(), bytes => m.OutputType.Parser.ParseFrom(bytes))));
+    private Method<byte[], byte[]> MethodFor(MethodDescriptor method, MethodType type) => _methods.GetOrAdd((method.Service.FullName, method.Name, type),
+        static key => new Method<byte[], byte[]>(key.Type, key.Service, key.Method, Bytes, Bytes));
 
     /// <summary>
     /// The channel's transport: each HTTP/2 request Grpc.Net.Client builds (a unary call: one small framed message)

@@ -158,7 +158,7 @@ public sealed class TranscodingTests(ITestOutputHelper output)
             GatewayTestHost.StartAsync(config.ToJsonString(), grpcContracts: LoyaltyReflection.Descriptor));
 
         output.WriteLine(error.Message);
-        Assert.Contains("unknown unary gRPC method 'loyalty.v1.Loyalty/Nope'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown gRPC method 'loyalty.v1.Loyalty/Nope'", error.Message, StringComparison.Ordinal);
         Assert.Contains("Identity must be", error.Message, StringComparison.Ordinal);
     }
 

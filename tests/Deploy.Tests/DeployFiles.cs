@@ -67,7 +67,7 @@ internal static partial class DeployFiles
         return node;
     }
 
-    public static string? Scalar(YamlNode? node, params string[] path) => (Get(node, path) as YamlScalarNode)?.Value;
+    public static string? ScalarAt(YamlNode? node, params string[] path) => (Get(node, path) as YamlScalarNode)?.Value;
 
     public static IEnumerable<YamlNode> Items(YamlNode? node, params string[] path) =>
         Get(node, path) is YamlSequenceNode sequence ? sequence.Children : [];
@@ -132,9 +132,9 @@ internal sealed record Deployable(string Name, string ProjectFile, string? Assem
 
 internal sealed record Manifest(string File, YamlMappingNode Document)
 {
-    public string Kind => DeployFiles.Scalar(Document, "kind") ?? "";
+    public string Kind => DeployFiles.ScalarAt(Document, "kind") ?? "";
 
-    public string Name => DeployFiles.Scalar(Document, "metadata", "name") ?? "";
+    public string Name => DeployFiles.ScalarAt(Document, "metadata", "name") ?? "";
 
     public override string ToString() => $"{Kind}/{Name} ({Path.GetFileName(File)})";
 }

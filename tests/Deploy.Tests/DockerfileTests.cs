@@ -41,7 +41,7 @@ public sealed partial class DockerfileTests
         var registry = Bake.GetProperty("variable").GetProperty("REGISTRY").GetProperty("default").GetString();
         var tag = Bake.GetProperty("variable").GetProperty("TAG").GetProperty("default").GetString();
         var images = Kustomize(PathOf("deploy/k8s/base")).Where(m => m.Kind == "Deployment")
-            .ToDictionary(m => m.Name, m => Scalar(Items(m.Document, "spec", "template", "spec", "containers").Single(), "image"));
+            .ToDictionary(m => m.Name, m => ScalarAt(Items(m.Document, "spec", "template", "spec", "containers").Single(), "image"));
         foreach (var deployable in Deployables())
         {
             Assert.Equal($"{registry}/portico-{deployable.Name}:{tag}", images[deployable.Name]);

@@ -25,7 +25,7 @@ public sealed partial class KubernetesManifestTests
             Assert.Contains(manifests, m => m.Kind == "Deployment" && m.Name == deployable.Name);
             Assert.Contains(manifests, m => m.Kind == "Service" && m.Name == deployable.Name);
             var budget = Assert.Single(manifests, m => m.Kind == "PodDisruptionBudget" && m.Name == deployable.Name);
-            Assert.Equal(deployable.Name, Scalar(budget.Document, "spec", "selector", "matchLabels", "app.kubernetes.io/name"));
+            Assert.Equal(deployable.Name, ScalarAt(budget.Document, "spec", "selector", "matchLabels", "app.kubernetes.io/name"));
         }
     }
 
@@ -40,21 +40,21 @@ public sealed partial class KubernetesManifestTests
             var pod = Get(workload.Document, "spec", "template", "spec");
             foreach (var container in Items(pod, "containers"))
             {
-                var where = $"{workload} container {Scalar(container, "name")}";
+                var where = $"{workload} container {ScalarAt(container, "name")}";
                 Assert.True(Get(container, "readinessProbe") is not null, $"{where}: no readinessProbe");
                 Assert.True(Get(container, "livenessProbe") is not null, $"{where}: no livenessProbe");
                 foreach (var kind in new[] { "requests", "limits" })
                 {
                     foreach (var resource in new[] { "cpu", "memory" })
                     {
-                        Assert.False(string.IsNullOrEmpty(Scalar(container, "resources", kind, resource)), $"{where}: no {kind}.{resource}");
+                        Assert.False(string.IsNullOrEmpty(ScalarAt(container, "resources", kind, resource)), $"{where}: no {kind}.{resource}");
                     }
                 }
-                var nonRoot = Scalar(container, "securityContext", "runAsNonRoot") ?? Scalar(pod, "securityContext", "runAsNonRoot");
+                var nonRoot = ScalarAt(container, "securityContext", "runAsNonRoot") ?? ScalarAt(pod, "securityContext", "runAsNonRoot");
                 Assert.True(nonRoot == "true", $"{where}: runAsNonRoot is not true");
-                var user = Scalar(container, "securityContext", "runAsUser") ?? Scalar(pod, "securityContext", "runAsUser");
+                var user = ScalarAt(container, "securityContext", "runAsUser") ?? ScalarAt(pod, "securityContext", "runAsUser");
                 Assert.True(user is null || int.Parse(user, System.Globalization.CultureInfo.InvariantCulture) > 0, $"{where}: runs as uid 0");
-                Assert.Equal("false", Scalar(container, "securityContext", "allowPrivilegeEscalation"));
+                Assert.Equal("false", ScalarAt(container, "securityContext", "allowPrivilegeEscalation"));
                 Assert.Contains("ALL", Strings(container, "securityContext", "capabilities", "drop"));
             }
         }
@@ -66,15 +66,15 @@ public sealed partial class KubernetesManifestTests
         foreach (var deployment in Kustomize(Base).Where(m => m.Kind == "Deployment"))
         {
             var container = Assert.Single(Items(deployment.Document, "spec", "template", "spec", "containers"));
-            Assert.Equal("/health/ready", Scalar(container, "readinessProbe", "httpGet", "path"));
-            Assert.Equal("/health/live", Scalar(container, "livenessProbe", "httpGet", "path"));
-            Assert.Equal("true", Scalar(container, "securityContext", "readOnlyRootFilesystem"));
+            Assert.Equal("/health/ready", ScalarAt(container, "readinessProbe", "httpGet", "path"));
+            Assert.Equal("/health/live", ScalarAt(container, "livenessProbe", "httpGet", "path"));
+            Assert.Equal("true", ScalarAt(container, "securityContext", "readOnlyRootFilesystem"));
             // A read-only root still needs a writable /tmp (the runtime's diagnostics socket, temp files).
-            Assert.Contains(Items(container, "volumeMounts"), m => Scalar(m, "mountPath") == "/tmp");
+            Assert.Contains(Items(container, "volumeMounts"), m => ScalarAt(m, "mountPath") == "/tmp");
             // Graceful shutdown: the endpoint leaves the Service before SIGTERM, and the process gets time to drain.
             Assert.NotNull(Get(container, "lifecycle", "preStop"));
-            Assert.True(int.Parse(Scalar(deployment.Document, "spec", "template", "spec", "terminationGracePeriodSeconds") ?? "30", System.Globalization.CultureInfo.InvariantCulture) >= 30);
-            Assert.Equal("0", Scalar(deployment.Document, "spec", "strategy", "rollingUpdate", "maxUnavailable"));
+            Assert.True(int.Parse(ScalarAt(deployment.Document, "spec", "template", "spec", "terminationGracePeriodSeconds") ?? "30", System.Globalization.CultureInfo.InvariantCulture) >= 30);
+            Assert.Equal("0", ScalarAt(deployment.Document, "spec", "strategy", "rollingUpdate", "maxUnavailable"));
         }
     }
 
@@ -90,12 +90,12 @@ public sealed partial class KubernetesManifestTests
         {
             foreach (var map in Mappings(manifest.Document))
             {
-                if (Scalar(map, "secretKeyRef", "name") is { } secret)
+                if (ScalarAt(map, "secretKeyRef", "name") is { } secret)
                 {
                     referenced.Add(secret);
                 }
                 // An environment variable that carries a credential must come from a Secret, never a literal.
-                if (Scalar(map, "name") is { } name && Scalar(map, "value") is not null && SecretLikeName().IsMatch(name))
+                if (ScalarAt(map, "name") is { } name && ScalarAt(map, "value") is not null && SecretLikeName().IsMatch(name))
                 {
                     Assert.Fail($"{manifest}: {name} is set inline; reference a Secret");
                 }
@@ -112,7 +112,7 @@ public sealed partial class KubernetesManifestTests
     [MemberData(nameof(Kustomizations))]
     public void Every_image_is_pinned_by_a_tag(string kustomization)
     {
-        var images = Kustomize(kustomization).SelectMany(m => Mappings(m.Document)).Select(map => Scalar(map, "image")).OfType<string>().ToList();
+        var images = Kustomize(kustomization).SelectMany(m => Mappings(m.Document)).Select(map => ScalarAt(map, "image")).OfType<string>().ToList();
         Assert.NotEmpty(images);
         foreach (var image in images)
         {
@@ -127,13 +127,13 @@ public sealed partial class KubernetesManifestTests
         var manifests = Kustomize(Engines);
         foreach (var service in manifests.Where(m => m.Kind == "Service"))
         {
-            var selector = Scalar(service.Document, "spec", "selector", "app.kubernetes.io/name");
+            var selector = ScalarAt(service.Document, "spec", "selector", "app.kubernetes.io/name");
             var workload = Assert.Single(manifests, m => m.Kind is "Deployment" or "StatefulSet" && m.Name == selector);
             var containerPorts = Items(workload.Document, "spec", "template", "spec", "containers")
-                .SelectMany(c => Items(c, "ports")).Select(p => (Name: Scalar(p, "name"), Port: Scalar(p, "containerPort"))).ToList();
+                .SelectMany(c => Items(c, "ports")).Select(p => (Name: ScalarAt(p, "name"), Port: ScalarAt(p, "containerPort"))).ToList();
             foreach (var port in Items(service.Document, "spec", "ports"))
             {
-                var target = Scalar(port, "targetPort") ?? Scalar(port, "port");
+                var target = ScalarAt(port, "targetPort") ?? ScalarAt(port, "port");
                 Assert.True(containerPorts.Any(p => p.Name == target || p.Port == target), $"{service}: targetPort {target} is no port of {workload}");
             }
         }
@@ -145,7 +145,7 @@ public sealed partial class KubernetesManifestTests
         var manifests = Kustomize(Base);
         var policies = manifests.Where(m => m.Kind == "NetworkPolicy").ToList();
         Assert.Contains(policies, p => Get(p.Document, "spec", "ingress") is null
-            && Scalar(p.Document, "spec", "podSelector", "matchLabels", "app.kubernetes.io/part-of") == "portico");
+            && ScalarAt(p.Document, "spec", "podSelector", "matchLabels", "app.kubernetes.io/part-of") == "portico");
         var gatewayLabels = Labels(Assert.Single(manifests, m => m.Kind == "Deployment" && m.Name == "gateway"));
         foreach (var service in manifests.Where(m => m.Kind == "Deployment" && m.Name != "gateway"))
         {
@@ -165,19 +165,19 @@ public sealed partial class KubernetesManifestTests
     {
         var manifests = Kustomize(Base);
         var autoscaler = Assert.Single(manifests, m => m.Kind == "HorizontalPodAutoscaler");
-        Assert.Equal("gateway", Scalar(autoscaler.Document, "spec", "scaleTargetRef", "name"));
-        Assert.True(int.Parse(Scalar(autoscaler.Document, "spec", "minReplicas")!, System.Globalization.CultureInfo.InvariantCulture) >= 2);
+        Assert.Equal("gateway", ScalarAt(autoscaler.Document, "spec", "scaleTargetRef", "name"));
+        Assert.True(int.Parse(ScalarAt(autoscaler.Document, "spec", "minReplicas")!, System.Globalization.CultureInfo.InvariantCulture) >= 2);
 
         var kustomization = Load(Path.Combine(Base, "kustomization.yaml")).Single().Document;
-        var generator = Assert.Single(Items(kustomization, "configMapGenerator"), g => Scalar(g, "name") == "portico-gateway-file");
+        var generator = Assert.Single(Items(kustomization, "configMapGenerator"), g => ScalarAt(g, "name") == "portico-gateway-file");
         var source = Assert.Single(Strings(generator, "files")).Split('=', 2)[1];
         Assert.Equal(PathOf("src/Gateway.Host/gateway.json"), Path.GetFullPath(Path.Combine(Base, source)));
 
         var gateway = Assert.Single(manifests, m => m.Kind == "Deployment" && m.Name == "gateway");
         var container = Assert.Single(Items(gateway.Document, "spec", "template", "spec", "containers"));
-        var configFile = Items(container, "env").Single(e => Scalar(e, "name") == "Portico__ConfigFile");
-        var mount = Items(container, "volumeMounts").Single(m => Scalar(m, "name") == "gateway-file");
-        Assert.Equal(Scalar(mount, "mountPath") + "/gateway.json", Scalar(configFile, "value"));
+        var configFile = Items(container, "env").Single(e => ScalarAt(e, "name") == "Portico__ConfigFile");
+        var mount = Items(container, "volumeMounts").Single(m => ScalarAt(m, "name") == "gateway-file");
+        Assert.Equal(ScalarAt(mount, "mountPath") + "/gateway.json", ScalarAt(configFile, "value"));
     }
 
     [Theory]
@@ -211,7 +211,7 @@ public sealed partial class KubernetesManifestTests
         var matchLabels = Get(selector, "matchLabels") as YamlMappingNode;
         var labelsMatch = matchLabels?.Children.All(kv => labels.TryGetValue(((YamlScalarNode)kv.Key).Value!, out var v) && v == ((YamlScalarNode)kv.Value).Value) ?? true;
         var expressionsMatch = Items(selector, "matchExpressions").All(e =>
-            Scalar(e, "operator") == "In" && labels.TryGetValue(Scalar(e, "key")!, out var v) && Strings(e, "values").Contains(v));
+            ScalarAt(e, "operator") == "In" && labels.TryGetValue(ScalarAt(e, "key")!, out var v) && Strings(e, "values").Contains(v));
         return labelsMatch && expressionsMatch;
     }
 

@@ -88,11 +88,12 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         ["Portico"] = new JsonObject { ["Compositions"] = JsonNode.Parse(compositions) },
     }.ToJsonString();
 
-    private Task<GatewayTestHost> StartGatewayAsync(TimeProvider? time = null, string compositions = Purchase, string? store = null) =>
+    private Task<GatewayTestHost> StartGatewayAsync(TimeProvider? time = null, string compositions = Purchase, string? store = null, string? writeRetryBudget = null) =>
         GatewayTestHost.StartAsync(Config(compositions), time, new Dictionary<string, string?>
         {
             ["ConnectionStrings:store"] = store ?? _store.ConnectionString,
             ["Portico:SagaRecovery:Interval"] = "00:00:01",
+            ["Portico:SagaRecovery:WriteRetryBudget"] = writeRetryBudget,
         }, LoyaltyReflection.Descriptor);
 
     private static HttpRequestMessage PurchaseRequest(GatewayTestHost gateway, string? key, string user = "user-1", object? body = null)
@@ -422,7 +423,9 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
             }
             return null;
         };
-        await using var gateway = await StartGatewayAsync(store: $"127.0.0.1:{proxy.Port}");
+        // One attempt against the stalled store can outlast the default 15 s budget on a loaded machine (seen in CI: one
+        // attempt, 19 s, no retry); this test is about the retry, so the budget leaves room for a second attempt.
+        await using var gateway = await StartGatewayAsync(store: $"127.0.0.1:{proxy.Port}", writeRetryBudget: "00:01:00");
         using var writes = new MetricCollector<long>(gateway.Services.GetRequiredService<IMeterFactory>(), "Portico.Gateway", "portico.gateway.composition.saga_log.writes");
         using var request = PurchaseRequest(gateway, "k-stall");
         var call = gateway.Client.SendAsync(request, Ct);

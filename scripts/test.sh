@@ -148,12 +148,21 @@ run_node_tests() {
   done
 }
 
+# Repeats each failed test with the start of its message at the end, where a CI log's tail shows it.
+print_failures() {
+  [ "$failed" -eq 0 ] && return 0
+  echo "== Failed tests"
+  grep -h -A12 -E '^failed ' "$logs"/dotnet*.log 2>/dev/null | cut -c1-300
+  grep -h -B2 -A12 -E '^\s*not ok ' "$logs"/node-*.log 2>/dev/null | cut -c1-300
+}
+
 install_packages || { echo "package installation failed"; echo "0 passed, 1 failed"; exit 1; }
 start_engines
 start_postgres
 prepare_node
 run_dotnet_tests
 run_node_tests
+print_failures
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -20,6 +20,8 @@ public sealed class ChromiumFixture : IAsyncLifetime
     {
         Assert.True(File.Exists(ExecutablePath), $"{ExecutablePath} is missing: apt-get install -y chromium (scripts/test.sh does).");
         _playwright = await Playwright.CreateAsync();
+        // Every expectation waits up to 20 s (Playwright's 5 s is short on a loaded 2-core CI machine).
+        Assertions.SetDefaultExpectTimeout(20_000);
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = ExecutablePath,
@@ -45,7 +47,6 @@ public sealed class ChromiumFixture : IAsyncLifetime
 public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<ChromiumFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private const float Timeout = 20_000;
 
     [Fact]
     public async Task Dashboard_LoadsAfterSignIn_AndListsTheRoutes()
@@ -53,10 +54,10 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await using var env = await DashboardEnvironment.StartAsync();
         var page = await OpenAsync(env);
 
-        await Expect(page.Locator("#routes-table tr[data-route='items']")).ToBeVisibleAsync(new() { Timeout = Timeout });
+        await Expect(page.Locator("#routes-table tr[data-route='items']")).ToBeVisibleAsync();
         await Expect(page.Locator("#routes-table tr[data-route='items']")).ToContainTextAsync("/items/{**rest}");
         await Expect(page.Locator("#routes-table tr[data-route='items']")).ToContainTextAsync("cache: items");
-        await Expect(page.Locator("#live-state")).ToHaveTextAsync("live", new() { Timeout = Timeout });
+        await Expect(page.Locator("#live-state")).ToHaveTextAsync("live");
     }
 
     [Fact]
@@ -69,7 +70,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await page.Locator("#token-form input[name='token']").FillAsync(env.Identity.Tokens.CreateToken("u1", ["user"]));
         await page.Locator("#token-form button").ClickAsync();
 
-        await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("This account is not an admin.", new() { Timeout = Timeout });
+        await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("This account is not an admin.");
         await Expect(page.Locator("#main")).ToBeHiddenAsync();
     }
 
@@ -79,11 +80,11 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await using var env = await DashboardEnvironment.StartAsync();
         var page = await OpenAsync(env);
         var tile = page.Locator("[data-destination^='svc-1[']");
-        await Expect(tile).ToHaveAttributeAsync("data-status", "healthy", new() { Timeout = Timeout });
+        await Expect(tile).ToHaveAttributeAsync("data-status", "healthy");
 
         await env.B.StopAsync();
 
-        await Expect(tile).ToHaveAttributeAsync("data-status", "unhealthy", new() { Timeout = Timeout });
+        await Expect(tile).ToHaveAttributeAsync("data-status", "unhealthy");
         await Expect(tile).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("\\bunhealthy\\b"));
     }
 
@@ -95,7 +96,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         var tile = page.Locator("[data-destination^='svc-0[']");
         await tile.GetByRole(AriaRole.Button, new() { Name = "Drain…", Exact = true }).ClickAsync();
         await page.Locator("#confirm-ok").ClickAsync();
-        await Expect(tile).ToHaveAttributeAsync("data-status", "drained", new() { Timeout = Timeout });
+        await Expect(tile).ToHaveAttributeAsync("data-status", "drained");
 
         var before = env.A.RequestCount;
         using var client = env.Gateway.CreateHttpClient();
@@ -119,12 +120,12 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         Assert.Equal(3, await env.CacheEntriesAsync());
 
         var page = await OpenAsync(env);
-        await Expect(page.Locator("#cache-table tr[data-policy='items'] [data-figure='entries']")).ToHaveTextAsync("3", new() { Timeout = Timeout });
+        await Expect(page.Locator("#cache-table tr[data-policy='items'] [data-figure='entries']")).ToHaveTextAsync("3");
         await page.Locator("#cache-table tr[data-policy='items']").GetByRole(AriaRole.Button, new() { Name = "Purge items…", Exact = true }).ClickAsync();
         await Expect(page.Locator("#confirm")).ToBeVisibleAsync();
         await page.Locator("#confirm-ok").ClickAsync();
 
-        await Expect(page.Locator("#cache-table tr[data-policy='items'] [data-figure='entries']")).ToHaveTextAsync("0", new() { Timeout = Timeout });
+        await Expect(page.Locator("#cache-table tr[data-policy='items'] [data-figure='entries']")).ToHaveTextAsync("0");
         Assert.Equal(0, await env.CacheEntriesAsync()); // through the API, not only on the page
     }
 
@@ -134,7 +135,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await using var env = await DashboardEnvironment.StartAsync();
         var page = await OpenAsync(env);
         var editor = page.Locator("#config-text");
-        await Expect(editor).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("ReverseProxy"), new() { Timeout = Timeout });
+        await Expect(editor).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("ReverseProxy"));
         var before = await env.ConfigVersionAsync();
 
         var broken = (await editor.InputValueAsync())
@@ -142,14 +143,14 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
             .Replace("\"Ttl\": \"00:01:00\"", "\"Ttl\": \"-00:00:05\"", StringComparison.Ordinal);
         await editor.FillAsync(broken);
         await page.Locator("#config-validate").ClickAsync();
-        await Expect(page.Locator("#config-errors li")).ToHaveCountAsync(2, new() { Timeout = Timeout });
+        await Expect(page.Locator("#config-errors li")).ToHaveCountAsync(2);
         await Expect(page.Locator("#config-errors")).ToContainTextAsync("missing");
         await Expect(page.Locator("#config-errors")).ToContainTextAsync("Ttl must be positive");
 
         // Applying it is refused the same way, and the version in force stays.
         await page.Locator("#config-apply").ClickAsync();
         await page.Locator("#confirm-ok").ClickAsync();
-        await Expect(page.Locator("#config-status")).ToHaveTextAsync("2 error(s); nothing applied.", new() { Timeout = Timeout });
+        await Expect(page.Locator("#config-status")).ToHaveTextAsync("2 error(s); nothing applied.");
         await Expect(page.Locator("#config-errors li")).ToHaveCountAsync(2);
         Assert.Equal(before, await env.ConfigVersionAsync());
         using var client = env.Gateway.CreateHttpClient();
@@ -162,7 +163,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await using var env = await DashboardEnvironment.StartAsync();
         var page = await OpenAsync(env);
         var editor = page.Locator("#config-text");
-        await Expect(editor).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("ReverseProxy"), new() { Timeout = Timeout });
+        await Expect(editor).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("ReverseProxy"));
         using var client = env.Gateway.CreateHttpClient();
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/extra/1", Ct)).StatusCode);
 
@@ -173,7 +174,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await page.Locator("#config-apply").ClickAsync();
         await page.Locator("#confirm-ok").ClickAsync();
 
-        await Expect(page.Locator("#routes-table tr[data-route='extra']")).ToBeVisibleAsync(new() { Timeout = Timeout });
+        await Expect(page.Locator("#routes-table tr[data-route='extra']")).ToBeVisibleAsync();
         await Poll.UntilAsync(async () => (await client.GetAsync("/extra/1", Ct)).StatusCode == HttpStatusCode.OK, "the added route to serve");
         await Expect(page.Locator("#versions li")).ToHaveCountAsync(2);
     }
@@ -197,7 +198,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
                 var page = await context.NewPageAsync();
                 await SignInAsync(page, env);
                 // A few seconds of figures, so the charts have a line to draw.
-                await Expect(page.Locator("#total-rps")).Not.ToHaveTextAsync("0", new() { Timeout = Timeout });
+                await Expect(page.Locator("#total-rps")).Not.ToHaveTextAsync("0");
                 await Poll.UntilAsync(async () => await page.Locator("#requests-table tbody tr").CountAsync() >= 5, "sampled requests to show");
                 await Poll.UntilAsync(async () => await page.EvaluateAsync<int>("() => document.querySelector('#spark-rps polyline').points.numberOfItems") >= 8,
                     "eight seconds of figures in the requests chart");
@@ -219,12 +220,19 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
     }
 
     [Fact]
-    public async Task Keyboard_ReachesTheActions_AndEscapeCancelsAConfirmation()
+    public async Task Keyboard_ReachesTheActions_KeepsFocusThroughAHealthChange_AndEscapeCancelsAConfirmation()
     {
         await using var env = await DashboardEnvironment.StartAsync();
         var page = await OpenAsync(env);
         var drain = page.Locator("[data-destination^='svc-0[']").GetByRole(AriaRole.Button, new() { Name = "Drain…", Exact = true });
+        await Expect(page.Locator("[data-destination^='svc-1[']")).ToHaveAttributeAsync("data-status", "healthy");
         await drain.FocusAsync();
+
+        // Another destination's health changes, and the cluster list is drawn again: focus stays where it was.
+        await env.B.StopAsync();
+        await Expect(page.Locator("[data-destination^='svc-1[']")).ToHaveAttributeAsync("data-status", "unhealthy");
+        await Expect(drain).ToBeFocusedAsync();
+
         await page.Keyboard.PressAsync("Enter");
         await Expect(page.Locator("#confirm")).ToBeVisibleAsync();
         await Expect(page.Locator("#confirm-cancel")).ToBeFocusedAsync();
@@ -249,7 +257,7 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await page.Locator("summary").ClickAsync();
         await page.Locator("#token-form input[name='token']").FillAsync(env.AdminToken);
         await page.Locator("#token-form button").ClickAsync();
-        await Expect(page.Locator("#main")).ToBeVisibleAsync(new() { Timeout = Timeout });
+        await Expect(page.Locator("#main")).ToBeVisibleAsync();
         Assert.True(errors.Count == 0, "The page's script failed: " + string.Join(" | ", errors));
     }
 

@@ -2,6 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
 using Portico.Gateway.Telemetry;
 
 namespace Portico.Gateway.Admin;
@@ -12,7 +13,7 @@ namespace Portico.Gateway.Admin;
 /// whose health, breaker or drain changed. One loop serves every watcher, and runs, with request recording on, only
 /// while someone watches; a watcher too slow to keep up loses the oldest events rather than holding the others back.
 /// </summary>
-internal sealed class AdminLiveFeed(LiveRequests live, AdminViews views, TimeProvider time)
+internal sealed class AdminLiveFeed(LiveRequests live, AdminViews views, TimeProvider time, IHostApplicationLifetime lifetime)
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -21,10 +22,15 @@ internal sealed class AdminLiveFeed(LiveRequests live, AdminViews views, TimePro
     private CancellationTokenSource? _loop;
     private Dictionary<(string, string), DestinationView> _last = [];
 
-    /// <summary>The stream for one watcher: a <c>snapshot</c> at once (clusters), then the live events, until it leaves.</summary>
+    /// <summary>
+    /// The stream for one watcher: a <c>snapshot</c> at once (clusters), then the live events, until it leaves or the
+    /// gateway stops (an open stream must not hold a shutdown or a deploy's drain for the host's whole timeout).
+    /// </summary>
     public async IAsyncEnumerable<SseItem<string>> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var channel = Channel.CreateBounded<SseItem<string>>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+        // Completing the channel ends the stream cleanly (the response finishes) rather than aborting it.
+        using var stopping = lifetime.ApplicationStopping.Register(() => channel.Writer.TryComplete());
         Join(channel);
         try
         {

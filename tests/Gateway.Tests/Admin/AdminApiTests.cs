@@ -318,6 +318,27 @@ public sealed class AdminApiTests
         }
     }
 
+    [Fact]
+    public async Task LiveStream_EndsCleanlyWhenTheGatewayStops_RatherThanHoldingTheShutdown()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        var gateway = await GatewayTestHost.StartAsync(Config(backend.Address));
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+        using var stream = await SendAsync(gateway.Client, "GET", "/portico/api/live", admin);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync(Ct));
+        Assert.Equal("snapshot", (await NextEventAsync(reader)).Type);
+
+        var stopping = gateway.DisposeAsync().AsTask();
+        // The stream finishes (end of body, not an aborted connection); before the fix it stayed open until the
+        // host's shutdown timeout cut it, so this read threw.
+        string? line;
+        while ((line = await reader.ReadLineAsync(Ct)) is not null)
+        {
+            Assert.DoesNotContain("error", line, StringComparison.OrdinalIgnoreCase);
+        }
+        await stopping;
+    }
+
     private sealed record SampledSeen(int Status, string Path, List<string> Fields);
 
     /// <summary>One route <c>/items/{**rest}</c> (anonymous, cached by policy "items") to cluster <c>svc</c>.</summary>

@@ -254,7 +254,20 @@
               `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/reset-breaker`,
               r => `${r.breakersReset} breaker(s) reset`) }, 'Reset breaker…')));
       }))));
+    // A health event redraws the list; keep keyboard focus on the same action of the same destination.
+    const focused = document.activeElement;
+    const tile = focused && focused.closest ? focused.closest('[data-destination]') : null;
+    const keep = tile && focused.tagName === 'BUTTON'
+      ? { cluster: tile.closest('[data-cluster]').dataset.cluster, destination: tile.dataset.destination,
+          index: [...tile.querySelectorAll('button')].indexOf(focused) }
+      : null;
     $('#cluster-list').replaceChildren(...list);
+    if (keep) {
+      const again = [...$('#cluster-list').querySelectorAll('[data-cluster]')].find(c => c.dataset.cluster === keep.cluster);
+      const target = again && [...again.querySelectorAll('[data-destination]')].find(d => d.dataset.destination === keep.destination);
+      const button = target && target.querySelectorAll('button')[keep.index];
+      if (button) button.focus();
+    }
     $('#total-healthy').textContent = `${healthy} / ${total}`;
     $('#total-unhealthy').textContent = unhealthy ? `${unhealthy} unhealthy or open` : '';
   }

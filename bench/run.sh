@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Load benchmark: Portico against nginx, haproxy and bare YARP, side by side in one run.
+# Load benchmark: Portico against nginx, haproxy, Caddy and bare YARP, side by side in one run.
 #
 #   bash bench/run.sh                    full run (about 12 minutes on 2 cores)
 #   ROUNDS=1 DURATION=5 bash bench/run.sh      quick look
 #   PEERS="portico nginx" SCENARIOS="hello kb" bash bench/run.sh
 #
-# Installs wrk, nginx, haproxy and h2load when missing, builds the backend, bare YARP and the Portico
-# host in Release, starts them and nginx/haproxy (configs generated into a temp dir) on 127.0.0.1, and
+# Installs wrk, nginx, haproxy, caddy and h2load when missing, builds the backend, bare YARP and the Portico
+# host in Release, starts them and nginx/haproxy/caddy (configs generated into a temp dir) on 127.0.0.1, and
 # runs interleaved rounds: every scenario against every peer, round after round, so machine noise hits
 # all peers alike. Prints one markdown table of medians (rps, p50, p99, peak RSS, rps ratio to nginx).
 # Everything it started is killed on exit. See docs/benchmarks.md for what the numbers mean.
@@ -15,8 +15,8 @@
 #   ROUNDS=3         rounds of every scenario x peer; medians are over rounds
 #   DURATION=8       seconds each measured load run lasts (plus WARMUP seconds before it, not measured)
 #   WARMUP=2
-#   PEERS="direct portico yarp nginx haproxy"
-#   SCENARIOS="hello kb slow256 slow2000 h2 auth nores cache fanout hello1 fanout1"
+#   PEERS="direct portico yarp nginx haproxy caddy"
+#   SCENARIOS="hello kb slow256 slow2000 slowmax h2 auth nores cache full fanout hello1 fanout1"
 #                    the last six measure Portico's features against /hello (and the cache against nginx's
 #                    proxy_cache); a second table gives the issues' targets as ratios
 #   PIN=1            proxy on CPU 0; backend and load generator on CPU 1 (PIN=0: no pinning, nginx and
@@ -43,8 +43,8 @@ root=$(pwd)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
-PEERS=${PEERS:-"direct portico yarp nginx haproxy"}
-SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 h2 auth nores cache fanout hello1 fanout1"}
+PEERS=${PEERS:-"direct portico yarp nginx haproxy caddy"}
+SCENARIOS=${SCENARIOS:-"hello kb slow256 slow2000 slowmax h2 auth nores cache full fanout hello1 fanout1"}
 PIN=${PIN:-1}
 ACCESS_LOG=${ACCESS_LOG:-1}
 SCHED=${SCHED:-batch}
@@ -58,8 +58,8 @@ OUT=$(cd "$OUT" && pwd)
 # Ports: backend A/B (HTTP/1.1) and C (h2c, for "direct" h2); each peer has an HTTP/1.1 and an h2c port.
 BACKEND_A=19001 BACKEND_B=19002 BACKEND_H2=19003
 # portico2: a second, identical Portico for the paired checks.
-declare -A H1_PORT=([direct]=$BACKEND_A [portico]=19101 [portico2]=19111 [yarp]=19201 [nginx]=19301 [haproxy]=19401)
-declare -A H2_PORT=([direct]=$BACKEND_H2 [portico]=19102 [portico2]=19112 [yarp]=19202 [nginx]=19302 [haproxy]=19402)
+declare -A H1_PORT=([direct]=$BACKEND_A [portico]=19101 [portico2]=19111 [yarp]=19201 [nginx]=19301 [haproxy]=19401 [caddy]=19501)
+declare -A H2_PORT=([direct]=$BACKEND_H2 [portico]=19102 [portico2]=19112 [yarp]=19202 [nginx]=19302 [haproxy]=19402 [caddy]=19502)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -69,6 +69,7 @@ install_tools() {
   command -v wrk >/dev/null || missing+=(wrk)
   command -v nginx >/dev/null || missing+=(nginx)
   command -v haproxy >/dev/null || missing+=(haproxy)
+  command -v caddy >/dev/null || missing+=(caddy)
   command -v h2load >/dev/null || missing+=(nghttp2-client)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
@@ -138,11 +139,11 @@ write_configs() {
   [ "$ACCESS_LOG" = 1 ] && access_nginx="$tmp/nginx-access.log combined buffer=64k flush=1s"
   cat >"$tmp/nginx.conf" <<EOF
 worker_processes $WORKERS;
-worker_rlimit_nofile 20000;
+worker_rlimit_nofile 60000;
 pid $tmp/nginx.pid;
 error_log $tmp/nginx-error.log warn;
 daemon off;
-events { worker_connections 10000; multi_accept on; }
+events { worker_connections 25000; multi_accept on; }
 http {
   access_log $access_nginx;
   client_body_temp_path $tmp/nginx-body;
@@ -177,7 +178,7 @@ EOF
   cat >"$tmp/haproxy.cfg" <<EOF
 global
   nbthread $WORKERS
-  maxconn 9000
+  maxconn 25000
 defaults
   mode http
   option http-keep-alive
@@ -193,17 +194,57 @@ frontend h2
   default_backend app
 backend app
   balance roundrobin
-  server a 127.0.0.1:$BACKEND_A maxconn 5000
-  server b 127.0.0.1:$BACKEND_B maxconn 5000
+  server a 127.0.0.1:$BACKEND_A maxconn 12000
+  server b 127.0.0.1:$BACKEND_B maxconn 12000
+EOF
+  # Caddy 2.6 (Debian's): reverse_proxy over kept-alive upstream connections, round robin; both ports take h1 and
+  # h2c (2.6 sets protocols per server, and h2load's h2c goes to the second). No access log: Caddy's file log has no batching to match nginx's buffer=64k, so it runs without one.
+  local caddy_site="reverse_proxy 127.0.0.1:$BACKEND_A 127.0.0.1:$BACKEND_B {
+    lb_policy round_robin
+    transport http {
+      keepalive 2m
+      keepalive_idle_conns 1024
+      keepalive_idle_conns_per_host 512
+    }
+  }"
+  # A new query string per request: every /full/hello request misses the cache.
+  cat >"$tmp/unique.lua" <<'EOF'
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, wrk.path .. "?n=" .. n)
+end
+EOF
+  cat >"$tmp/Caddyfile" <<EOF
+{
+  admin off
+  auto_https off
+  servers {
+    protocols h1 h2c
+  }
+}
+http://127.0.0.1:${H1_PORT[caddy]} {
+  $caddy_site
+}
+http://127.0.0.1:${H2_PORT[caddy]} {
+  $caddy_site
+}
 EOF
   # Portico's routes in YARP's shape, open to anonymous callers (routes are secure by default); health
   # checks, passive health, hardening headers, metrics, request ids, the access log and the default
   # resilience policy come from Portico's defaults (src/Gateway.Host/appsettings.json). The feature routes
   # differ from /hello in one thing each: /auth/hello needs a token, /nores/hello has no resilience policy,
   # /cached/hello has a standard-mode cache policy (no Ttl: the origin's Cache-Control, ETag and Vary decide, as
-  # they do for nginx's proxy_cache without proxy_cache_valid), and /fanout is a composition of three /hello calls.
+  # they do for nginx's proxy_cache without proxy_cache_valid), /fanout is a composition of three /hello calls, and /full/hello has every feature at once (token, a
+  # rate limit that never refuses, CORS for a browser origin, the default resilience policy, and the cache, missed
+  # on every request because wrk's script makes each query string new).
   # The gateway watches its file's folder; keep it apart from the folders peers write logs into.
   mkdir -p "$tmp/portico"
+  # The host's settings as shipped, less the shop's job queues (they need a store, which the bench leaves out so
+  # that no store client is loaded).
+  mkdir -p "$tmp/portico-host"
+  sed '/"Jobs": {/,/},/d' "$root/src/Gateway.Host/appsettings.json" >"$tmp/portico-host/appsettings.json"
+  grep -q '"Jobs"' "$tmp/portico-host/appsettings.json" && { log "could not take Portico:Jobs out of the host settings"; exit 1; }
   cat >"$tmp/portico/bench-gateway.json" <<EOF
 {
   "ReverseProxy": {
@@ -213,7 +254,8 @@ EOF
       "slow": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Match": { "Path": "/slow", "Methods": [ "GET", "HEAD" ] } },
       "auth": { "ClusterId": "backend", "Match": { "Path": "/auth/hello", "Methods": [ "GET", "HEAD" ] } },
       "nores": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Metadata": { "Portico.Resilience": "none" }, "Match": { "Path": "/nores/hello", "Methods": [ "GET", "HEAD" ] } },
-      "cached": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Metadata": { "Portico.Cache": "bench" }, "Match": { "Path": "/cached/hello", "Methods": [ "GET", "HEAD" ] } }
+      "cached": { "ClusterId": "backend", "AuthorizationPolicy": "anonymous", "Metadata": { "Portico.Cache": "bench" }, "Match": { "Path": "/cached/hello", "Methods": [ "GET", "HEAD" ] } },
+      "full": { "ClusterId": "backend", "CorsPolicy": "bench", "Metadata": { "Portico.Cache": "bench", "Portico.RateLimit": "bench" }, "Match": { "Path": "/full/hello", "Methods": [ "GET", "HEAD" ] } }
     },
     "Clusters": {
       "backend": {
@@ -227,6 +269,8 @@ EOF
   },
   "Portico": {
     "Caching": { "Policies": { "bench": { } } },
+    "RateLimiting": { "Policies": { "bench": { "PermitLimit": 1000000000, "Window": "00:00:01", "Shared": false } } },
+    "Cors": { "Policies": { "bench": { "Origins": [ "https://shop.example" ] } } },
     "Compositions": {
       "fanout": {
         "Method": "GET", "Path": "/fanout", "AuthorizationPolicy": "anonymous",
@@ -250,9 +294,9 @@ start_portico() { # name (portico or portico2)
   [ "$ACCESS_LOG" = 1 ] && access_file="$tmp/$1-access.log"
   # shellcheck disable=SC2086 # PORTICO_ENV is a list of NAME=value words
   start "$1" "${PROXY_CPU[@]}" "${dotnet_env[@]}" $PORTICO_ENV dotnet "$root/src/Gateway.Host/bin/Release/net10.0/Portico.Gateway.Host.dll" \
-    --contentRoot "$root/src/Gateway.Host/bin/Release/net10.0" \
+    --contentRoot "$tmp/portico-host" \
     --Portico:ConfigFile="$tmp/portico/bench-gateway.json" --Logging:LogLevel:Portico.AccessLog=None --Portico:AccessLog:Path="$access_file" \
-    --Portico:Jwt:JwksUrl=http://127.0.0.1:$BACKEND_A/bench/jwks --ConnectionStrings:store= --Portico:RateLimiting:Policies:auth:Shared=false --Portico:RateLimiting:Policies:autocomplete:Shared=false \
+    --Portico:Jwt:JwksUrl=http://127.0.0.1:$BACKEND_A/bench/jwks --ConnectionStrings:store= \
     --Kestrel:Endpoints:http:Url=http://127.0.0.1:${H1_PORT[$1]} \
     --Kestrel:Endpoints:h2c:Url=http://127.0.0.1:${H2_PORT[$1]}
   wait_http "http://127.0.0.1:${H1_PORT[$1]}/hello"
@@ -281,6 +325,10 @@ start_all() {
       haproxy)
         start haproxy "${PROXY_CPU[@]}" haproxy -db -f "$tmp/haproxy.cfg"
         wait_http "http://127.0.0.1:${H1_PORT[haproxy]}/hello" ;;
+      caddy)
+        start caddy "${PROXY_CPU[@]}" env HOME="$tmp" XDG_DATA_HOME="$tmp/caddy-data" XDG_CONFIG_HOME="$tmp/caddy-config" \
+          caddy run --adapter caddyfile --config "$tmp/Caddyfile"
+        wait_http "http://127.0.0.1:${H1_PORT[caddy]}/hello" ;;
       direct) ;;
       *) log "unknown peer $peer"; exit 2 ;;
     esac
@@ -372,7 +420,7 @@ run_h2load() { # round scenario peer path clients streams
 # Feature scenarios run only on the peers that have the feature; the others skip them.
 supports() { # scenario peer
   case $1 in
-    auth | nores | fanout | fanout1) [ "$2" = portico ] ;;
+    auth | nores | full | fanout | fanout1) [ "$2" = portico ] ;;
     cache) [ "$2" = portico ] || [ "$2" = nginx ] ;;
     *) true ;;
   esac
@@ -385,12 +433,14 @@ run_scenario() { # round scenario peer
     auth) run_wrk "$1" "$2" "$3" /auth/hello 64 -H "Authorization: Bearer $TOKEN" ;;
     nores) run_wrk "$1" "$2" "$3" /nores/hello 64 ;;
     cache) run_wrk "$1" "$2" "$3" /cached/hello 64 ;;
+    full) run_wrk "$1" "$2" "$3" /full/hello 64 -H "Authorization: Bearer $TOKEN" -H "Origin: https://shop.example" -s "$tmp/unique.lua" ;;
     fanout) run_wrk "$1" "$2" "$3" /fanout 64 ;;
     hello1) run_wrk "$1" "$2" "$3" /hello 1 ;;
     fanout1) run_wrk "$1" "$2" "$3" /fanout 1 ;;
     kb) run_wrk "$1" "$2" "$3" /kb 64 ;;
     slow256) run_wrk "$1" "$2" "$3" "/slow?ms=50" 256 ;;
     slow2000) run_wrk "$1" "$2" "$3" "/slow?ms=50" 2000 ;;
+    slowmax) run_wrk "$1" "$2" "$3" "/slow?ms=50" "$MAX_CONNS" ;;
     h2) run_h2load "$1" "$2" "$3" /hello 16 8 ;;
     *) log "unknown scenario $2"; exit 2 ;;
   esac
@@ -502,10 +552,12 @@ describe() {
     kb) echo "/kb (4 KB), 64 conns" ;;
     slow256) echo "/slow?ms=50, 256 conns" ;;
     slow2000) echo "/slow?ms=50, 2000 conns" ;;
+    slowmax) echo "/slow?ms=50, $MAX_CONNS conns" ;;
     h2) echo "h2c /hello, 16 conns x 8 streams" ;;
     auth) echo "/auth/hello with a bearer token, 64 conns" ;;
     nores) echo "/nores/hello, resilience policy none, 64 conns" ;;
     cache) echo "/cached/hello, cache hit, 64 conns" ;;
+    full) echo "/full/hello, every feature (token, rate limit, CORS, resilience, cache miss), 64 conns" ;;
     fanout) echo "/fanout (3 x /hello composed), 64 conns" ;;
     hello1) echo "/hello, 1 conn" ;;
     fanout1) echo "/fanout, 1 conn" ;;
@@ -529,6 +581,19 @@ feature_report() {
   [[ $has == *" auth "* ]] && line "authenticated / anonymous rps (Portico)" "$(ratio "$(median_of auth portico 4)" "$(median_of hello portico 4)")" "≥ 0.90"
   [[ $has == *" nores "* ]] && line "default resilience policy / none rps (Portico)" "$(ratio "$(median_of hello portico 4)" "$(median_of nores portico 4)")" "≥ 0.95"
   [[ $has == *" cache "* ]] && line "cache hit rps, Portico / nginx proxy_cache" "$(ratio "$(median_of cache portico 4)" "$(median_of cache nginx 4)")" "≥ 1.0"
+  [[ $has == *" full "* ]] && line "every feature / plain route CPU µs per request (Portico)" "$(ratio "$(median_of full portico 9)" "$(median_of hello portico 9)")" "≤ 1.3"
+  local scenario
+  for scenario in hello kb h2; do
+    [[ $has == *" $scenario "* ]] || continue
+    line "$(describe "$scenario"): Portico / bare YARP rps" "$(ratio "$(median_of "$scenario" portico 4)" "$(median_of "$scenario" yarp 4)")" "≥ 1.0"
+    line "$(describe "$scenario"): Portico / bare YARP CPU µs per request" "$(ratio "$(median_of "$scenario" portico 9)" "$(median_of "$scenario" yarp 9)")" "≤ 1.05"
+  done
+  for scenario in hello kb slow256 slow2000 slowmax h2 hello1; do
+    [[ $has == *" $scenario "* ]] || continue
+    line "$(describe "$scenario"): Portico / Caddy rps" "$(ratio "$(median_of "$scenario" portico 4)" "$(median_of "$scenario" caddy 4)")" "≥ 1.0"
+  done
+  [[ $has == *" slow2000 "* ]] && line "$(describe slow2000): Portico / nginx rps" "$(ratio "$(median_of slow2000 portico 4)" "$(median_of slow2000 nginx 4)")" "≥ 1.0"
+  [[ $has == *" slow2000 "* ]] && line "$(describe slow2000): Portico / nginx p99" "$(ratio "$(median_of slow2000 portico 6)" "$(median_of slow2000 nginx 6)")" "≤ 1.0"
   [[ $has == *" fanout "* ]] && line "3-step fan-out rps / plain proxy rps (Portico)" "$(ratio "$(median_of fanout portico 4)" "$(median_of hello portico 4)")" "reported"
   if [ -s "$paired" ]; then
     pline() { # label check contender_a contender_b target
@@ -572,7 +637,11 @@ report() {
 }
 
 # ------------------------------------------------------------------------------------------------- main
-ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# The many-connections scenario: 10,000 slow requests, or as many as the descriptor limit lets a proxy hold (each
+# proxied request holds a client and an upstream connection; a container's hard limit may be below 2 x 10,000).
+MAX_CONNS=$(( ($(ulimit -n) - 1000) / 2 ))
+[ "$MAX_CONNS" -gt 10000 ] && MAX_CONNS=10000
 install_tools
 log "building Release"
 for project in bench/Backend bench/YarpBaseline src/Gateway.Host; do
@@ -582,6 +651,15 @@ write_configs
 : >"$results"
 start_all
 TOKEN=$(curl -fsS "http://127.0.0.1:$BACKEND_A/bench/token")
+# Every Portico route answers 200 before anything is measured: a refused token or a bad route would otherwise be
+# measured as fast errors.
+if [[ " $PEERS " == *" portico "* ]]; then
+  for path in /hello /kb /auth/hello /nores/hello /cached/hello "/full/hello?n=0" /fanout; do
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "Origin: https://shop.example" \
+      "http://127.0.0.1:${H1_PORT[portico]}$path")
+    [ "$status" = 200 ] || { log "Portico answers $path with $status, not 200: see $OUT/logs/portico.log"; exit 1; }
+  done
+fi
 warm=$PEERS
 if [ "$PAIRED" = 1 ] && [[ " $PEERS " == *" portico "* ]]; then
   if cg_setup; then

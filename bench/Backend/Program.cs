@@ -18,13 +18,17 @@ app.MapGet("/hello", context => WriteJsonAsync(context, hello));
 app.MapGet("/auth/hello", context => WriteJsonAsync(context, hello));
 app.MapGet("/nores/hello", context => WriteJsonAsync(context, hello));
 // The origin decides (RFC 9111): freshness, a validator, and a variant per Accept-Encoding, as a real API answers.
-app.MapGet("/cached/hello", context =>
+app.MapGet("/cached/hello", CacheableHello);
+// The every-feature route: cacheable too, so the gateway's cache looks up, misses (new query each time) and stores.
+app.MapGet("/full/hello", CacheableHello);
+
+Task CacheableHello(HttpContext context)
 {
     context.Response.Headers.CacheControl = "public, max-age=60";
     context.Response.Headers.ETag = "\"hello-v1\"";
     context.Response.Headers.Vary = "Accept-Encoding";
     return WriteJsonAsync(context, hello);
-});
+}
 
 // A stand-in identity for the authenticated scenario: one ES256 key, its JWKS, and a token for it.
 var signingKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -33,7 +37,8 @@ app.MapGet("/bench/jwks", context => WriteJsonAsync(context, jwks));
 app.MapGet("/bench/token", context =>
 {
     context.Response.ContentType = "text/plain";
-    return context.Response.WriteAsync(CreateToken(signingKey, TimeSpan.FromHours(2)));
+    // Within the gateway's one-hour maximum (Portico:Jwt:MaxAccessTokenLifetime); a full run takes under half an hour.
+    return context.Response.WriteAsync(CreateToken(signingKey, TimeSpan.FromMinutes(55)));
 });
 app.MapGet("/kb", context => WriteJsonAsync(context, kb));
 app.MapGet("/slow", async context =>
@@ -81,7 +86,7 @@ static byte[] BuildJwks(ECDsa key)
 static string CreateToken(ECDsa key, TimeSpan lifetime)
 {
     var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    var header = Base64Url("""{"alg":"ES256","typ":"JWT","kid":"bench"}"""u8.ToArray());
+    var header = Base64Url("""{"alg":"ES256","typ":"at+jwt","kid":"bench"}"""u8.ToArray());
     var payload = Base64Url(Encoding.UTF8.GetBytes(
         $$"""{"iss":"portico-identity","aud":"portico","sub":"bench-user","email":"bench@example.test","name":"Bench","role":"user","iat":{{now}},"nbf":{{now}},"exp":{{now + (long)lifetime.TotalSeconds}}}"""));
     var signature = key.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256);

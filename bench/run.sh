@@ -139,11 +139,11 @@ write_configs() {
   [ "$ACCESS_LOG" = 1 ] && access_nginx="$tmp/nginx-access.log combined buffer=64k flush=1s"
   cat >"$tmp/nginx.conf" <<EOF
 worker_processes $WORKERS;
-worker_rlimit_nofile 60000;
+worker_rlimit_nofile $(ulimit -n);
 pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
+error_log $OUT/logs/nginx-error.log warn;
 daemon off;
-events { worker_connections 25000; multi_accept on; }
+events { worker_connections $(($(ulimit -n) - 50)); multi_accept on; }
 http {
   access_log $access_nginx;
   client_body_temp_path $tmp/nginx-body;
@@ -152,7 +152,7 @@ http {
   upstream backend {
     server 127.0.0.1:$BACKEND_A;
     server 127.0.0.1:$BACKEND_B;
-    keepalive 256;
+    keepalive $MAX_CONNS;
   }
   server {
     listen 127.0.0.1:${H1_PORT[nginx]} reuseport backlog=4096;
@@ -178,7 +178,7 @@ EOF
   cat >"$tmp/haproxy.cfg" <<EOF
 global
   nbthread $WORKERS
-  maxconn 25000
+  maxconn $((MAX_CONNS + 200))
 defaults
   mode http
   option http-keep-alive
@@ -391,6 +391,7 @@ run_wrk() { # round scenario peer path connections [wrk options...]
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$tmp/wrk.out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")")
   errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$tmp/wrk.out")
+  cp "$tmp/wrk.out" "$OUT/logs/wrk-$scenario-$peer-$round.txt"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scenario" "$peer" "${rps:-0}" "$p50" "$p99" "$(cat "$tmp/rss")" "$errors" "$cpu" >>"$results"
   log "round $round $scenario $peer: ${rps:-0} rps, p50 ${p50} ms, p99 ${p99} ms, rss $(cat "$tmp/rss") MB, cpu $cpu us/req, errors $errors"
 }
@@ -640,7 +641,7 @@ report() {
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # The many-connections scenario: 10,000 slow requests, or as many as the descriptor limit lets a proxy hold (each
 # proxied request holds a client and an upstream connection; a container's hard limit may be below 2 x 10,000).
-MAX_CONNS=$(( ($(ulimit -n) - 1000) / 2 ))
+MAX_CONNS=$(( ($(ulimit -n) - 2000) / 2 ))
 [ "$MAX_CONNS" -gt 10000 ] && MAX_CONNS=10000
 install_tools
 log "building Release"

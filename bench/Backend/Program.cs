@@ -5,7 +5,13 @@ using System.Text;
 // proxies have a two-destination cluster to balance). Answers are built once; no logging on the hot path.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
-builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    // Idle upstream connections go after 5 s: after the many-connections scenario each proxy's pool would
+    // otherwise hold thousands open, and the next proxy's would not fit under the descriptor limit.
+    kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(5);
+});
 
 var app = builder.Build();
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Portico.Tests.Common;
 
 namespace Portico.Gateway.Tests.Resilience;
@@ -179,7 +180,9 @@ public sealed class ResilienceTests(ITestOutputHelper output)
             Retry = new { MaxRetries = 0 },
             CircuitBreaker = new { FailureRatio = 0.5, MinimumThroughput = 10, SamplingDuration = "00:00:05", BreakDuration = "00:00:03" },
         };
-        await using var gateway = await GatewayTestHost.StartAsync(ResilienceJson.Create("svc", [backend.Address], policy));
+        // The breaker's clock is the gateway's: the break passes when the test moves the clock, not by waiting.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await GatewayTestHost.StartAsync(ResilienceJson.Create("svc", [backend.Address], policy), time);
 
         for (var i = 0; i < 10; i++)
         {
@@ -208,18 +211,19 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         Assert.Contains("\"passiveHealth\":\"Unhealthy\"", admin, StringComparison.Ordinal);
 
         Volatile.Write(ref failing, false);
-        await Task.Delay(3300, Ct);
-        var recovered = false;
-        for (var i = 0; i < 30 && !recovered; i++)
+        // Still open just before the break ends; the destination is let back in once it has.
+        time.Advance(TimeSpan.FromSeconds(2.9));
+        using (var stillOpen = await gateway.Client.GetAsync("/svc/item", Ct))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, stillOpen.StatusCode);
+        }
+        Assert.Equal(reachedBeforeOpen, backend.RequestCount);
+        time.Advance(TimeSpan.FromSeconds(0.2));
+        await Poll.UntilAsync(async () =>
         {
             using var response = await gateway.Client.GetAsync("/svc/item", Ct);
-            recovered = response.StatusCode == HttpStatusCode.OK;
-            if (!recovered)
-            {
-                await Task.Delay(100, Ct);
-            }
-        }
-        Assert.True(recovered, "the breaker half-opened and closed after the destination recovered");
+            return response.StatusCode == HttpStatusCode.OK;
+        }, "the breaker to half-open and close after the destination recovered");
         for (var i = 0; i < 10; i++)
         {
             Assert.Equal("ok", await gateway.Client.GetStringAsync("/svc/item", Ct));

@@ -269,6 +269,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         TimeSpan attemptTimeout, CompositionScope scope, string? idempotencyKey, Func<int, Task<bool>>? beforeAttempt, CancellationToken cancellationToken,
         CancellationToken clientAborted, CancellationTokenSource? overall, TimeSpan overallTimeout, bool mayHaveBeenApplied = false)
     {
+        var budgetStarted = time.GetTimestamp();
         using var budgetTimeout = new CancellationTokenSource(budget, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budgetTimeout.Token);
         var delay = FirstRetryDelay;
@@ -285,7 +286,10 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             {
                 try
                 {
-                    result = await SendAsync(cluster, call, scope, attemptTimeout, attemptToken.Token, idempotent, idempotencyKey);
+                    // A gRPC step's deadline (its grpc-timeout): the attempt's timeout, or what is left of the step's budget when less.
+                    var left = budget - time.GetElapsedTime(budgetStarted);
+                    var deadline = left < attemptTimeout ? (left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)) : attemptTimeout;
+                    result = await SendAsync(cluster, call, scope, deadline, attemptToken.Token, idempotent, idempotencyKey);
                 }
                 catch (OperationCanceledException) when (!clientAborted.IsCancellationRequested)
                 {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Security.Claims;
 using Google.Protobuf;
@@ -6,6 +7,7 @@ using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Http;
+using Portico.Gateway.Configuration;
 using Portico.Gateway.Resilience;
 using Portico.Gateway.Routing;
 using Portico.Gateway.Security;
@@ -29,15 +31,23 @@ internal sealed record GrpcReply(int HttpStatus, int GrpcStatus, string Detail, 
 
 /// <summary>
 /// Calls a unary gRPC method of a YARP cluster with Grpc.Net.Client: a <see cref="Method{TRequest,TResponse}"/> of raw
-/// message bytes per method descriptor (the JSON codec makes and reads them, no generated type needed), a deadline (sent as <c>grpc-timeout</c>), and a channel whose handler sends every HTTP/2
-/// request through the <see cref="ClusterClient"/>, so the call is load-balanced, breaker-gated, retried and measured
-/// as proxied requests are. The answer is mapped to the HTTP status a REST caller should see (INVALID_ARGUMENT 400,
-/// NOT_FOUND 404, UNAVAILABLE 503, …).
+/// message bytes per method descriptor (the JSON codec makes and reads them, no generated type needed), a deadline (sent as
+/// <c>grpc-timeout</c>), and a channel whose handler sends every HTTP/2 request through the <see cref="ClusterClient"/>, so
+/// the call is load-balanced, breaker-gated, retried and measured as proxied requests are. The answer is mapped to the
+/// HTTP status a REST caller should see (INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE 503, DEADLINE_EXCEEDED 504, …).
 /// </summary>
-internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
+/// <remarks>
+/// The deadline is the shorter of the caller's timeout and the cluster's resilience policy <c>Timeout</c>, and each attempt
+/// tells the service what is left of it, no more than the policy's <c>AttemptTimeout</c>: the service stops working on a
+/// call the gateway has given up on. Grpc.Net.Client measures a deadline on the system clock (it takes no
+/// <see cref="TimeProvider"/>); the gateway's clock ends the call as well, so the two agree in production and a test's
+/// clock can end it.
+/// </remarks>
+internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider config, TimeProvider time) : IDisposable
 {
     private readonly ClusterClient _clusters = clusters;
-    private readonly ConcurrentDictionary<(string ClusterId, bool Idempotent), GrpcChannel> _channels = new();
+    private readonly TimeProvider _time = time;
+    private readonly ConcurrentDictionary<(string ClusterId, bool Idempotent, bool Unary), GrpcChannel> _channels = new();
     private readonly ConcurrentDictionary<(string Service, string Method, MethodType Type), Method<byte[], byte[]>> _methods = new();
 
     private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static bytes => bytes, static bytes => bytes);
@@ -49,11 +59,19 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
     public async Task<GrpcReply> CallAsync(string clusterId, MethodDescriptor method, byte[] request, string? authorization, string requestId,
         bool idempotent, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null)
     {
+        timeout = Deadline(clusterId, timeout);
+        using var expiry = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
         try
         {
-            var reply = await Invoker(clusterId, idempotent).AsyncUnaryCall(MethodFor(method, MethodType.Unary), null,
-                new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, cancellationToken), request);
+            var reply = await Invoker(clusterId, idempotent, unary: true).AsyncUnaryCall(MethodFor(method, MethodType.Unary), null,
+                new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, linked.Token), request);
             return new GrpcReply(StatusCodes.Status200OK, 0, "", reply);
+        }
+        catch (RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Cancelled && expiry.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // The gateway's clock ended the call: its deadline passed, as Grpc.Net.Client would have said.
+            return new GrpcReply(StatusCodes.Status504GatewayTimeout, 4, $"no answer within {timeout}", null) { OutcomeUnknown = true };
         }
         catch (RpcException ex)
         {
@@ -69,13 +87,29 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
     public AsyncServerStreamingCall<byte[]> StartServerStreaming(string clusterId, MethodDescriptor method, byte[] request, string? authorization,
         string requestId, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null) =>
         Invoker(clusterId, idempotent: true).AsyncServerStreamingCall(MethodFor(method, MethodType.ServerStreaming), null,
-            new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, cancellationToken), request);
+            new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + Deadline(clusterId, timeout), cancellationToken), request);
+
+    /// <summary>The call's deadline: <paramref name="timeout"/>, or the cluster's resilience policy <c>Timeout</c> when that is shorter.</summary>
+    private TimeSpan Deadline(string clusterId, TimeSpan timeout) =>
+        PolicyFor(clusterId)?.Timeout is { } total && total < timeout ? total : timeout;
+
+    private ResiliencePolicy? PolicyFor(string clusterId)
+    {
+        var settings = config.GetSection<ResilienceSettings>();
+        return settings.PolicyForCluster(clusterId) is { } name && settings.Policies.TryGetValue(name, out var policy) ? policy : null;
+    }
 
     /// <summary>A call invoker over the cluster client, for other gRPC clients of the gateway (server reflection).</summary>
-    public CallInvoker Invoker(string clusterId, bool idempotent) =>
-        _channels.GetOrAdd((clusterId, idempotent), static (key, self) => GrpcChannel.ForAddress("http://" + key.ClusterId, new GrpcChannelOptions
+    public CallInvoker Invoker(string clusterId, bool idempotent) => Invoker(clusterId, idempotent, unary: false);
+
+    /// <summary>
+    /// <paramref name="unary"/>: each attempt is one request and its answer, which the policy's <c>AttemptTimeout</c>
+    /// bounds, so the service is told that bound; a stream is told only what is left of the call's deadline.
+    /// </summary>
+    private CallInvoker Invoker(string clusterId, bool idempotent, bool unary) =>
+        _channels.GetOrAdd((clusterId, idempotent, unary), static (key, self) => GrpcChannel.ForAddress("http://" + key.ClusterId, new GrpcChannelOptions
         {
-            HttpHandler = new ClusterHandler(self._clusters, key.ClusterId, key.Idempotent),
+            HttpHandler = new ClusterHandler(self, key.ClusterId, key.Idempotent, key.Unary),
             MaxReceiveMessageSize = BoundedBody.MaxBytes,
             DisposeHttpClient = true,
         }), this).CreateCallInvoker();
@@ -138,9 +172,10 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
 
     /// <summary>
     /// The channel's transport: each HTTP/2 request Grpc.Net.Client builds (a unary call: one small framed message)
-    /// is sent by the cluster client, copied afresh for every attempt to the destination chosen for it.
+    /// is sent by the cluster client, copied afresh for every attempt to the destination chosen for it. Each copy
+    /// carries what is left of the call's deadline as its <c>grpc-timeout</c>, for a unary call at most the policy's <c>AttemptTimeout</c>.
     /// </summary>
-    private sealed class ClusterHandler(ClusterClient clusters, string clusterId, bool idempotent) : HttpMessageHandler
+    private sealed class ClusterHandler(GrpcCaller caller, string clusterId, bool idempotent, bool unary) : HttpMessageHandler
     {
         private static readonly HttpContext NoCaller = new DefaultHttpContext();
 
@@ -148,7 +183,10 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
         {
             var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
             var target = request.RequestUri!.PathAndQuery;
-            return await clusters.SendAsync(NoCaller, clusterId, idempotent, (destination, _) =>
+            var started = caller._time.GetTimestamp();
+            TimeSpan? left = request.Headers.TryGetValues(GrpcTimeout.Header, out var sent) && GrpcTimeout.TryParse(sent.FirstOrDefault(), out var value) ? value : null;
+            var attemptTimeout = left is null || !unary ? null : caller.PolicyFor(clusterId)?.AttemptTimeout;
+            return await caller._clusters.SendAsync(NoCaller, clusterId, idempotent, (destination, _) =>
             {
                 var copy = new HttpRequestMessage(request.Method, destination.Model.Config.Address.TrimEnd('/') + target)
                 {
@@ -157,7 +195,15 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
                 };
                 foreach (var (name, values) in request.Headers)
                 {
-                    copy.Headers.TryAddWithoutValidation(name, values);
+                    if (!name.Equals(GrpcTimeout.Header, StringComparison.OrdinalIgnoreCase))
+                    {
+                        copy.Headers.TryAddWithoutValidation(name, values);
+                    }
+                }
+                if (left is { } deadline)
+                {
+                    var remaining = deadline - caller._time.GetElapsedTime(started);
+                    copy.Headers.TryAddWithoutValidation(GrpcTimeout.Header, GrpcTimeout.Format(attemptTimeout < remaining ? attemptTimeout.Value : remaining));
                 }
                 if (body is not null)
                 {
@@ -227,4 +273,53 @@ internal sealed class GrpcCaller(ClusterClient clusters) : IDisposable
 
     /// <summary>The code of a status name such as <c>NOT_FOUND</c>; -1 when there is none.</summary>
     internal static int StatusCode(string name) => Array.FindIndex(StatusNames, n => n.Equals(name, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
+/// The <c>grpc-timeout</c> request header of gRPC over HTTP/2 (PROTOCOL-HTTP2.md: at most eight digits and a unit, <c>H</c>
+/// hours, <c>M</c> minutes, <c>S</c> seconds, <c>m</c> milliseconds, <c>u</c> microseconds, <c>n</c> nanoseconds).
+/// Grpc.Net.Client writes and Grpc.AspNetCore reads it, but neither offers its helpers publicly.
+/// </summary>
+internal static class GrpcTimeout
+{
+    public const string Header = "grpc-timeout";
+
+    private const long MaxValue = 99_999_999;
+
+    public static bool TryParse(string? text, out TimeSpan value)
+    {
+        value = default;
+        if (text is not { Length: >= 2 and <= 9 }
+            || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
+        {
+            return false;
+        }
+        long? ticks = text[^1] switch
+        {
+            'H' => amount * TimeSpan.TicksPerHour,
+            'M' => amount * TimeSpan.TicksPerMinute,
+            'S' => amount * TimeSpan.TicksPerSecond,
+            'm' => amount * TimeSpan.TicksPerMillisecond,
+            'u' => amount * TimeSpan.TicksPerMicrosecond,
+            'n' => amount / 100,
+            _ => null,
+        };
+        value = TimeSpan.FromTicks(ticks ?? 0);
+        return ticks is not null;
+    }
+
+    /// <summary>
+    /// Rounded down (the service stops no later than the gateway does), in the finest unit that holds it; a deadline
+    /// already passed is one millisecond, which a service takes as expired.
+    /// </summary>
+    public static string Format(TimeSpan value)
+    {
+        var milliseconds = Math.Max(1, (long)value.TotalMilliseconds);
+        return milliseconds <= MaxValue ? Text(milliseconds, 'm')
+            : value.Ticks / TimeSpan.TicksPerSecond <= MaxValue ? Text(value.Ticks / TimeSpan.TicksPerSecond, 'S')
+            : value.Ticks / TimeSpan.TicksPerMinute <= MaxValue ? Text(value.Ticks / TimeSpan.TicksPerMinute, 'M')
+            : Text(Math.Min(MaxValue, value.Ticks / TimeSpan.TicksPerHour), 'H');
+    }
+
+    private static string Text(long amount, char unit) => amount.ToString(CultureInfo.InvariantCulture) + unit;
 }

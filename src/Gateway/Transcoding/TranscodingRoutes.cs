@@ -18,8 +18,8 @@ internal sealed record TranscodedRoute(string HttpMethod, string Pattern, IReadO
 /// <summary>
 /// Turns the HTTP rules of a service's methods into ASP.NET Core route patterns, as Envoy's transcoder reads them: every
 /// verb, <c>body: "*"</c> or a message field, <c>response_body</c>, <c>additional_bindings</c>, and path templates with
-/// <c>{field}</c>, <c>{field=literal/*/…}</c>, <c>*</c> and <c>**</c>. A rule Portico cannot serve (a custom verb suffix, a
-/// variable naming no field) is skipped with the reason, never guessed at.
+/// <c>{field}</c>, <c>{field=literal/*/…}</c>, <c>*</c>, <c>**</c> and a custom verb (<c>/v1/things/{id}:archive</c>). A rule
+/// Portico cannot serve (a variable naming no field, a verb after <c>**</c>) is skipped with the reason, never guessed at.
 /// </summary>
 internal static class TranscodingRoutes
 {
@@ -103,10 +103,19 @@ internal static class TranscodingRoutes
             why = $"path '{template}' does not start with '/'";
             return null;
         }
-        if (template.Contains(':', StringComparison.Ordinal) && template.LastIndexOf(':') > template.LastIndexOf('}'))
+        // Template = "/" Segments [ Verb ], Verb = ":" LITERAL: a colon after the last segment's start and after the last
+        // variable begins the verb (a colon inside a literal segment before that is part of the segment).
+        string? verb = null;
+        var colon = template.LastIndexOf(':');
+        if (colon > template.LastIndexOf('/') && colon > template.LastIndexOf('}'))
         {
-            why = $"path '{template}' ends in a custom verb, which Portico does not serve";
-            return null;
+            verb = template[(colon + 1)..];
+            if (verb.Length == 0 || verb.AsSpan().IndexOfAny("{}*=") >= 0)
+            {
+                why = $"path '{template}' has an invalid custom verb ':{verb}'";
+                return null;
+            }
+            template = template[..colon];
         }
         var pattern = new StringBuilder();
         var parameters = 0;
@@ -124,6 +133,11 @@ internal static class TranscodingRoutes
                 }
                 var inside = rest[1..close].ToString();
                 rest = rest[(close + 1)..];
+                if (rest.Length > 0 && rest[0] != '/')
+                {
+                    why = $"path '{template}' has a variable that is not a whole segment";
+                    return null;
+                }
                 var equals = inside.IndexOf('=');
                 var field = equals < 0 ? inside : inside[..equals];
                 var shape = equals < 0 ? "*" : inside[(equals + 1)..];
@@ -151,11 +165,16 @@ internal static class TranscodingRoutes
                 var slash = rest.IndexOf('/');
                 segment = (slash < 0 ? rest : rest[..slash]).ToString();
                 rest = slash < 0 ? [] : rest[slash..];
+                if (segment is not ("*" or "**") && (segment.Length == 0 || segment.AsSpan().IndexOfAny("{}=*") >= 0))
+                {
+                    // Segment = "*" | "**" | LITERAL | Variable: a variable or a wildcard is a whole segment.
+                    why = $"path '{template}' has a segment '{segment}' that is neither a literal, '*', '**' nor a variable";
+                    return null;
+                }
                 pattern.Append('/').Append(segment switch
                 {
                     "*" => "{p" + parameters++ + "}",
                     "**" => "{**p" + parameters++ + "}",
-                    _ when segment.AsSpan().IndexOfAny("{}=") >= 0 => null,
                     _ => segment,
                 });
             }
@@ -170,6 +189,18 @@ internal static class TranscodingRoutes
         {
             why = $"path '{template}' has '**' before its end";
             return null;
+        }
+        if (verb is not null)
+        {
+            if (catchAll >= 0 || text == "/")
+            {
+                // A catch-all parameter cannot share its segment with a literal in ASP.NET Core routing.
+                why = $"path '{template}:{verb}' has a custom verb after '**' or after no segment, which Portico does not serve";
+                return null;
+            }
+            // The last segment becomes a complex one, "{p0}:archive" or "things:batchGet": the verb must be there, and
+            // the parameter before it takes only what comes before the verb.
+            text += ":" + verb;
         }
         return text;
     }

@@ -20,7 +20,7 @@ public sealed class DynamicTranscodingTests(ITestOutputHelper output)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A gateway file with the things cluster over HTTP/2 and its transcoding entry (<paramref name="entry"/> adds to it).</summary>
-    private static string Config(Uri things, JsonObject? entry = null, JsonObject? transcoding = null)
+    internal static string Config(Uri things, JsonObject? entry = null, JsonObject? transcoding = null)
     {
         var service = new JsonObject { ["Cluster"] = "things", ["Reflection"] = true, ["AuthorizationPolicy"] = "anonymous" };
         foreach (var (key, value) in entry ?? [])
@@ -47,7 +47,7 @@ public sealed class DynamicTranscodingTests(ITestOutputHelper output)
         }.ToJsonString();
     }
 
-    private static async Task<(HttpStatusCode Status, string Body, string? Type)> SendAsync(GatewayTestHost gateway, HttpMethod method, string path, string? json = null)
+    internal static async Task<(HttpStatusCode Status, string Body, string? Type)> SendAsync(GatewayTestHost gateway, HttpMethod method, string path, string? json = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (json is not null)
@@ -354,7 +354,7 @@ public sealed class DynamicTranscodingTests(ITestOutputHelper output)
         Assert.Equal("12", json.RootElement.GetProperty("thing").GetProperty("id").GetString());
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

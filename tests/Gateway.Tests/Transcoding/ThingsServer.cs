@@ -185,11 +185,24 @@ public sealed class ThingsService : Things.ThingsBase
         }
     }
 
+    /// <summary>What each Wait call was told of its deadline: the raw <c>grpc-timeout</c>, and the time left by Grpc.AspNetCore's reading of it.</summary>
+    public ConcurrentQueue<(string Header, TimeSpan Left)> Deadlines { get; } = new();
+
     public override async Task<Thing> Wait(GetThingRequest request, ServerCallContext context)
     {
         Calls.Enqueue(request);
+        Deadlines.Enqueue((context.GetHttpContext().Request.Headers["grpc-timeout"].ToString(), context.Deadline - DateTime.UtcNow));
         await Task.Delay(Timeout.Infinite, context.CancellationToken); // answers only when the caller's deadline ends it
         return new Thing();
+    }
+
+    /// <summary>Every ArchiveThing request.</summary>
+    public ConcurrentQueue<GetThingRequest> Archived { get; } = new();
+
+    public override Task<Thing> ArchiveThing(GetThingRequest request, ServerCallContext context)
+    {
+        Archived.Enqueue(request);
+        return Task.FromResult(new Thing { Id = request.Id, Name = "archived" });
     }
 
     public override Task<Thing> Hidden(Thing request, ServerCallContext context)

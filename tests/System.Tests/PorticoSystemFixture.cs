@@ -23,7 +23,11 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
     private DistributedApplication? _app;
     private ResourceWatch? _watch;
 
+    /// <summary>A client of the gateway's HTTP port; every request it sends is recorded (<see cref="Recorder"/>).</summary>
     public HttpClient Gateway { get; private set; } = null!;
+
+    /// <summary>The requests sent through <see cref="Gateway"/> in this run, checked against the public OpenAPI document at the end.</summary>
+    public RequestRecorder Recorder { get; } = new();
 
     /// <summary>The seeded administrator's password, set for this run.</summary>
     public string AdminPassword { get; } = $"Admin-{Guid.NewGuid():N}";
@@ -112,7 +116,7 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
         {
             throw new TimeoutException($"The AppHost's gateway was not healthy within {StartTimeout}. Resources:\n{_watch.Describe()}");
         }
-        Gateway = _app.CreateHttpClient("gateway", "http");
+        Gateway = new HttpClient(Recorder, disposeHandler: false) { BaseAddress = _app.GetEndpoint("gateway", "http") };
     }
 
     /// <summary>Every resource's state and the last log lines of those not healthy, for a test's failure message.</summary>
@@ -121,6 +125,7 @@ public sealed class PorticoSystemFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         Gateway?.Dispose();
+        Recorder.Dispose();
         if (_app is not null)
         {
             await _app.StopAsync();

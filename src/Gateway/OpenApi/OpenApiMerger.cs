@@ -4,6 +4,8 @@ using Portico.Gateway.Caching;
 using Portico.Gateway.Composition;
 using Portico.Gateway.Jobs;
 using Portico.Gateway.RateLimiting;
+using Portico.Gateway.Transcoding;
+using Portico.Gateway.Versioning;
 using Yarp.ReverseProxy.Configuration;
 
 namespace Portico.Gateway.OpenApi;
@@ -18,7 +20,10 @@ internal sealed record MergeInput(
     RateLimitingSettings? RateLimiting = null,
     CompositionSettings? Compositions = null,
     JobsSettings? Jobs = null,
-    string JobStatusPath = "/api/jobs");
+    string JobStatusPath = "/api/jobs",
+    TranscodingSettings? Transcoding = null,
+    IReadOnlyDictionary<string, GrpcService>? GrpcServices = null,
+    VersioningSettings? Versioning = null);
 
 /// <summary>
 /// Builds the public OpenAPI 3.1 document exactly as a client of the gateway sees it. Merged as JSON rather than through
@@ -33,6 +38,10 @@ internal sealed record MergeInput(
 /// <item>A route's cache and rate-limit policies are <c>x-portico-cache</c> and <c>x-portico-rate-limit</c>.</item>
 /// <item>A route whose cluster publishes no document (gRPC passthrough, a service not reached yet) still appears, from
 /// its own pattern and methods.</item>
+/// <item>Transcoded gRPC methods are the gateway's own operations too, their schemas from the descriptors it has now
+/// (<see cref="TranscodedOperations"/>); a path and method an earlier route claimed stays that route's.</item>
+/// <item>A deprecated route's operations say so (<c>deprecated</c>, <c>x-portico-deprecation</c>, <c>x-portico-sunset</c>,
+/// <c>x-portico-successor</c>) and list the <c>Deprecation</c>, <c>Sunset</c> and <c>Link</c> fields of their answers.</item>
 /// <item>Compositions and job routes are the gateway's own operations; routes naming a hidden policy (admin) are left out.</item>
 /// </list>
 /// </summary>
@@ -42,7 +51,7 @@ internal static class OpenApiMerger
     public const string ProblemSchema = "ProblemDetails";
     private const string SchemaPrefix = "#/components/schemas/";
 
-    private static readonly string[] HttpMethods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    internal static readonly string[] HttpMethods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
     private static readonly string[] AnyMethod = ["get", "post", "put", "patch", "delete"];
 
     public static JsonObject Merge(MergeInput input)
@@ -54,6 +63,25 @@ internal static class OpenApiMerger
             if (!IsHidden(input.Settings, route.AuthorizationPolicy))
             {
                 merged.AddRoute(route);
+            }
+        }
+        if (input.Transcoding is { } transcoding && input.GrpcServices is { } services)
+        {
+            // As the endpoints are built: the first route of a verb and pattern serves it, the others are skipped.
+            var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var entry in transcoding.Services)
+            {
+                if (!services.TryGetValue(entry.Name, out var service))
+                {
+                    continue; // no descriptors yet: nothing known to describe
+                }
+                foreach (var route in TranscodingRoutes.For(entry, service, new List<string>()))
+                {
+                    if (taken.Add(route.HttpMethod + " " + route.Pattern) && !IsHidden(input.Settings, entry.Options.AuthorizationPolicy))
+                    {
+                        merged.AddTranscoded(route);
+                    }
+                }
             }
         }
         foreach (var plan in input.Compositions?.Plans ?? [])
@@ -111,6 +139,26 @@ internal static class OpenApiMerger
         private readonly JsonObject _schemas = new() { [ProblemSchema] = ProblemDetailsSchema() };
         private readonly Queue<(string Cluster, string Name)> _pendingSchemas = new();
         private readonly HashSet<string> _operationIds = new(StringComparer.Ordinal);
+        private ProtoJsonSchemas? _protoSchemas;
+
+        public void AddTranscoded(TranscodedRoute route)
+        {
+            _protoSchemas ??= new ProtoJsonSchemas(_schemas);
+            if (TranscodedOperations.Describe(route, _protoSchemas) is not { } described || Claimed(described.Path, described.Method))
+            {
+                return;
+            }
+            var (path, method, operation) = described;
+            Secure(operation, route.Entry.Options.AuthorizationPolicy);
+            // The method's full name; its further bindings (and its convention route) are numbered from 2.
+            var id = route.Method.FullName;
+            for (var n = 2; _operationIds.Contains(id); n++)
+            {
+                id = $"{route.Method.FullName}.{n.ToString(CultureInfo.InvariantCulture)}";
+            }
+            operation["operationId"] = id;
+            Add(path, method, operation, id);
+        }
 
         public void AddRoute(RouteConfig route)
         {
@@ -325,6 +373,10 @@ internal static class OpenApiMerger
             operation["x-portico-route"] = route.RouteId;
             var responses = operation["responses"] as JsonObject ?? [];
             operation["responses"] = responses;
+            if (input.Versioning?.DeprecationByRoute.GetValueOrDefault(route.RouteId) is { } deprecation)
+            {
+                Deprecate(operation, responses, deprecation);
+            }
             if (input.Caching?.PolicyByRoute.GetValueOrDefault(route.RouteId) is { Policy: { } cache } named)
             {
                 var extension = new JsonObject
@@ -362,6 +414,59 @@ internal static class OpenApiMerger
                 responses.TryAdd("429", Problem("Too many requests from this caller; Retry-After says when to try again."));
             }
         }
+
+        /// <summary>
+        /// A deprecated route's operations: <c>deprecated</c> once a date is set (a future one announces it, as the
+        /// <c>Deprecation</c> field does), the dates and the successor as extensions, and the fields every answer of the
+        /// service through the route carries (<see cref="DeprecationTransformProvider"/>).
+        /// </summary>
+        private static void Deprecate(JsonObject operation, JsonObject responses, RouteDeprecation deprecation)
+        {
+            if (deprecation.DeprecatedAt is not null || deprecation.SunsetAt is not null)
+            {
+                operation["deprecated"] = true;
+            }
+            if (deprecation.DeprecatedAt is { } deprecated)
+            {
+                operation["x-portico-deprecation"] = Instant(deprecated);
+            }
+            if (deprecation.SunsetAt is { } sunset)
+            {
+                operation["x-portico-sunset"] = Instant(sunset);
+            }
+            if (deprecation.Successor is { } successor)
+            {
+                operation["x-portico-successor"] = successor;
+            }
+            var headers = new List<(string Name, string Value, string Description)>();
+            if (deprecation.Deprecation is { } field)
+            {
+                headers.Add(("Deprecation", field, "When this version was (or will be) deprecated (RFC 9745)."));
+            }
+            if (deprecation.Sunset is { } sunsetField)
+            {
+                headers.Add(("Sunset", sunsetField, "When this version stops answering (RFC 8594)."));
+            }
+            if (deprecation.Link is { } link)
+            {
+                headers.Add(("Link", link, "The version that replaces this one (rel=\"successor-version\")."));
+            }
+            foreach (var (status, response) in responses)
+            {
+                if (response is not JsonObject answer || answer.ContainsKey("$ref") || !(status.StartsWith('2') || status.StartsWith('3')))
+                {
+                    continue;
+                }
+                var fields = answer["headers"] as JsonObject ?? [];
+                answer["headers"] = fields;
+                foreach (var (name, value, description) in headers)
+                {
+                    fields[name] = new JsonObject { ["description"] = description, ["schema"] = new JsonObject { ["type"] = "string" }, ["example"] = value };
+                }
+            }
+        }
+
+        private static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
         /// <summary>
         /// Anonymous only where the gateway and the service both let anyone in. The requirement keeps the service's roles;

@@ -47,8 +47,21 @@ internal static class PublicPaths
             else if (transform.TryGetValue("PathPattern", out var target))
             {
                 // The values the service path gives the target pattern are the route's values of the same names.
-                var matcher = new TemplateMatcher(new RouteTemplate(RoutePatternFactory.Parse(target)), new RouteValueDictionary());
-                path = matcher.TryMatch(new PathString(path), values) ? Fill(pattern, values) : null;
+                var targetPattern = RoutePatternFactory.Parse(target);
+                var matcher = new TemplateMatcher(new RouteTemplate(targetPattern), new RouteValueDictionary());
+                if (matcher.TryMatch(new PathString(path), values))
+                {
+                    // A catch-all that matched nothing is an empty value, not a parameter left open.
+                    foreach (var catchAll in targetPattern.Parameters.Where(p => p.IsCatchAll && values.GetValueOrDefault(p.Name) is null))
+                    {
+                        values[catchAll.Name] = "";
+                    }
+                    path = Fill(pattern, values);
+                }
+                else
+                {
+                    path = null;
+                }
                 filled = true;
             }
             if (path is null)

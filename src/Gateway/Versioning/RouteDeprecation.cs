@@ -8,6 +8,15 @@ namespace Portico.Gateway.Versioning;
 /// </summary>
 internal sealed record RouteDeprecation(string? Deprecation, string? Sunset, string? Link)
 {
+    /// <summary>When the route's version was (or will be) deprecated, as read; the public OpenAPI document shows it.</summary>
+    public DateTimeOffset? DeprecatedAt { get; init; }
+
+    /// <summary>When the route's version stops answering, as read.</summary>
+    public DateTimeOffset? SunsetAt { get; init; }
+
+    /// <summary>The URI of the version that replaces it.</summary>
+    public string? Successor { get; init; }
+
     private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"];
 
     /// <summary>The route's deprecation, null when it names none; each bad value is added to <paramref name="errors"/>, naming the route and key.</summary>
@@ -39,7 +48,12 @@ internal sealed record RouteDeprecation(string? Deprecation, string? Sunset, str
             deprecated is { } d ? "@" + d.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) : null,
             // RFC 8594 §3: an HTTP-date (IMF-fixdate, RFC 9110 §5.6.7).
             sunset?.ToString("R", CultureInfo.InvariantCulture),
-            successor is null ? null : $"<{successor}>; rel=\"successor-version\"");
+            successor is null ? null : $"<{successor}>; rel=\"successor-version\"")
+        {
+            DeprecatedAt = deprecated,
+            SunsetAt = sunset,
+            Successor = successor,
+        };
     }
 
     private static DateTimeOffset? ReadDate(string routeId, IReadOnlyDictionary<string, string> metadata, string key, ICollection<string> errors)

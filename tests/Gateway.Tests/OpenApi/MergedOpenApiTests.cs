@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.OpenApi;
+using Portico.Gateway.Tests.Transcoding;
 using Portico.Tests.Common;
 
 namespace Portico.Gateway.Tests.OpenApi;
@@ -52,7 +53,16 @@ public sealed class MergedOpenApiTests
         }
         """;
 
-    private static string GatewayFile(Uri items, Uri complete, Uri grpc, string extraRoute = "") => $$"""
+    /// <summary>The test shop's gateway file; with <paramref name="things"/>, also the Things gRPC service transcoded to REST (learnt by reflection).</summary>
+    private static string GatewayFile(Uri items, Uri complete, Uri grpc, string extraRoute = "", Uri? things = null)
+    {
+        var thingsCluster = things is null ? "" : $$"""
+            , "things": { "HttpRequest": { "Version": "2.0", "VersionPolicy": "RequestVersionExact" }, "Destinations": { "a": { "Address": "{{things}}" } } }
+            """;
+        var transcoding = things is null ? "" : """
+            , "Transcoding": { "Services": { "portico.test.v1.Things": { "Cluster": "things", "Reflection": true, "AuthorizationPolicy": "anonymous" } } }
+            """;
+        return $$"""
         {
           "ReverseProxy": {
             "Routes": {
@@ -65,30 +75,41 @@ public sealed class MergedOpenApiTests
             "Clusters": {
               "items": { "Metadata": { "Portico.OpenApi": "/openapi/v1.json" }, "Destinations": { "a": { "Address": "{{items}}" } } },
               "complete": { "Metadata": { "Portico.OpenApi": "/openapi/v1.json" }, "Destinations": { "a": { "Address": "{{complete}}" } } },
-              "points": { "HttpRequest": { "Version": "2.0", "VersionPolicy": "RequestVersionExact" }, "Destinations": { "a": { "Address": "{{grpc}}" } } }
+              "points": { "HttpRequest": { "Version": "2.0", "VersionPolicy": "RequestVersionExact" }, "Destinations": { "a": { "Address": "{{grpc}}" } } }{{thingsCluster}}
             }
           },
           "Portico": {
             "OpenApi": { "Title": "Test shop", "RefreshInterval": "00:00:01" },
             "Caching": { "Policies": { "items": { "Ttl": "00:01:00", "Tags": [ "items" ] } } },
-            "RateLimiting": { "Policies": { "writes": { "Kind": "FixedWindow", "PermitLimit": 10, "Window": "00:01:00", "PartitionBy": "User" } } }
+            "RateLimiting": { "Policies": { "writes": { "Kind": "FixedWindow", "PermitLimit": 10, "Window": "00:01:00", "PartitionBy": "User" } } }{{transcoding}}
           }
         }
         """;
+    }
 
     [Fact]
     public async Task MergedDocument_IsValidOpenApi31_WithEveryRouteItsMethodsAndSecurity()
     {
         await using var items = await TestBackend.StartAsync("items", app => app.MapGet("/openapi/v1.json", () => Results.Text(ItemsDocument, "application/json")));
         await using var complete = await TestBackend.StartAsync("complete", app => app.MapGet("/openapi/v1.json", () => Results.Text(CompleteDocument, "application/json")));
-        await using var gateway = await GatewayTestHost.StartAsync(GatewayFile(items.Address, complete.Address, new Uri("http://127.0.0.1:1")));
+        await using var things = await ThingsServer.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(GatewayFile(items.Address, complete.Address, new Uri("http://127.0.0.1:1"), things: things.Address));
 
+        // The transcoded routes come once reflection has answered; every read is checked as OpenAPI 3.1 (ReadAsync).
+        await Poll.UntilAsync(async () => (await ReadAsync(gateway.Client)).Json["paths"]!.AsObject().ContainsKey("/api/things/{id}"), "the transcoded routes in the document");
         var (document, json) = await ReadAsync(gateway.Client);
 
         Assert.Equal("Test shop", document.Info.Title);
         var paths = json["paths"]!.AsObject();
-        // Only what the routes reach, only with the methods they accept.
-        Assert.Equal(["/api/autocomplete", "/api/items", "/api/items/{id}", "/points.v1.Points/{method}"], paths.Select(p => p.Key).Order(StringComparer.Ordinal));
+        // Only what the routes reach, only with the methods they accept; the transcoded methods at their rules' verbs and paths.
+        Assert.Equal(
+            ["/api/autocomplete", "/api/items", "/api/items/{id}", "/api/shelves/{shelf}/things", "/api/shelves/{shelf}/things/{id}", "/api/things", "/api/things/echo",
+                "/api/things/{id}", "/api/wait/{id}", "/points.v1.Points/{method}"],
+            paths.Select(p => p.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(["post"], paths["/api/shelves/{shelf}/things"]!.AsObject().Select(p => p.Key));
+        Assert.Empty(paths["/api/things/{id}"]!["get"]!["security"]!.AsArray()); // the service entry is anonymous
+        Assert.Equal("#/components/schemas/portico.test.v1.Thing",
+            paths["/api/things/{id}"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
         Assert.Equal(["get", "post"], paths["/api/items"]!.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.Equal(["get"], paths["/api/items/{id}"]!.AsObject().Select(p => p.Key));
 
@@ -170,6 +191,38 @@ public sealed class MergedOpenApiTests
         var paths = (await ReadAsync(gateway.Client)).Json["paths"]!.AsObject();
         Assert.True(paths.ContainsKey("/api/items/{id}/archive"));
         Assert.True(paths.ContainsKey("/api/items"));
+    }
+
+    [Fact]
+    public async Task DeprecatedRoute_IsFlagged_WithItsDatesSuccessorAndAnswerFields()
+    {
+        await using var items = await TestBackend.StartAsync("items", app => app.MapGet("/openapi/v1.json", () => Results.Text(ItemsDocument, "application/json")));
+        await using var gateway = await GatewayTestHost.StartAsync(GatewayFile(items.Address, new Uri("http://127.0.0.1:1"), new Uri("http://127.0.0.1:1"), """
+            , "items-v0": {
+                "ClusterId": "items", "AuthorizationPolicy": "anonymous",
+                "Metadata": { "Portico.Deprecation": "2026-01-01T00:00:00Z", "Portico.Sunset": "2026-12-31", "Portico.SuccessorVersion": "/api/items" },
+                "Match": { "Path": "/api/v0/items/{**rest}", "Methods": [ "GET" ] },
+                "Transforms": [ { "PathPattern": "/api/items/{**rest}" } ]
+              }
+            """));
+
+        var (_, json) = await ReadAsync(gateway.Client);
+
+        var old = json["paths"]!["/api/v0/items/{id}"]!["get"]!;
+        Assert.True(old["deprecated"]!.GetValue<bool>());
+        Assert.Equal("2026-01-01T00:00:00Z", old["x-portico-deprecation"]!.GetValue<string>());
+        Assert.Equal("2026-12-31T00:00:00Z", old["x-portico-sunset"]!.GetValue<string>());
+        Assert.Equal("/api/items", old["x-portico-successor"]!.GetValue<string>());
+        // The fields each answer through the route carries, as the gateway writes them.
+        var headers = old["responses"]!["200"]!["headers"]!;
+        Assert.Equal("@1767225600", headers["Deprecation"]!["example"]!.GetValue<string>());
+        Assert.Equal("Thu, 31 Dec 2026 00:00:00 GMT", headers["Sunset"]!["example"]!.GetValue<string>());
+        Assert.Equal("</api/items>; rel=\"successor-version\"", headers["Link"]!["example"]!.GetValue<string>());
+        // The successor, reached by its own route, is not deprecated.
+        var current = json["paths"]!["/api/items/{id}"]!["get"]!;
+        Assert.Null(current["deprecated"]);
+        Assert.Null(current["x-portico-sunset"]);
+        Assert.Null(current["responses"]!["200"]!["headers"]);
     }
 
     [Fact]

@@ -140,6 +140,25 @@ internal sealed partial class RedisTransport : IMessageTransport
         return replayed;
     }
 
+    /// <summary>
+    /// The queue's list (waiting), its consumers' processing lists (in flight, a stopped consumer's included until it is
+    /// reaped), its delayed retries and its dead letters; consumers count while their heartbeat is fresh.
+    /// </summary>
+    public async Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken)
+    {
+        var db = (await GetConnectionAsync(cancellationToken)).GetDatabase();
+        var keys = new RedisKeys(Prefix, queue);
+        long inFlight = 0;
+        var live = 0;
+        foreach (var consumer in await db.SetMembersAsync(keys.Consumers))
+        {
+            inFlight += await db.ListLengthAsync(keys.Processing(consumer!));
+            live += await db.KeyExistsAsync(keys.Alive(consumer!)) ? 1 : 0;
+        }
+        return new QueueDepth(await db.ListLengthAsync(keys.Ready), inFlight, await db.SortedSetLengthAsync(keys.Delayed),
+            await db.ListLengthAsync(keys.DeadLetters), live);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is { } connection)

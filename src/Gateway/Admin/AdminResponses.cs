@@ -1,4 +1,3 @@
-using Portico.Gateway.Configuration;
 using Portico.Messaging.Transport;
 
 namespace Portico.Gateway.Admin;

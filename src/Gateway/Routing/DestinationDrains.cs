@@ -103,7 +103,7 @@ internal sealed partial class DestinationDrains(IServiceProvider services, Gatew
         }
         try
         {
-            await store.Subscriber.SubscribeAsync(Changed, (_, field) => _ = ReadOneAsync(field.ToString()));
+            await store.Subscriber.SubscribeAsync(Changed, (channel, field) => { _ = ReadOneAsync(field.ToString()); });
             store.Database.Multiplexer.ConnectionRestored += (_, _) => _ = ReadAllAsync();
             await ReadAllAsync();
         }

@@ -142,21 +142,35 @@ internal sealed partial class RedisTransport : IMessageTransport
 
     /// <summary>
     /// The queue's list (waiting), its consumers' processing lists (in flight, a stopped consumer's included until it is
-    /// reaped), its delayed retries and its dead letters; consumers count while their heartbeat is fresh.
+    /// reaped), its delayed retries and its dead letters, read in one transaction so a message settled meanwhile is
+    /// counted once; consumers count while their heartbeat is fresh.
     /// </summary>
     public async Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken)
     {
         var db = (await GetConnectionAsync(cancellationToken)).GetDatabase();
         var keys = new RedisKeys(Prefix, queue);
-        long inFlight = 0;
-        var live = 0;
-        foreach (var consumer in await db.SetMembersAsync(keys.Consumers))
+        var consumers = await db.SetMembersAsync(keys.Consumers);
+        var transaction = db.CreateTransaction();
+        var waiting = transaction.ListLengthAsync(keys.Ready);
+        var delayed = transaction.SortedSetLengthAsync(keys.Delayed);
+        var dead = transaction.ListLengthAsync(keys.DeadLetters);
+        var processing = consumers.Select(c => transaction.ListLengthAsync(keys.Processing(c!))).ToList();
+        var alive = consumers.Select(c => transaction.KeyExistsAsync(keys.Alive(c!))).ToList();
+        if (!await transaction.ExecuteAsync())
         {
-            inFlight += await db.ListLengthAsync(keys.Processing(consumer!));
-            live += await db.KeyExistsAsync(keys.Alive(consumer!)) ? 1 : 0;
+            throw new RedisException($"Reading the depth of queue '{queue}' was not executed.");
         }
-        return new QueueDepth(await db.ListLengthAsync(keys.Ready), inFlight, await db.SortedSetLengthAsync(keys.Delayed),
-            await db.ListLengthAsync(keys.DeadLetters), live);
+        var inFlight = 0L;
+        foreach (var length in processing)
+        {
+            inFlight += await length;
+        }
+        var live = 0;
+        foreach (var exists in alive)
+        {
+            live += await exists ? 1 : 0;
+        }
+        return new QueueDepth(await waiting, inFlight, await delayed, await dead, live);
     }
 
     public async ValueTask DisposeAsync()

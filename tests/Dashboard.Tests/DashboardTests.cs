@@ -353,7 +353,8 @@ internal sealed class DashboardEnvironment : IAsyncDisposable
             folder = Directory.CreateTempSubdirectory("portico-dashboard-grpc-").FullName;
             var descriptorSet = Path.Combine(folder, "demo.binpb");
             await File.WriteAllBytesAsync(descriptorSet, DemoDescriptorSet());
-            extra = $$""",
+            extra = $$"""
+                ,
                 "Transcoding": { "Services": { "demo.v1.Demo": { "Cluster": "svc", "DescriptorSet": {{System.Text.Json.JsonSerializer.Serialize(descriptorSet)}} } } },
                 "Jobs": { "report": { "Path": "/api/reports", "Queue": "reports" } }
                 """;

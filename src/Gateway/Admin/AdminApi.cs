@@ -129,7 +129,7 @@ internal static partial class AdminApi
 
     private static string Scope(DestinationDrains drains) => drains.IsShared ? "all-instances" : "instance";
 
-    /// <summary>A drain the shared store did not take changed nothing on any instance: 503, to be tried again.</summary>
+    /// <summary>A drain the shared store did not take is not in force here (nor, unless announced, elsewhere): 503, to be tried again.</summary>
     private static async Task<ProblemHttpResult?> ChangeDrainAsync(Func<Task> change)
     {
         try
@@ -140,7 +140,7 @@ internal static partial class AdminApi
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
         {
             return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable",
-                "The shared store did not answer, so no gateway instance changed (instances never disagree on a drain); try again. " + ex.Message);
+                "The shared store did not answer, so the change is not in force on this instance (a drain is kept in the store for every instance); try again. " + ex.Message);
         }
     }
 

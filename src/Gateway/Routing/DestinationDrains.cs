@@ -25,8 +25,8 @@ namespace Portico.Gateway.Routing;
 /// With the shared store (<c>ConnectionStrings:store</c>) a drain is every instance's: it is written to the store first
 /// (a hash, so an instance that starts later, or reconnects, reads the drains in force) and announced on the store's
 /// pub/sub, as cache purges are; each instance then reads the destination's entry and applies it. A store that does not
-/// answer changes nothing anywhere (the caller is told), so instances never disagree. Without a store it is this
-/// instance's alone (<see cref="IsShared"/>).
+/// answer leaves the change out of force here too (the caller is told to try again), rather than this instance alone
+/// drifting from the others. Without a store it is this instance's alone (<see cref="IsShared"/>).
 /// </para>
 /// </summary>
 internal sealed partial class DestinationDrains(IServiceProvider services, GatewayStore store, ILogger<DestinationDrains> logger) : IHostedService

@@ -488,6 +488,23 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task Drain_WhenTheSharedStoreIsDown_Answers503_AndDrainsNothing()
+    {
+        var store = GarnetTestServer.Start();
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address), new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString });
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+
+        store.Dispose();
+
+        using var response = await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False((await DestinationAsync(gateway, admin, "svc", "svc-0"))["drained"]!.GetValue<bool>());
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/items/still-served", Ct)).StatusCode);
+    }
+
+    [Fact]
     public async Task AdminOpenApi_DescribesEveryAdminEndpoint_WithItsShapes_AndThePublicDocumentHasNone()
     {
         await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));

@@ -241,6 +241,29 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         await Expect(page.Locator("[data-destination^='svc-0[']")).ToHaveAttributeAsync("data-status", new System.Text.RegularExpressions.Regex("healthy|unknown"));
     }
 
+    [Fact]
+    public async Task TranscodedServices_AndJobQueueDepths_AreShown()
+    {
+        await using var env = await DashboardEnvironment.StartAsync(withGrpcAndJobs: true);
+        using var client = env.Gateway.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", env.Identity.Tokens.CreateToken("u1", ["user"]));
+        for (var i = 0; i < 2; i++)
+        {
+            // No worker takes them: both requests wait in the job's in-queue.
+            Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsync("/api/reports", null, Ct)).StatusCode);
+        }
+        var page = await OpenAsync(env);
+
+        var service = page.Locator("#transcoding-list [data-service='demo.v1.Demo']");
+        await Expect(service.Locator("[data-figure='source']")).ToContainTextAsync("descriptor-set demo.binpb");
+        await Expect(service.Locator("tr[data-method='GetItem']")).ToContainTextAsync("GET /v1/items/{id}");
+        await Expect(service.Locator("tr[data-method='GetItem']")).ToContainTextAsync("unary");
+
+        var job = page.Locator("#jobs-body tr[data-job='report']");
+        await Expect(job.Locator("[data-figure='in-queue']")).ToContainTextAsync("2 waiting");
+        await Expect(job.Locator("[data-figure='out-queue']")).ToContainTextAsync("0 waiting");
+    }
+
     private async Task<IPage> OpenAsync(DashboardEnvironment env)
     {
         var page = await chromium.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
@@ -279,6 +302,9 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
 /// <summary>Two backends (destinations svc-0 and svc-1 of cluster svc), a stand-in Identity, and the real gateway.</summary>
 internal sealed class DashboardEnvironment : IAsyncDisposable
 {
+    private GarnetTestServer? _store;
+    private string? _folder;
+
     private DashboardEnvironment(StandInIdentity identity, TestBackend a, TestBackend b, GatewayHost gateway)
     {
         Identity = identity;
@@ -294,7 +320,11 @@ internal sealed class DashboardEnvironment : IAsyncDisposable
     public GatewayHost Gateway { get; }
     public string AdminToken { get; }
 
-    public static async Task<DashboardEnvironment> StartAsync()
+    /// <param name="withGrpcAndJobs">
+    /// Also a gRPC service (<c>demo.v1.Demo</c>, from a descriptor-set file) transcoded to REST, and a job route
+    /// (<c>report</c>, queue <c>reports</c>) over the embedded store, whose in-queue no worker consumes.
+    /// </param>
+    public static async Task<DashboardEnvironment> StartAsync(bool withGrpcAndJobs = false)
     {
         var identity = await StandInIdentity.StartAsync(new TestTokenIssuer());
         var a = await TestBackend.StartAsync("a", app =>
@@ -307,13 +337,61 @@ internal sealed class DashboardEnvironment : IAsyncDisposable
             app.MapGet("/items/{id}", (string id) => "b" + id);
             app.MapGet("/extra/{id}", (string id) => "extra" + id);
         });
-        var gateway = await GatewayHost.StartAsync(Config(a.Address, b.Address), new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Portico:Jwt:JwksUrl"] = identity.JwksUrl,
             ["Portico:HealthChecks:ActiveInterval"] = "00:00:00.500",
             ["Portico:HealthChecks:ActiveTimeout"] = "00:00:00.500",
+        };
+        GarnetTestServer? store = null;
+        string? folder = null, extra = null;
+        if (withGrpcAndJobs)
+        {
+            store = GarnetTestServer.Start();
+            settings["ConnectionStrings:store"] = store.ConnectionString;
+            settings["Portico:Jobs:Queues:0"] = "reports";
+            folder = Directory.CreateTempSubdirectory("portico-dashboard-grpc-").FullName;
+            var descriptorSet = Path.Combine(folder, "demo.binpb");
+            await File.WriteAllBytesAsync(descriptorSet, DemoDescriptorSet());
+            extra = $$"""
+                ,
+                "Transcoding": { "Services": { "demo.v1.Demo": { "Cluster": "svc", "DescriptorSet": {{System.Text.Json.JsonSerializer.Serialize(descriptorSet)}} } } },
+                "Jobs": { "report": { "Path": "/api/reports", "Queue": "reports" } }
+                """;
+        }
+        var gateway = await GatewayHost.StartAsync(Config(a.Address, b.Address, extra), settings);
+        return new DashboardEnvironment(identity, a, b, gateway) { _store = store, _folder = folder };
+    }
+
+    /// <summary>
+    /// What <c>protoc --descriptor_set_out --include_imports</c> writes for a small service with one HTTP rule
+    /// (<c>GET /v1/items/{id}</c>), made here so this project needs no .proto of its own.
+    /// </summary>
+    private static byte[] DemoDescriptorSet()
+    {
+        var file = new Google.Protobuf.Reflection.FileDescriptorProto { Name = "demo/v1/demo.proto", Package = "demo.v1", Syntax = "proto3", Dependency = { "google/api/annotations.proto" } };
+        file.MessageType.Add(new Google.Protobuf.Reflection.DescriptorProto
+        {
+            Name = "Item",
+            Field =
+            {
+                new Google.Protobuf.Reflection.FieldDescriptorProto
+                {
+                    Name = "id", JsonName = "id", Number = 1,
+                    Type = Google.Protobuf.Reflection.FieldDescriptorProto.Types.Type.Int64,
+                    Label = Google.Protobuf.Reflection.FieldDescriptorProto.Types.Label.Optional,
+                },
+            },
         });
-        return new DashboardEnvironment(identity, a, b, gateway);
+        var method = new Google.Protobuf.Reflection.MethodDescriptorProto { Name = "GetItem", InputType = ".demo.v1.Item", OutputType = ".demo.v1.Item", Options = new() };
+        method.Options.SetExtension(Google.Api.AnnotationsExtensions.Http, new Google.Api.HttpRule { Get = "/v1/items/{id}" });
+        file.Service.Add(new Google.Protobuf.Reflection.ServiceDescriptorProto { Name = "Demo", Method = { method } });
+        var set = new Google.Protobuf.Reflection.FileDescriptorSet();
+        set.File.Add(Google.Protobuf.Reflection.DescriptorReflection.Descriptor.ToProto());
+        set.File.Add(Google.Api.HttpReflection.Descriptor.ToProto());
+        set.File.Add(Google.Api.AnnotationsReflection.Descriptor.ToProto());
+        set.File.Add(file);
+        return Google.Protobuf.MessageExtensions.ToByteArray(set);
     }
 
     public async Task<int> CacheEntriesAsync()
@@ -355,7 +433,7 @@ internal sealed class DashboardEnvironment : IAsyncDisposable
         return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
     }
 
-    private static string Config(Uri a, Uri b) =>
+    private static string Config(Uri a, Uri b, string? extra = null) =>
         $$"""
         {
           "ReverseProxy": {
@@ -378,7 +456,7 @@ internal sealed class DashboardEnvironment : IAsyncDisposable
             }
           },
           "Portico": {
-            "Caching": { "Policies": { "items": { "Ttl": "00:01:00", "Tags": [ "items" ] } } }
+            "Caching": { "Policies": { "items": { "Ttl": "00:01:00", "Tags": [ "items" ] } } }{{extra}}
           }
         }
         """;
@@ -396,5 +474,10 @@ internal sealed class DashboardEnvironment : IAsyncDisposable
             // Stopped by the test already.
         }
         await Identity.DisposeAsync();
+        _store?.Dispose();
+        if (_folder is not null)
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
     }
 }

@@ -200,6 +200,43 @@ public abstract class TransportConformanceTests(BrokerEngine engine) : IAsyncLif
         Assert.Equal(1, await host.EffectsOfAsync(9));
     }
 
+    [Fact]
+    public async Task QueueDepth_CountsWaitingMessages_ThenNoneOnceConsumed_AndTheDeadLettered()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var first = await StartHostAsync();
+        var publisher = await StartHostAsync(new TestHostRole(Consume: false));
+        var never = await publisher.Transport.GetQueueDepthAsync(Setup.Queue + ".never-used", ct);
+        Assert.Equal(new Transport.QueueDepth(0, never!.InFlight, 0, 0, 0), never);
+
+        // The subscribed queue stays; with its consumer stopped, what is published waits in it.
+        await first.StopAsync();
+        for (var i = 1; i <= 3; i++)
+        {
+            await publisher.Bus.PublishAsync(new Ping(i, Ping.Ok), cancellationToken: ct);
+        }
+        var waiting = await publisher.Transport.GetQueueDepthAsync(Setup.Queue, ct);
+        Assert.NotNull(waiting);
+        Assert.Equal(3, waiting.Waiting);
+
+        await StartHostAsync();
+        Transport.QueueDepth? depth = null;
+        await Eventually.TrueAsync(async () => (depth = await publisher.Transport.GetQueueDepthAsync(Setup.Queue, ct)) is { Waiting: 0, Consumers: >= 1 }
+            && Probe.DistinctHandled(n => n <= 3) == 3, "the waiting messages to be consumed");
+
+        await publisher.Bus.PublishAsync(new Ping(0, Ping.AlwaysFails), cancellationToken: ct);
+        await Eventually.TrueAsync(async () => (depth = await publisher.Transport.GetQueueDepthAsync(Setup.Queue, ct))!.DeadLettered == 1, "the poison message to be counted as dead-lettered");
+        Assert.Equal((0L, 0L), (depth!.Waiting, depth.Delayed));
+        if (engine is RabbitMqEngine)
+        {
+            Assert.Null(depth.InFlight); // AMQP does not tell; the depth says so rather than guessing
+        }
+        else
+        {
+            Assert.Equal(0, depth.InFlight);
+        }
+    }
+
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     public async ValueTask DisposeAsync()

@@ -76,6 +76,7 @@ internal static class AdminServiceCollectionExtensions
         services.AddHostSettings<AdminOptions, AdminOptionsValidator>(AdminOptions.SectionName);
         services.TryAddSingleton<AdminViews>();
         services.TryAddSingleton<AdminLiveFeed>();
+        services.AddPorticoAdminOpenApi();
         return services;
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portico.Messaging.Transport;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace Portico.Messaging.RabbitMQ;
 
@@ -230,6 +231,54 @@ internal sealed partial class RabbitMqTransport : IMessageTransport
             return replayed;
         }
     }
+
+    /// <summary>
+    /// The queue's ready messages and consumers, its retry queues' messages and its dead letters, by passive declares
+    /// (which create nothing). In-flight deliveries are null: AMQP tells a client no count of unacknowledged ones.
+    /// </summary>
+    public async Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken)
+    {
+        var connection = await GetConnectionAsync(cancellationToken);
+        IChannel? channel = null;
+        try
+        {
+            async Task<QueueDeclareOk?> CountAsync(string name)
+            {
+                channel ??= await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+                try
+                {
+                    return await channel.QueueDeclarePassiveAsync(name, cancellationToken);
+                }
+                catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == Constants.NotFound)
+                {
+                    // A queue never declared holds nothing; the broker closed the channel to say so.
+                    await channel.DisposeAsync();
+                    channel = null;
+                    return null;
+                }
+            }
+
+            var ready = await CountAsync(queue);
+            var dead = await CountAsync(DeadLetterQueue(queue));
+            long delayed = 0;
+            // Retry queues are declared for attempts 1 … MaxAttempts − 1 by the queue's consumers; the first missing one ends them.
+            for (var attempt = 1; attempt <= MaxRetryQueues && await CountAsync(RetryQueue(queue, attempt)) is { } retry; attempt++)
+            {
+                delayed += retry.MessageCount;
+            }
+            return new QueueDepth(ready?.MessageCount ?? 0, InFlight: null, delayed, dead?.MessageCount ?? 0, (int)(ready?.ConsumerCount ?? 0));
+        }
+        finally
+        {
+            if (channel is not null)
+            {
+                await channel.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>More retry queues than any queue's attempts: a bound on the passive declares of one depth.</summary>
+    private const int MaxRetryQueues = 100;
 
     internal static BasicProperties ToProperties(MessageEnvelope envelope, string? error = null, DateTimeOffset? deadLetteredAt = null)
     {

@@ -140,6 +140,39 @@ internal sealed partial class RedisTransport : IMessageTransport
         return replayed;
     }
 
+    /// <summary>
+    /// The queue's list (waiting), its consumers' processing lists (in flight, a stopped consumer's included until it is
+    /// reaped), its delayed retries and its dead letters, read in one transaction so a message settled meanwhile is
+    /// counted once; consumers count while their heartbeat is fresh.
+    /// </summary>
+    public async Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken)
+    {
+        var db = (await GetConnectionAsync(cancellationToken)).GetDatabase();
+        var keys = new RedisKeys(Prefix, queue);
+        var consumers = await db.SetMembersAsync(keys.Consumers);
+        var transaction = db.CreateTransaction();
+        var waiting = transaction.ListLengthAsync(keys.Ready);
+        var delayed = transaction.SortedSetLengthAsync(keys.Delayed);
+        var dead = transaction.ListLengthAsync(keys.DeadLetters);
+        var processing = consumers.Select(c => transaction.ListLengthAsync(keys.Processing(c!))).ToList();
+        var alive = consumers.Select(c => transaction.KeyExistsAsync(keys.Alive(c!))).ToList();
+        if (!await transaction.ExecuteAsync())
+        {
+            throw new RedisException($"Reading the depth of queue '{queue}' was not executed.");
+        }
+        var inFlight = 0L;
+        foreach (var length in processing)
+        {
+            inFlight += await length;
+        }
+        var live = 0;
+        foreach (var exists in alive)
+        {
+            live += await exists ? 1 : 0;
+        }
+        return new QueueDepth(await waiting, inFlight, await delayed, await dead, live);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is { } connection)

@@ -32,6 +32,12 @@ public interface IMessageTransport : IAsyncDisposable
     /// reset to 1 (after the cause was fixed); returns how many were moved.
     /// </summary>
     Task<int> ReplayDeadLettersAsync(string queue, int count, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How many messages a queue holds now (for operators: a job queue's backlog, say); null when this transport cannot
+    /// tell. Reads only: nothing is declared, moved or acknowledged.
+    /// </summary>
+    Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken) => Task.FromResult<QueueDepth?>(null);
 }
 
 /// <summary>A message on the wire: its envelope and its JSON body.</summary>

@@ -7,6 +7,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Portico.Tests.Common;
 
 namespace Portico.Gateway.Tests.Admin;
@@ -25,7 +27,7 @@ public sealed class AdminApiTests
         ("DELETE", "/portico/api/cache?tag=items"), ("GET", "/portico/api/jobs"), ("GET", "/portico/api/config"),
         ("POST", "/portico/api/config/validate"), ("PUT", "/portico/api/config"), ("GET", "/portico/api/config/versions"),
         ("GET", "/portico/api/config/versions/000000000000"), ("POST", "/portico/api/config/versions/000000000000/rollback"),
-        ("GET", "/portico/api/live"),
+        ("GET", "/portico/api/live"), ("GET", "/portico/api/transcoding"), ("GET", "/portico/api/openapi.json"),
     ];
 
     [Fact]
@@ -60,7 +62,8 @@ public sealed class AdminApiTests
         Assert.Equal(HttpStatusCode.Forbidden, (await gateway.RemoteClient!.GetAsync("/portico/", Ct)).StatusCode);
 
         // The control: the admin on loopback gets each read, and the live stream opens.
-        foreach (var path in new[] { "/portico/api/overview", "/portico/api/routes", "/portico/api/clusters", "/portico/api/cache", "/portico/api/jobs", "/portico/api/config", "/portico/api/config/versions" })
+        foreach (var path in new[] { "/portico/api/overview", "/portico/api/routes", "/portico/api/clusters", "/portico/api/cache", "/portico/api/jobs", "/portico/api/config", "/portico/api/config/versions",
+            "/portico/api/transcoding", "/portico/api/openapi.json" })
         {
             using var ok = await SendAsync(gateway.Client, "GET", path, admin);
             Assert.True(ok.StatusCode == HttpStatusCode.OK, $"GET {path} as admin: {ok.StatusCode}");
@@ -97,6 +100,8 @@ public sealed class AdminApiTests
 
         using var drained = await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin);
         Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
+        // No shared store: the answer says the drain is this instance's alone.
+        Assert.Equal("instance", JsonNode.Parse(await drained.Content.ReadAsStringAsync(Ct))!["scope"]!.GetValue<string>());
         var destination = await DestinationAsync(gateway, admin, "svc", "svc-0");
         Assert.True(destination["drained"]!.GetValue<bool>());
         Assert.Equal("drained", destination["status"]!.GetValue<string>());
@@ -339,6 +344,216 @@ public sealed class AdminApiTests
         await stopping;
     }
 
+    [Fact]
+    public async Task Transcoding_ListsEachServiceWithItsDescriptorSource_LoadedAt_AndEachMethodsHttpRoutes()
+    {
+        var folder = Directory.CreateTempSubdirectory("portico-admin-grpc-").FullName;
+        var descriptorSet = Path.Combine(folder, "things.binpb");
+        await File.WriteAllBytesAsync(descriptorSet, Transcoding.ThingsServer.DescriptorSet(), Ct);
+        var config = $$"""
+            {
+              "ReverseProxy": {
+                "Routes": {},
+                "Clusters": {
+                  "things": { "Destinations": { "a": { "Address": "http://127.0.0.1:1/" } } },
+                  "missing": { "Destinations": { "a": { "Address": "http://127.0.0.1:1/" } } }
+                }
+              },
+              "Portico": {
+                "Transcoding": {
+                  "Services": {
+                    "portico.test.v1.Things": { "Cluster": "things", "DescriptorSet": {{JsonSerializer.Serialize(descriptorSet)}}, "ConventionRoutes": true, "AuthorizationPolicy": "anonymous" },
+                    "portico.test.v1.Gone": { "Cluster": "missing", "Reflection": true, "PathPrefix": "/api/gone" }
+                  }
+                }
+              }
+            }
+            """;
+        var before = DateTimeOffset.UtcNow;
+        await using var gateway = await GatewayTestHost.StartAsync(config);
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+
+        var services = (await GetJsonAsync(gateway, admin, "/portico/api/transcoding")).AsArray();
+        var things = services.Single(s => s!["service"]!.GetValue<string>() == "portico.test.v1.Things")!;
+        Assert.Equal(("loaded", "descriptor-set", "things.binpb", "things"),
+            (things["status"]!.GetValue<string>(), things["source"]!.GetValue<string>(), things["sourceFile"]!.GetValue<string>(), things["cluster"]!.GetValue<string>()));
+        var loadedAt = things["loadedAt"]!.GetValue<DateTimeOffset>();
+        Assert.InRange(loadedAt, before.AddSeconds(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+
+        string[] Bindings(string method) => [.. things["methods"]!.AsArray().Single(m => m!["name"]!.GetValue<string>() == method)!["bindings"]!.AsArray()
+            .Select(b => b!["method"]!.GetValue<string>() + " " + b["path"]!.GetValue<string>())];
+        // The rule, its additional binding (a variable over two segments, shown as the rule writes it), the convention route.
+        Assert.Equal(["GET /api/things/{id}", "GET /api/{shelf=shelves/*}/things/{id}", "POST /portico.test.v1.Things/GetThing"], Bindings("GetThing"));
+        Assert.Equal(["POST /portico.test.v1.Things/Hidden"], Bindings("Hidden"));
+        var create = things["methods"]!.AsArray().Single(m => m!["name"]!.GetValue<string>() == "CreateThing")!;
+        var rule = create["bindings"]!.AsArray()[0]!;
+        Assert.Equal(("POST /api/shelves/{shelf}/things", "thing", "thing"),
+            (rule["method"]!.GetValue<string>() + " " + rule["path"]!.GetValue<string>(), rule["body"]!.GetValue<string>(), rule["responseBody"]!.GetValue<string>()));
+        Assert.Equal("server-streaming", things["methods"]!.AsArray().Single(m => m!["name"]!.GetValue<string>() == "ListThings")!["kind"]!.GetValue<string>());
+        Assert.Equal("portico.test.v1.GetThingRequest", things["methods"]!.AsArray().Single(m => m!["name"]!.GetValue<string>() == "GetThing")!["input"]!.GetValue<string>());
+
+        // Reflection from a cluster that does not answer: known, pending, never loaded.
+        var gone = services.Single(s => s!["service"]!.GetValue<string>() == "portico.test.v1.Gone")!;
+        Assert.Equal(("pending", "reflection", "/api/gone"), (gone["status"]!.GetValue<string>(), gone["source"]!.GetValue<string>(), gone["pathPrefix"]!.GetValue<string>()));
+        Assert.Null(gone["loadedAt"]);
+        Assert.Empty(gone["methods"]!.AsArray());
+        Directory.Delete(folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task Jobs_ShowEachRoutesQueueDepths_FromTheBroker()
+    {
+        using var store = GarnetTestServer.Start();
+        const string config = """
+            {
+              "ReverseProxy": { "Routes": {}, "Clusters": {} },
+              "Portico": { "Jobs": { "mine": { "Path": "/api/test/mine", "Queue": "jobs.depth" } } }
+            }
+            """;
+        await using var gateway = await GatewayTestHost.StartAsync(config, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:store"] = store.ConnectionString,
+            ["Portico:Jobs:Queues:0"] = "jobs.depth",
+            ["Messaging:PollInterval"] = "00:00:00.05",
+        });
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+        var user = gateway.Tokens.CreateToken("u1", ["user"]);
+
+        // No worker consumes the in-queue: each accepted job's request waits there.
+        for (var i = 0; i < 2; i++)
+        {
+            using var accepted = await SendAsync(gateway.Client, "POST", "/api/test/mine", user);
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        JsonNode route = null!;
+        await Poll.UntilAsync(async () =>
+        {
+            route = (await GetJsonAsync(gateway, admin, "/portico/api/jobs"))["routes"]!.AsArray().Single()!;
+            return route["inQueueDepth"]?["waiting"]?.GetValue<long>() == 2;
+        }, "the two job requests to be counted in the in-queue");
+        Assert.Equal("jobs.depth.in", route["inQueue"]!.GetValue<string>());
+        Assert.Equal(0, route["inQueueDepth"]!["consumers"]!.GetValue<int>());
+        // The gateway itself consumes the out-queue, which holds nothing.
+        Assert.Equal(0, route["outQueueDepth"]!["waiting"]!.GetValue<long>());
+        Assert.True(route["outQueueDepth"]!["consumers"]!.GetValue<int>() >= 1);
+        var jobs = await GetJsonAsync(gateway, admin, "/portico/api/jobs");
+        Assert.Equal("redis", jobs["transport"]!.GetValue<string>());
+        Assert.Null(jobs["queueDepthsUnavailable"]);
+    }
+
+    [Fact]
+    public async Task Drain_WithASharedStore_AppliesOnEveryInstance_AndAnInstanceStartedLaterLearnsIt()
+    {
+        using var store = GarnetTestServer.Start();
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString };
+        await using var a = await TestBackend.StartAsync("a", app => app.MapGet("/items/{id}", (string id) => "a" + id));
+        await using var b = await TestBackend.StartAsync("b", app => app.MapGet("/items/{id}", (string id) => "b" + id));
+        var config = Config(a.Address, b.Address, loadBalancing: "RoundRobin");
+        await using var first = await GatewayTestHost.StartAsync(config, settings);
+        await using var second = await GatewayTestHost.StartAsync(config, settings);
+        var admin = first.Tokens.CreateToken("ops-3", ["admin"]);
+        var adminOfSecond = second.Tokens.CreateToken("ops-3", ["admin"]);
+
+        using (var drained = await SendAsync(first.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin))
+        {
+            Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
+            Assert.Equal("all-instances", JsonNode.Parse(await drained.Content.ReadAsStringAsync(Ct))!["scope"]!.GetValue<string>());
+        }
+        await Poll.UntilAsync(async () => (await DestinationAsync(second, adminOfSecond, "svc", "svc-0"))["drained"]!.GetValue<bool>(),
+            "the other instance to drain the destination too");
+        var before = a.RequestCount;
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal("b" + i, await second.Client.GetStringAsync($"/items/{i}", Ct));
+        }
+        Assert.Equal(before, a.RequestCount);
+
+        // Started after the drain: it reads the drains in force while starting, before its first request.
+        await using var third = await GatewayTestHost.StartAsync(config, settings);
+        Assert.True((await DestinationAsync(third, third.Tokens.CreateToken("ops-3", ["admin"]), "svc", "svc-0"))["drained"]!.GetValue<bool>());
+        Assert.Equal("b-late", await third.Client.GetStringAsync("/items/-late", Ct));
+
+        // Undrained on another instance than the one that drained it: back everywhere.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(second.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/undrain", adminOfSecond)).StatusCode);
+        await Poll.UntilAsync(async () => !(await DestinationAsync(first, admin, "svc", "svc-0"))["drained"]!.GetValue<bool>(),
+            "the first instance to undrain the destination");
+        await Poll.UntilAsync(async () => (await DestinationAsync(third, third.Tokens.CreateToken("ops-3", ["admin"]), "svc", "svc-0"))["status"]!.GetValue<string>() != "drained",
+            "the third instance to undrain the destination");
+        for (var i = 0; i < 4; i++)
+        {
+            await first.Client.GetStringAsync($"/items/back-{i}", Ct);
+        }
+        Assert.True(a.RequestCount > before, "an undrained destination takes requests again");
+    }
+
+    [Fact]
+    public async Task Drain_WhenTheSharedStoreIsDown_Answers503_AndDrainsNothing()
+    {
+        var store = GarnetTestServer.Start();
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address), new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString });
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+
+        store.Dispose();
+
+        using var response = await SendAsync(gateway.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False((await DestinationAsync(gateway, admin, "svc", "svc-0"))["drained"]!.GetValue<bool>());
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/items/still-served", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminOpenApi_DescribesEveryAdminEndpoint_WithItsShapes_AndThePublicDocumentHasNone()
+    {
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address));
+        var admin = gateway.Tokens.CreateToken("a1", ["admin"]);
+
+        var document = await GetJsonAsync(gateway, admin, "/portico/api/openapi.json");
+        Assert.StartsWith("3.1", document["openapi"]!.GetValue<string>(), StringComparison.Ordinal);
+        var paths = document["paths"]!.AsObject();
+
+        // Every endpoint the admin API maps, as routing has it: one added without a description fails here.
+        var mapped = MappedEndpoints(gateway)
+            .Where(e => e.Pattern.StartsWith("/portico/api/", StringComparison.Ordinal) && e.Pattern != "/portico/api/openapi.json")
+            .ToList();
+        Assert.True(mapped.Count >= 17, $"only {mapped.Count} admin endpoints found");
+        foreach (var (method, pattern) in mapped)
+        {
+            var operation = paths[pattern]?[method.ToLowerInvariant()];
+            Assert.True(operation is not null, $"{method} {pattern} is not in the admin OpenAPI document");
+            var ok = operation["responses"]?["200"];
+            Assert.True(ok?["content"] is JsonObject { Count: > 0 }, $"{method} {pattern} has no described 200 answer");
+            Assert.NotNull(operation["responses"]!["403"]);
+            Assert.Equal("admin", operation["security"]![0]!["Bearer"]![0]!.GetValue<string>());
+        }
+        Assert.Equal(mapped.Count, paths.Sum(p => p.Value!.AsObject().Count(o => o.Key is "get" or "post" or "put" or "delete")));
+
+        // Shapes: the drain's answer names its scope; a config edit takes a JSON body.
+        var drainSchema = paths["/portico/api/clusters/{clusterId}/destinations/{destinationId}/drain"]!["post"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!;
+        var drainShape = Resolve(document, drainSchema);
+        Assert.Contains("scope", drainShape["properties"]!.AsObject().Select(p => p.Key));
+        Assert.NotNull(paths["/portico/api/config"]!["put"]!["requestBody"]!["content"]!["application/json"]);
+        Assert.NotNull(paths["/portico/api/live"]!["get"]!["responses"]!["200"]!["content"]!["text/event-stream"]);
+
+        // The public document is the gateway file's routes: nothing of the admin surface.
+        var merged = JsonNode.Parse(await gateway.Client.GetStringAsync("/openapi/v1.json", Ct))!;
+        Assert.NotEmpty(merged["paths"]!.AsObject());
+        Assert.DoesNotContain(merged["paths"]!.AsObject(), p => p.Key.StartsWith("/portico", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>What routing has mapped on a gateway: each endpoint's method and route pattern.</summary>
+    private static List<(string Method, string Pattern)> MappedEndpoints(GatewayTestHost gateway) =>
+        [.. gateway.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []).Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'))))];
+
+    private static JsonNode Resolve(JsonNode document, JsonNode schema) =>
+        schema["$ref"]?.GetValue<string>() is { } reference
+            ? document["components"]!["schemas"]![reference[(reference.LastIndexOf('/') + 1)..]]!
+            : schema;
+
     private sealed record SampledSeen(int Status, string Path, List<string> Fields);
 
     /// <summary>One route <c>/items/{**rest}</c> (anonymous, cached by policy "items") to cluster <c>svc</c>.</summary>
@@ -430,3 +645,4 @@ public sealed class AdminApiTests
             .Select(a => a.Address)
             .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
 }
+

@@ -190,8 +190,8 @@
   // ---- data ----------------------------------------------------------------------------------------------------
   let routes = [];
   async function refreshAll() {
-    const [routeList, clusters, cache, jobs, overview] = await Promise.all([
-      call('GET', 'routes'), call('GET', 'clusters'), call('GET', 'cache'), call('GET', 'jobs'), call('GET', 'overview'),
+    const [routeList, clusters, cache, jobs, overview, transcoding] = await Promise.all([
+      call('GET', 'routes'), call('GET', 'clusters'), call('GET', 'cache'), call('GET', 'jobs'), call('GET', 'overview'), call('GET', 'transcoding'),
     ]);
     routes = routeList;
     $('#version').textContent = 'version ' + overview.configVersion;
@@ -199,6 +199,28 @@
     renderClusters(clusters);
     renderCache(cache);
     renderJobs(jobs);
+    renderTranscoding(transcoding);
+  }
+
+  function renderTranscoding(services) {
+    const list = services.map(s => el('article', { class: 'service', 'data-service': s.service },
+      el('h3', {}, el('code', {}, s.service),
+        el('span', { class: 'hint', 'data-figure': 'source' }, [
+          s.status === 'pending' ? 'descriptors pending (' + s.source + ')' : s.source + (s.sourceFile ? ' ' + s.sourceFile : ''),
+          s.loadedAt ? ' · loaded ' + new Date(s.loadedAt).toLocaleString() : '',
+          s.cluster ? ' · cluster ' + s.cluster : '',
+          s.transcoded ? ' · auth: ' + s.authorization : ' · not transcoded (compiled contract)',
+        ].join(''))),
+      s.methods.length ? el('div', { class: 'scroll' }, el('table', { class: 'grid' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Method'), el('th', { scope: 'col' }, 'Kind'), el('th', { scope: 'col' }, 'HTTP'))),
+        el('tbody', {}, s.methods.map(m => el('tr', { 'data-method': m.name },
+          el('th', { scope: 'row' }, el('code', { title: m.input + ' → ' + m.output }, m.name)),
+          el('td', {}, m.kind),
+          el('td', {}, m.bindings.length
+            ? m.bindings.map(b => el('div', { class: b.served ? '' : 'bad-text' }, el('code', {}, b.method + ' ' + b.path), b.served ? '' : ' (taken by another route)'))
+            : el('span', { class: 'hint' }, 'no HTTP route'))))))) : null,
+      s.skipped.length ? el('ul', { class: 'errors' }, s.skipped.map(reason => el('li', {}, reason))) : null));
+    $('#transcoding-list').replaceChildren(...(list.length ? list : [el('p', { class: 'hint' }, 'No gRPC service is known to this gateway.')]));
   }
 
   function renderRoutes() {
@@ -249,7 +271,7 @@
                   `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/undrain`, () => `${label} undrained`) }, 'Undrain…')
               : el('button', { type: 'button', class: 'small', onclick: () => act(`Drain ${label}? No new requests go to it; those in flight finish.`, 'Drain', 'POST',
                   `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/drain`,
-                  r => r.warning || `${label} drained`) }, 'Drain…'),
+                  r => r.warning || `${label} drained` + (r.scope === 'all-instances' ? ' on every gateway instance' : ' on this gateway instance only')) }, 'Drain…'),
             el('button', { type: 'button', class: 'small', disabled: !breakerOpen, onclick: () => act(`Close the circuit breaker of ${label}?`, 'Reset breaker', 'POST',
               `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/reset-breaker`,
               r => `${r.breakersReset} breaker(s) reset`) }, 'Reset breaker…')));
@@ -298,14 +320,20 @@
       body.replaceChildren(el('p', { class: 'bad-text' }, jobs.unavailable));
       return;
     }
+    // A depth the transport cannot read is null: shown as a dash, never as zero.
+    const count = n => n === null || n === undefined ? '–' : fmt(n);
+    const depth = d => !d ? '–' : `${count(d.waiting)} waiting · ${count(d.inFlight)} in flight · ${count(d.deadLettered)} dead · ${d.consumers} consumer(s)`;
     body.replaceChildren(
-      el('p', {}, `${fmt(jobs.live)} live job(s) · ${fmt(jobs.deadLettered)} dead-lettered`),
+      el('p', {}, `${fmt(jobs.live)} live job(s) · ${fmt(jobs.deadLettered)} dead-lettered` + (jobs.transport ? ` · broker: ${jobs.transport}` : '')),
+      jobs.queueDepthsUnavailable ? el('p', { class: 'bad-text' }, jobs.queueDepthsUnavailable) : null,
       el('div', { class: 'scroll' }, el('table', { class: 'grid' },
         el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Job'), el('th', { scope: 'col' }, 'Route'), el('th', { scope: 'col' }, 'Queue'),
-          el('th', { scope: 'col', class: 'num' }, 'Queued'), el('th', { scope: 'col', class: 'num' }, 'Running'))),
-        el('tbody', {}, jobs.routes.map(r => el('tr', {},
+          el('th', { scope: 'col', class: 'num' }, 'Queued'), el('th', { scope: 'col', class: 'num' }, 'Running'),
+          el('th', { scope: 'col' }, 'In-queue (requests)'), el('th', { scope: 'col' }, 'Out-queue (answers)'))),
+        el('tbody', {}, jobs.routes.map(r => el('tr', { 'data-job': r.name },
           el('th', { scope: 'row' }, el('code', {}, r.name)), el('td', {}, el('code', {}, r.method + ' ' + r.path)), el('td', {}, el('code', {}, r.queue)),
-          el('td', { class: 'num' }, fmt(r.live.queued || 0)), el('td', { class: 'num' }, fmt(r.live.running || 0))))))));
+          el('td', { class: 'num' }, fmt(r.live.queued || 0)), el('td', { class: 'num' }, fmt(r.live.running || 0)),
+          el('td', { class: 'mono', 'data-figure': 'in-queue' }, depth(r.inQueueDepth)), el('td', { class: 'mono', 'data-figure': 'out-queue' }, depth(r.outQueueDepth))))))));
   }
 
   function onFigures(data) {

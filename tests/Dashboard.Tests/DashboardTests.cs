@@ -95,6 +95,8 @@ public sealed class DashboardTests(ChromiumFixture chromium) : IClassFixture<Chr
         var page = await OpenAsync(env);
         var tile = page.Locator("[data-destination^='svc-0[']");
         await tile.GetByRole(AriaRole.Button, new() { Name = "Drain…", Exact = true }).ClickAsync();
+        // No shared store here: the confirmation says the drain is this instance's alone before it is made.
+        await Expect(page.Locator("#confirm-text")).ToContainTextAsync("on this gateway instance only");
         await page.Locator("#confirm-ok").ClickAsync();
         await Expect(tile).ToHaveAttributeAsync("data-status", "drained");
 

@@ -84,12 +84,12 @@ internal static partial class AdminApi
         return endpoints;
     }
 
-    private static Ok<OverviewView> Overview(AdminViews views, GatewayConfigProvider config, IOptions<AdminOptions> options)
+    private static Ok<OverviewView> Overview(AdminViews views, GatewayConfigProvider config, IOptions<AdminOptions> options, DestinationDrains drains)
     {
         var clusters = views.Clusters();
         var destinations = clusters.SelectMany(c => c.Destinations).ToList();
         return TypedResults.Ok(new OverviewView(config.CurrentVersion, views.Routes().Count, clusters.Count, destinations.Count,
-            destinations.GroupBy(d => d.Status).ToDictionary(g => g.Key, g => g.Count()), options.Value.TraceUrl));
+            destinations.GroupBy(d => d.Status).ToDictionary(g => g.Key, g => g.Count()), options.Value.TraceUrl, Scope(drains)));
     }
 
     private static async Task<Results<Ok<DrainView>, ProblemHttpResult>> DrainAsync(string clusterId, string destinationId, DestinationDrains drains,

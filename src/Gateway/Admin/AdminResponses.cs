@@ -4,8 +4,9 @@ namespace Portico.Gateway.Admin;
 
 // The admin API's answers, as named types so that its OpenAPI document (AdminOpenApi) describes each one's shape.
 
+/// <summary><see cref="DrainScope"/>: where a drain made here takes effect, as <see cref="DrainView.Scope"/>, told before one is made.</summary>
 internal sealed record OverviewView(string ConfigVersion, int Routes, int Clusters, int Destinations, IReadOnlyDictionary<string, int> DestinationsByStatus,
-    string? TraceUrl);
+    string? TraceUrl, string DrainScope);
 
 /// <summary>
 /// A drain or undrain done. <see cref="Scope"/> is <c>all-instances</c> when the shared store carries it to every gateway

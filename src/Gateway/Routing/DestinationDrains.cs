@@ -26,16 +26,24 @@ namespace Portico.Gateway.Routing;
 /// (a hash, so an instance that starts later, or reconnects, reads the drains in force) and announced on the store's
 /// pub/sub, as cache purges are; each instance then reads the destination's entry and applies it. A store that does not
 /// answer leaves the change out of force here too (the caller is told to try again), rather than this instance alone
-/// drifting from the others. Without a store it is this instance's alone (<see cref="IsShared"/>).
+/// drifting from the others. Pub/sub delivers at most once, so every instance also reads the whole hash again every
+/// <see cref="ResyncInterval"/>: an announcement lost to a dropped subscription still takes effect within that time.
+/// Without a store it is this instance's alone (<see cref="IsShared"/>).
 /// </para>
 /// </summary>
-internal sealed partial class DestinationDrains(IServiceProvider services, GatewayStore store, ILogger<DestinationDrains> logger) : IHostedService
+internal sealed partial class DestinationDrains(IServiceProvider services, GatewayStore store, TimeProvider time, ILogger<DestinationDrains> logger)
+    : IHostedService, IDisposable
 {
+    /// <summary>How often each instance reads every drain in force from the store, whatever it was told.</summary>
+    public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(30);
+
     private const string StoreKey = "portico:drains";
     private static readonly RedisChannel Changed = RedisChannel.Literal("portico:drains:changed");
 
     private readonly ConcurrentDictionary<(string Cluster, string Destination), DateTimeOffset> _drained = new();
     private volatile bool _any;
+    private int _version; // changes applied here; a full read that saw an older state applies nothing
+    private ITimer? _resync;
 
     /// <summary>Drained (cluster, destination) pairs, with when each was drained.</summary>
     public IReadOnlyDictionary<(string Cluster, string Destination), DateTimeOffset> Drained => _drained;
@@ -87,6 +95,10 @@ internal sealed partial class DestinationDrains(IServiceProvider services, Gatew
     {
         var changed = drainedAt is { } at ? _drained.TryAdd((clusterId, destinationId), at) : _drained.TryRemove((clusterId, destinationId), out _);
         _any = !_drained.IsEmpty;
+        if (changed)
+        {
+            Interlocked.Increment(ref _version);
+        }
         // Resolved late: the proxy's state and YARP's updater take the (wrapped) policies, which take this class.
         if (changed && services.GetRequiredService<IProxyStateLookup>().TryGetCluster(clusterId, out var cluster))
         {
@@ -101,6 +113,7 @@ internal sealed partial class DestinationDrains(IServiceProvider services, Gatew
         {
             return;
         }
+        _resync = time.CreateTimer(_ => _ = ReadAllAsync(), null, ResyncInterval, ResyncInterval);
         try
         {
             await store.Subscriber.SubscribeAsync(Changed, (channel, field) => { _ = ReadOneAsync(field.ToString()); });
@@ -114,7 +127,13 @@ internal sealed partial class DestinationDrains(IServiceProvider services, Gatew
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _resync?.Dispose();
 
     private async Task ReadOneAsync(string field)
     {
@@ -137,7 +156,12 @@ internal sealed partial class DestinationDrains(IServiceProvider services, Gatew
     {
         try
         {
+            var seen = Volatile.Read(ref _version);
             var entries = await store.Database.HashGetAllAsync(StoreKey);
+            if (Volatile.Read(ref _version) != seen)
+            {
+                return; // a change landed while reading: what was read may predate it (the next read catches up)
+            }
             var inForce = new HashSet<(string, string)>();
             foreach (var entry in entries)
             {

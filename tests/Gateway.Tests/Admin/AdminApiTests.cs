@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Portico.Tests.Common;
 
 namespace Portico.Gateway.Tests.Admin;
@@ -89,6 +90,7 @@ public sealed class AdminApiTests
         await using var b = await TestBackend.StartAsync("b", app => app.MapGet("/items/{id}", (string id) => "b" + id));
         await using var gateway = await GatewayTestHost.StartAsync(Config(a.Address, b.Address, loadBalancing: "RoundRobin"));
         var admin = gateway.Tokens.CreateToken("ops-1", ["admin"]);
+        Assert.Equal("instance", (await GetJsonAsync(gateway, admin, "/portico/api/overview"))["drainScope"]!.GetValue<string>());
 
         // Until destination a holds a slow request (round robin sends every other one to it; b answers fast).
         Task<HttpResponseMessage>? slow = null;
@@ -454,6 +456,7 @@ public sealed class AdminApiTests
         await using var second = await GatewayTestHost.StartAsync(config, settings);
         var admin = first.Tokens.CreateToken("ops-3", ["admin"]);
         var adminOfSecond = second.Tokens.CreateToken("ops-3", ["admin"]);
+        Assert.Equal("all-instances", (await GetJsonAsync(first, admin, "/portico/api/overview"))["drainScope"]!.GetValue<string>());
 
         using (var drained = await SendAsync(first.Client, "POST", "/portico/api/clusters/svc/destinations/svc-0/drain", admin))
         {
@@ -485,6 +488,34 @@ public sealed class AdminApiTests
             await first.Client.GetStringAsync($"/items/back-{i}", Ct);
         }
         Assert.True(a.RequestCount > before, "an undrained destination takes requests again");
+    }
+
+    [Fact]
+    public async Task Drain_WhoseAnnouncementWasLost_TakesEffectAtTheNextResync()
+    {
+        using var store = GarnetTestServer.Start();
+        await using var backend = await TestBackend.StartAsync("svc", app => app.MapGet("/items/{id}", (string id) => id));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await GatewayTestHost.StartAsync(Config(backend.Address), time,
+            new Dictionary<string, string?> { ["ConnectionStrings:store"] = store.ConnectionString });
+        var admin = gateway.Tokens.CreateToken("ops-4", ["admin"]);
+
+        // Another instance's drain reached the store, but its pub/sub announcement never arrived here.
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(store.ConnectionString);
+        const string field = """["svc","svc-0"]""";
+        await redis.GetDatabase().HashSetAsync("portico:drains", field, DateTimeOffset.UtcNow.ToString("O"));
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False((await DestinationAsync(gateway, admin, "svc", "svc-0"))["drained"]!.GetValue<bool>());
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Poll.UntilAsync(async () => (await DestinationAsync(gateway, admin, "svc", "svc-0"))["drained"]!.GetValue<bool>(),
+            "the resync to read the drain from the store");
+
+        // And an undrain whose announcement was lost, likewise.
+        await redis.GetDatabase().HashDeleteAsync("portico:drains", field);
+        time.Advance(TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(async () => !(await DestinationAsync(gateway, admin, "svc", "svc-0"))["drained"]!.GetValue<bool>(),
+            "the resync to read the undrain from the store");
     }
 
     [Fact]

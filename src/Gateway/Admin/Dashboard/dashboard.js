@@ -189,12 +189,15 @@
 
   // ---- data ----------------------------------------------------------------------------------------------------
   let routes = [];
+  let drainScope = 'instance';
+  const whereDrained = () => drainScope === 'all-instances' ? 'on every gateway instance' : 'on this gateway instance only';
   async function refreshAll() {
     const [routeList, clusters, cache, jobs, overview, transcoding] = await Promise.all([
       call('GET', 'routes'), call('GET', 'clusters'), call('GET', 'cache'), call('GET', 'jobs'), call('GET', 'overview'), call('GET', 'transcoding'),
     ]);
     routes = routeList;
     $('#version').textContent = 'version ' + overview.configVersion;
+    drainScope = overview.drainScope;
     renderRoutes();
     renderClusters(clusters);
     renderCache(cache);
@@ -267,11 +270,11 @@
             + (d.breakers.length ? ' · breaker ' + d.breakers.map(b => b.state).join('/') : '')),
           el('div', { class: 'actions' },
             d.drained
-              ? el('button', { type: 'button', class: 'small', onclick: () => act(`Put ${label} back into load balancing?`, 'Undrain', 'POST',
+              ? el('button', { type: 'button', class: 'small', onclick: () => act(`Put ${label} back into load balancing ${whereDrained()}?`, 'Undrain', 'POST',
                   `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/undrain`, () => `${label} undrained`) }, 'Undrain…')
-              : el('button', { type: 'button', class: 'small', onclick: () => act(`Drain ${label}? No new requests go to it; those in flight finish.`, 'Drain', 'POST',
+              : el('button', { type: 'button', class: 'small', onclick: () => act(`Drain ${label} ${whereDrained()}? No new requests go to it; those in flight finish.`, 'Drain', 'POST',
                   `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/drain`,
-                  r => r.warning || `${label} drained` + (r.scope === 'all-instances' ? ' on every gateway instance' : ' on this gateway instance only')) }, 'Drain…'),
+                  r => r.warning || `${label} drained ${whereDrained()}`) }, 'Drain…'),
             el('button', { type: 'button', class: 'small', disabled: !breakerOpen, onclick: () => act(`Close the circuit breaker of ${label}?`, 'Reset breaker', 'POST',
               `clusters/${encodeURIComponent(cluster.clusterId)}/destinations/${encodeURIComponent(d.destinationId)}/reset-breaker`,
               r => `${r.breakersReset} breaker(s) reset`) }, 'Reset breaker…')));

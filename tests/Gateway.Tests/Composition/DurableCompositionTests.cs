@@ -88,11 +88,12 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         ["Portico"] = new JsonObject { ["Compositions"] = JsonNode.Parse(compositions) },
     }.ToJsonString();
 
-    private Task<GatewayTestHost> StartGatewayAsync(TimeProvider? time = null, string compositions = Purchase, string? store = null, string? writeRetryBudget = null) =>
+    private Task<GatewayTestHost> StartGatewayAsync(TimeProvider? time = null, string compositions = Purchase, string? store = null, string? writeRetryBudget = null,
+        string recoveryInterval = "00:00:01") =>
         GatewayTestHost.StartAsync(Config(compositions), time, new Dictionary<string, string?>
         {
             ["ConnectionStrings:store"] = store ?? _store.ConnectionString,
-            ["Portico:SagaRecovery:Interval"] = "00:00:01",
+            ["Portico:SagaRecovery:Interval"] = recoveryInterval,
             ["Portico:SagaRecovery:WriteRetryBudget"] = writeRetryBudget,
         }, LoyaltyReflection.Descriptor);
 
@@ -381,7 +382,9 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
 
         _ordering.Behaviour = (_, _, _) => Results.Problem(statusCode: 503, title: "Busy");
         var clock = new ShiftedClock { Ahead = TimeSpan.FromMinutes(2) }; // past RecoverAfter: the retry takes the run over
-        await using var second = await StartGatewayAsync(clock);
+        // No sweep meanwhile: this is about the client's retry taking the run over. A sweep 1 s after start won the race
+        // on a loaded CI machine, and the retry was rightly told 409 (in progress).
+        await using var second = await StartGatewayAsync(clock, recoveryInterval: "01:00:00");
         var (pending, pendingBody) = await PurchaseAsync(second, "k-died-after-order");
 
         _ordering.Behaviour = null; // Ordering answers again: the repeat replays the order
@@ -425,7 +428,10 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         };
         // One attempt against the stalled store can outlast the default 15 s budget on a loaded machine (seen in CI: one
         // attempt, 19 s, no retry); this test is about the retry, so the budget leaves room for a second attempt.
-        await using var gateway = await StartGatewayAsync(store: $"127.0.0.1:{proxy.Port}", writeRetryBudget: "00:01:00");
+        // Likewise the composition's own 10 s: one stalled write (StackExchange.Redis gives up after 5 s) and its retry
+        // outlasted it on a loaded CI machine, and the purchase was rightly answered "pending".
+        await using var gateway = await StartGatewayAsync(compositions: Purchase.Replace("\"Timeout\": \"00:00:10\"", "\"Timeout\": \"00:00:40\"", StringComparison.Ordinal),
+            store: $"127.0.0.1:{proxy.Port}", writeRetryBudget: "00:01:00");
         using var writes = new MetricCollector<long>(gateway.Services.GetRequiredService<IMeterFactory>(), "Portico.Gateway", "portico.gateway.composition.saga_log.writes");
         using var request = PurchaseRequest(gateway, "k-stall");
         var call = gateway.Client.SendAsync(request, Ct);

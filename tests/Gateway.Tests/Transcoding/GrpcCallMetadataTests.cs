@@ -175,7 +175,7 @@ public sealed class GrpcCallMetadataTests(ITestOutputHelper output)
         using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         patience.CancelAfter(TimeSpan.FromSeconds(30));
         var last = await reader.ReadLineAsync(patience.Token);
-        output.WriteLine(last);
+        output.WriteLine(last ?? "(the stream ended)");
         var error = JsonNode.Parse(last!)!["error"]!;
         Assert.Equal((4, "DEADLINE_EXCEEDED"), (error["code"]!.GetValue<int>(), error["status"]!.GetValue<string>()));
         Assert.Null(await reader.ReadLineAsync(patience.Token));

@@ -51,6 +51,10 @@ internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider c
 
     private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static bytes => bytes, static bytes => bytes);
 
+    // gRPC metadata keys are lower case (PROTOCOL-HTTP2.md); the names are IdentityForwarding's.
+    private static readonly string UserIdKey = IdentityForwarding.UserIdHeader.ToLowerInvariant();
+    private static readonly string UserRolesKey = IdentityForwarding.UserRolesHeader.ToLowerInvariant();
+
     /// <summary>
     /// <paramref name="idempotent"/>: the call may be sent again after it may have arrived (a read, or a request
     /// carrying an <c>Idempotency-Key</c>); <paramref name="timeout"/> becomes the call's deadline.
@@ -159,11 +163,10 @@ internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider c
         }
         if (identity is { } caller)
         {
-            // gRPC metadata keys are lower case (PROTOCOL-HTTP2.md); the names are IdentityForwarding's.
-            headers.Add(IdentityForwarding.UserIdHeader.ToLowerInvariant(), caller.UserId);
+            headers.Add(UserIdKey, caller.UserId);
             if (caller.Roles is { } roles)
             {
-                headers.Add(IdentityForwarding.UserRolesHeader.ToLowerInvariant(), roles);
+                headers.Add(UserRolesKey, roles);
             }
         }
         return headers;

@@ -54,6 +54,25 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
 
     private sealed record CallResult(int Status, StepResult? Result, string Reason, Verdict Verdict, string? GrpcStatus = null);
 
+    /// <summary>
+    /// The whole composition's <c>Timeout</c>, counted on the gateway's clock from the start of the run: it cancels every
+    /// step in flight when it passes, and a gRPC step is told no more than what is left of it.
+    /// </summary>
+    private sealed class CompositionBudget(TimeSpan timeout, TimeProvider time) : IDisposable
+    {
+        private readonly long _started = time.GetTimestamp();
+
+        public TimeSpan Timeout { get; } = timeout;
+
+        public CancellationTokenSource Expiry { get; } = new(timeout, time);
+
+        public bool Spent => Expiry.IsCancellationRequested;
+
+        public TimeSpan Left => Timeout - time.GetElapsedTime(_started);
+
+        public void Dispose() => Expiry.Dispose();
+    }
+
     /// <summary>A composition that is not durable, answered in the request: the client going away cancels what is in flight.</summary>
     public async Task ExecuteAsync(HttpContext context, CompositionPlan plan)
     {
@@ -79,8 +98,8 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         activity?.SetTag("portico.composition", plan.Name);
         var traceId = Activity.Current?.TraceId.ToHexString() ?? scope.Input.RequestId;
 
-        using var overall = new CancellationTokenSource(plan.Timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, overall.Token);
+        using var overall = new CompositionBudget(plan.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, overall.Expiry.Token);
         var tasks = new Dictionary<string, Task<StepOutcome>>(StringComparer.OrdinalIgnoreCase);
         for (var index = 0; index < plan.Steps.Count; index++)
         {
@@ -151,7 +170,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
     }
 
     private async Task<StepOutcome> RunStepAsync(CompositionPlan plan, StepPlan step, int index, Task<StepOutcome>[] dependencies, CompositionScope scope,
-        SagaJournal? journal, CancellationToken cancellationToken, CancellationToken clientAborted, CancellationTokenSource overall)
+        SagaJournal? journal, CancellationToken cancellationToken, CancellationToken clientAborted, CompositionBudget overall)
     {
         if (step.SignedInOnly && !scope.Input.SignedIn)
         {
@@ -206,7 +225,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             // have been applied, so refusals in this run cannot make it "not done".
             var mayHaveBeenApplied = record is { State: SagaStepState.Started or SagaStepState.Unknown };
             var (call, tries) = await CallWithRetriesAsync(step.Cluster, step.Call, step.Idempotent, step.Timeout, step.AttemptTimeout, scope, null,
-                beforeAttempt, cancellationToken, clientAborted, overall, plan.Timeout, mayHaveBeenApplied);
+                beforeAttempt, cancellationToken, clientAborted, overall, mayHaveBeenApplied);
             attempts += tries;
             outcome = call.Verdict switch
             {
@@ -267,7 +286,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
     /// </summary>
     private async Task<(CallResult Result, int Attempts)> CallWithRetriesAsync(string cluster, HttpCall call, bool idempotent, TimeSpan budget,
         TimeSpan attemptTimeout, CompositionScope scope, string? idempotencyKey, Func<int, Task<bool>>? beforeAttempt, CancellationToken cancellationToken,
-        CancellationToken clientAborted, CancellationTokenSource? overall, TimeSpan overallTimeout, bool mayHaveBeenApplied = false)
+        CancellationToken clientAborted, CompositionBudget? overall, bool mayHaveBeenApplied = false)
     {
         var budgetStarted = time.GetTimestamp();
         using var budgetTimeout = new CancellationTokenSource(budget, time);
@@ -276,6 +295,12 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         var earlierUnknown = mayHaveBeenApplied; // an attempt that may have been applied: a later "not done for now" says nothing about it
         for (var attempt = 1; ; attempt++)
         {
+            if (overall?.Spent == true)
+            {
+                // A step whose turn comes after the composition's time is up is not sent at all (nor logged as sent).
+                return (Settled(new CallResult(StatusCodes.Status504GatewayTimeout, null, $"the composition's {overall.Timeout} had passed before it was sent",
+                    Verdict.NotDoneRetryable)), attempt - 1);
+            }
             if (beforeAttempt is not null && !await beforeAttempt(attempt))
             {
                 return (new CallResult(StatusCodes.Status503ServiceUnavailable, null, "its saga log could not be written, so it was not sent", Verdict.Unknown), attempt - 1);
@@ -286,14 +311,19 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             {
                 try
                 {
-                    // A gRPC step's deadline (its grpc-timeout): the attempt's timeout, or what is left of the step's budget when less.
+                    // A gRPC step's deadline (its grpc-timeout): the attempt's timeout, or what is left of the step's budget or of
+                    // the whole composition's when less, so a step that starts late is not told it has time the composition has not.
                     var left = budget - time.GetElapsedTime(budgetStarted);
+                    if (overall is not null && overall.Left < left)
+                    {
+                        left = overall.Left;
+                    }
                     var deadline = left < attemptTimeout ? (left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)) : attemptTimeout;
                     result = await SendAsync(cluster, call, scope, deadline, attemptToken.Token, idempotent, idempotencyKey);
                 }
                 catch (OperationCanceledException) when (!clientAborted.IsCancellationRequested)
                 {
-                    var which = overall?.IsCancellationRequested == true ? $"the composition's {overallTimeout}"
+                    var which = overall?.Spent == true ? $"the composition's {overall.Timeout}"
                         : budgetTimeout.IsCancellationRequested ? $"its {budget}" : $"its attempt's {attemptTimeout}";
                     result = new CallResult(StatusCodes.Status504GatewayTimeout, null, $"no answer within {which}", Verdict.Unknown);
                 }
@@ -426,6 +456,8 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             {
                 request.Headers.TryAddWithoutValidation(name, value);
             }
+            // Last, so not even a step's Headers template (a client's header copied) can say who the caller is.
+            IdentityForwarding.Apply(request.Headers, scope.Input.Identity);
             if (content is not null)
             {
                 request.Content = new ByteArrayContent(content);
@@ -477,7 +509,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
         {
             return new CallResult(StatusCodes.Status400BadRequest, null, $"its request does not fit {method.InputType.FullName}: {ex.Message}", Verdict.NotDone);
         }
-        var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Input.RequestId, idempotent, timeout, cancellationToken);
+        var reply = await grpc.CallAsync(clusterId, method, request, authorization, scope.Input.RequestId, idempotent, timeout, cancellationToken, scope.Input.Identity);
         if (reply.GrpcStatus == 1)
         {
             // Grpc.Net.Client reports our own cancellation (a timeout, the client leaving) as CANCELLED: it is that.
@@ -528,7 +560,7 @@ internal sealed partial class CompositionExecutor(ClusterClient clusters, GrpcCa
             var key = journal?.CompensationKey(step.Name) ?? $"{scope.Input.RequestId}:{step.Name}:undo";
             // Not tied to the client: an undo must run even after the client has gone.
             var (result, _) = await CallWithRetriesAsync(step.Cluster, call, idempotent: true, step.Timeout, step.Timeout, scope, key,
-                beforeAttempt: null, CancellationToken.None, CancellationToken.None, overall: null, step.Timeout);
+                beforeAttempt: null, CancellationToken.None, CancellationToken.None, overall: null);
             var undone = result.Verdict == Verdict.Done || call.AlreadyDone.Contains(TemplateText.Invariant(result.Status))
                 || (result.GrpcStatus is { } name && call.AlreadyDone.Contains(name));
             if (undone)

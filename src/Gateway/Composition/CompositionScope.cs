@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Portico.Gateway.Security;
 
 namespace Portico.Gateway.Composition;
 
@@ -44,8 +45,9 @@ internal sealed record StepResult(int Status, IReadOnlyDictionary<string, string
 
 /// <summary>
 /// The part of the incoming request a composition's templates read — the body, the route, query and header values
-/// and the caller's claims they name, the caller's token for steps that call as the caller — captured once, so a
-/// durable composition can keep it in its saga log and be finished by another instance after this one is gone.
+/// and the caller's claims they name, the caller's token for steps that call as the caller, who the validated caller
+/// is for every step (<see cref="IdentityForwarding"/>) — captured once, so a durable composition can keep it in its
+/// saga log and be finished by another instance after this one is gone, still telling services who the caller was.
 /// </summary>
 internal sealed class CompositionInput
 {
@@ -58,6 +60,7 @@ internal sealed class CompositionInput
     public IReadOnlyDictionary<string, string> Claims { get; init; } = Empty;
     public string? Authorization { get; init; }
     public bool SignedIn { get; init; }
+    public ForwardedIdentity? Identity { get; init; }
     public string RequestId { get; init; } = "";
 
     public static CompositionInput Capture(HttpContext context, CompositionPlan plan, JsonElement? body)
@@ -102,6 +105,7 @@ internal sealed class CompositionInput
             Claims = claims,
             Authorization = authorization.Count > 0 ? authorization.ToString() : null,
             SignedIn = context.User.Identity?.IsAuthenticated == true,
+            Identity = IdentityForwarding.Of(context.User),
             RequestId = context.TraceIdentifier,
         };
     }
@@ -126,6 +130,14 @@ internal sealed class CompositionInput
                 writer.WriteString("authorization", Authorization);
             }
             writer.WriteBoolean("signedIn", SignedIn);
+            if (Identity is { } identity)
+            {
+                writer.WriteString("userId", identity.UserId);
+                if (identity.Roles is { } roles)
+                {
+                    writer.WriteString("userRoles", roles);
+                }
+            }
             writer.WriteString("requestId", RequestId);
             writer.WriteEndObject();
         }
@@ -146,6 +158,10 @@ internal sealed class CompositionInput
             Claims = Read(root, "claims"),
             Authorization = root.TryGetProperty("authorization", out var a) ? a.GetString() : null,
             SignedIn = root.GetProperty("signedIn").GetBoolean(),
+            // A run logged before identities were kept has none: its steps say no caller, never a made-up one.
+            Identity = root.TryGetProperty("userId", out var user) && user.GetString() is { Length: > 0 } id
+                ? new ForwardedIdentity(id, root.TryGetProperty("userRoles", out var roles) ? roles.GetString() : null)
+                : null,
             RequestId = root.GetProperty("requestId").GetString() ?? "",
         };
     }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Security.Claims;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
@@ -52,12 +51,16 @@ internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider c
 
     private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static bytes => bytes, static bytes => bytes);
 
+    // gRPC metadata keys are lower case (PROTOCOL-HTTP2.md); the names are IdentityForwarding's.
+    private static readonly string UserIdKey = IdentityForwarding.UserIdHeader.ToLowerInvariant();
+    private static readonly string UserRolesKey = IdentityForwarding.UserRolesHeader.ToLowerInvariant();
+
     /// <summary>
     /// <paramref name="idempotent"/>: the call may be sent again after it may have arrived (a read, or a request
     /// carrying an <c>Idempotency-Key</c>); <paramref name="timeout"/> becomes the call's deadline.
     /// </summary>
     public async Task<GrpcReply> CallAsync(string clusterId, MethodDescriptor method, byte[] request, string? authorization, string requestId,
-        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null)
+        bool idempotent, TimeSpan timeout, CancellationToken cancellationToken, ForwardedIdentity? identity = null)
     {
         timeout = Deadline(clusterId, timeout);
         using var expiry = new CancellationTokenSource(timeout, _time);
@@ -65,7 +68,7 @@ internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider c
         try
         {
             var reply = await Invoker(clusterId, idempotent, unary: true).AsyncUnaryCall(MethodFor(method, MethodType.Unary), null,
-                new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + timeout, linked.Token), request);
+                new CallOptions(Headers(authorization, requestId, identity), DateTime.UtcNow + timeout, linked.Token), request);
             return new GrpcReply(StatusCodes.Status200OK, 0, "", reply);
         }
         catch (RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Cancelled && expiry.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -82,12 +85,44 @@ internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider c
 
     /// <summary>
     /// Starts a server-streaming call; the reply messages are read from the call's response stream as they arrive. An
-    /// error (before or between messages) surfaces as <see cref="RpcException"/>, which <see cref="Failure(RpcException)"/> maps.
+    /// error (before or between messages) surfaces as <see cref="RpcException"/>, which <see cref="Failure(RpcException)"/> maps;
+    /// the gateway's clock ending the call at its deadline surfaces as DEADLINE_EXCEEDED, as for a unary call.
     /// </summary>
     public AsyncServerStreamingCall<byte[]> StartServerStreaming(string clusterId, MethodDescriptor method, byte[] request, string? authorization,
-        string requestId, TimeSpan timeout, CancellationToken cancellationToken, ClaimsPrincipal? user = null) =>
-        Invoker(clusterId, idempotent: true).AsyncServerStreamingCall(MethodFor(method, MethodType.ServerStreaming), null,
-            new CallOptions(Headers(authorization, requestId, user), DateTime.UtcNow + Deadline(clusterId, timeout), cancellationToken), request);
+        string requestId, TimeSpan timeout, CancellationToken cancellationToken, ForwardedIdentity? identity = null)
+    {
+        timeout = Deadline(clusterId, timeout);
+        var expiry = new CancellationTokenSource(timeout, _time);
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
+        var call = Invoker(clusterId, idempotent: true).AsyncServerStreamingCall(MethodFor(method, MethodType.ServerStreaming), null,
+            new CallOptions(Headers(authorization, requestId, identity), DateTime.UtcNow + timeout, linked.Token), request);
+        return new AsyncServerStreamingCall<byte[]>(new DeadlineReader(call.ResponseStream, expiry, cancellationToken, timeout),
+            call.ResponseHeadersAsync, call.GetStatus, call.GetTrailers, () =>
+            {
+                call.Dispose();
+                linked.Dispose();
+                expiry.Dispose();
+            });
+    }
+
+    /// <summary>Reads a stream's messages; a cancellation the gateway's clock caused (not the caller's) is the deadline passing.</summary>
+    private sealed class DeadlineReader(IAsyncStreamReader<byte[]> inner, CancellationTokenSource expiry, CancellationToken caller, TimeSpan timeout)
+        : IAsyncStreamReader<byte[]>
+    {
+        public byte[] Current => inner.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await inner.MoveNext(cancellationToken);
+            }
+            catch (RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Cancelled && expiry.IsCancellationRequested && !caller.IsCancellationRequested)
+            {
+                throw new RpcException(new Status(Grpc.Core.StatusCode.DeadlineExceeded, $"no answer within {timeout}"));
+            }
+        }
+    }
 
     /// <summary>The call's deadline: <paramref name="timeout"/>, or the cluster's resilience policy <c>Timeout</c> when that is shorter.</summary>
     private TimeSpan Deadline(string clusterId, TimeSpan timeout) =>
@@ -119,20 +154,19 @@ internal sealed class GrpcCaller(ClusterClient clusters, GatewayConfigProvider c
     /// <c>x-user-roles</c>), as proxied requests carry it (<see cref="IdentityForwarding"/>). Nothing the client sent is
     /// copied, so a client cannot name itself; the trace context goes with the HTTP/2 request (the cluster's client).
     /// </summary>
-    private static Metadata Headers(string? authorization, string requestId, ClaimsPrincipal? user)
+    private static Metadata Headers(string? authorization, string requestId, ForwardedIdentity? identity)
     {
         var headers = new Metadata { { "x-request-id", requestId } };
         if (authorization is not null)
         {
             headers.Add("authorization", authorization);
         }
-        if (user?.Identity?.IsAuthenticated == true && user.FindFirstValue("sub") is { Length: > 0 } subject)
+        if (identity is { } caller)
         {
-            headers.Add("x-user-id", subject);
-            var roles = string.Join(',', user.FindAll("role").Select(r => r.Value));
-            if (roles.Length > 0)
+            headers.Add(UserIdKey, caller.UserId);
+            if (caller.Roles is { } roles)
             {
-                headers.Add("x-user-roles", roles);
+                headers.Add(UserRolesKey, roles);
             }
         }
         return headers;

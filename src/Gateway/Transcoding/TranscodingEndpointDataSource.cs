@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Portico.Gateway.Configuration;
 using Portico.Gateway.Routing;
+using Portico.Gateway.Security;
 
 namespace Portico.Gateway.Transcoding;
 
@@ -162,7 +163,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
             return;
         }
         var reply = await caller.CallAsync(route.Entry.Cluster, route.Method, request, authorization, context.TraceIdentifier,
-            RequestSafety.IsIdempotent(context.Request), timeout, context.RequestAborted, context.User);
+            RequestSafety.IsIdempotent(context.Request), timeout, context.RequestAborted, IdentityForwarding.Of(context.User));
         if (!reply.IsOk)
         {
             await WriteFailureAsync(context, reply, settings);
@@ -278,7 +279,7 @@ internal sealed partial class TranscodingEndpointDataSource(GatewayConfigProvide
     {
         var array = route.Entry.Options.Streaming == "array";
         var started = false;
-        using var call = caller.StartServerStreaming(route.Entry.Cluster, route.Method, request, authorization, context.TraceIdentifier, timeout, context.RequestAborted, context.User);
+        using var call = caller.StartServerStreaming(route.Entry.Cluster, route.Method, request, authorization, context.TraceIdentifier, timeout, context.RequestAborted, IdentityForwarding.Of(context.User));
         try
         {
             var output = new System.Buffers.ArrayBufferWriter<byte>();

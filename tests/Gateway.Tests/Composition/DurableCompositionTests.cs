@@ -485,12 +485,20 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
     [Fact]
     public async Task CallersToken_IsEncryptedInTheSagaLog_AndAnotherInstanceRecoversTheRunAsTheUser()
     {
-        // Ordering records every Authorization it gets; the first order call is held until the gateway has died.
+        // Ordering records every Authorization and X-User-Id it gets (Loyalty its x-user-id); the first order call is
+        // held until the gateway has died.
         var authorizations = new ConcurrentQueue<string>();
+        var userIds = new ConcurrentQueue<string>();
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loyalty.Behaviour = (_, _, context) =>
+        {
+            userIds.Enqueue("loyalty:" + context.Request.Headers["x-user-id"]);
+            return Task.FromResult((0, ""));
+        };
         _ordering.Behaviour = (n, context, _) =>
         {
             authorizations.Enqueue(context.Request.Headers.Authorization.ToString());
+            userIds.Enqueue("ordering:" + context.Request.Headers["X-User-Id"]);
             if (n > 1)
             {
                 return null; // placed and answered as usual
@@ -534,6 +542,8 @@ public sealed class DurableCompositionTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal(200, state.Final.Status);
         Assert.True(authorizations.Count >= 2, $"Ordering was called {authorizations.Count} time(s)");
         Assert.All(authorizations, a => Assert.Equal("Bearer " + token, a));
+        // Who the caller is came through the saga log too: the recovering instance has no request to take it from.
+        Assert.Equal(["loyalty:user-1", "ordering:user-1"], userIds.Distinct().Order());
         Assert.Single(_loyalty.Applied);
         Assert.Equal((1, 0), (_ordering.Placed, _ordering.Cancels));
     }

@@ -1,6 +1,10 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
+using Portico.Gateway.Transcoding;
+using Portico.Tests.Common;
 
 namespace Portico.Gateway.Tests.Transcoding;
 
@@ -109,6 +113,72 @@ public sealed class GrpcCallMetadataTests(ITestOutputHelper output)
 
         output.WriteLine(body);
         Assert.Equal((HttpStatusCode.GatewayTimeout, "application/problem+json"), (status, type));
+    }
+
+    [Fact]
+    public async Task CompositionGrpcStep_StartingLate_IsToldOnlyWhatIsLeftOfTheComposition_And504EndsItWhenThatIsSpent()
+    {
+        await using var things = await ThingsServer.StartAsync();
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var svc = await TestBackend.StartAsync("svc", app => app.MapGet("/first", async (HttpContext context) =>
+        {
+            arrived.TrySetResult();
+            await release.Task.WaitAsync(context.RequestAborted); // held until the test has moved the gateway's clock on
+            return Results.Json(new { id = 7 });
+        }), Ct);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var config = JsonNode.Parse(DynamicTranscodingTests.Config(things.Address))!;
+        config["ReverseProxy"]!["Clusters"]!["svc"] = new JsonObject { ["Destinations"] = new JsonObject { ["a"] = new JsonObject { ["Address"] = svc.Address.ToString() } } };
+        // The gRPC step alone may take 30 s (each attempt 10 s, the default policy's cap), but the whole composition only 10.
+        config["Portico"]!["Compositions"] = JsonNode.Parse($$$"""
+        { "late": { "Path": "/api/late", "AuthorizationPolicy": "anonymous", "Timeout": "00:00:10", "Steps": {
+            "first": { "Cluster": "svc", "Path": "/first", "Timeout": "00:00:10" },
+            "wait": { "Cluster": "things", "Grpc": "{{{Service}}}/Wait", "Body": { "id": "{{steps.first.body.id}}" }, "Timeout": "00:00:30" } } } }
+        """);
+        await using var gateway = await GatewayTestHost.StartAsync(config.ToJsonString(), time);
+
+        var answer = DynamicTranscodingTests.SendAsync(gateway, HttpMethod.Get, "/api/late");
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        time.Advance(TimeSpan.FromSeconds(7)); // the first step takes 7 of the composition's 10 seconds
+        release.SetResult();
+        var (header, left) = await SeenAsync(things.Service.Deadlines);
+
+        output.WriteLine($"grpc-timeout: {header}, left: {left}");
+        Assert.True(GrpcTimeout.TryParse(header, out var told), header);
+        Assert.InRange(told, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)); // the 3 s left, not the step's 30 s nor the attempt's 10 s
+
+        time.Advance(TimeSpan.FromSeconds(3)); // the composition's budget is spent; the service still stalls
+        var (status, body, type) = await answer;
+        output.WriteLine(body);
+        Assert.Equal((HttpStatusCode.GatewayTimeout, "application/problem+json"), (status, type));
+        Assert.Equal("wait", JsonNode.Parse(body)!["step"]!.GetValue<string>());
+        // The gateway ended the call at the service as well: nothing runs on for an answer nobody will read.
+        await SeenAsync(things.Service.Ended);
+        Assert.Equal(7, Assert.Single(things.Service.Ended));
+    }
+
+    [Fact]
+    public async Task ServerStreaming_DeadlineIsCountedOnTheGatewaysClock_AndTheStreamEndsWithDeadlineExceeded()
+    {
+        await using var things = await ThingsServer.StartAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await GatewayTestHost.StartAsync(
+            DynamicTranscodingTests.Config(things.Address, new JsonObject { ["Timeout"] = "00:05:00" }), time);
+
+        using var response = await gateway.Client.GetAsync("/api/things?count=2&prefix=hold", HttpCompletionOption.ResponseHeadersRead, Ct);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
+        Assert.Equal("""{"id":"1","name":"hold1"}""", await reader.ReadLineAsync(Ct)); // the service holds the second thing back
+        time.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1));
+
+        // Five minutes on the gateway's clock, a moment on the system's: only the gateway's clock can end the stream in time.
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(30));
+        var last = await reader.ReadLineAsync(patience.Token);
+        output.WriteLine(last ?? "(the stream ended)");
+        var error = JsonNode.Parse(last!)!["error"]!;
+        Assert.Equal((4, "DEADLINE_EXCEEDED"), (error["code"]!.GetValue<int>(), error["status"]!.GetValue<string>()));
+        Assert.Null(await reader.ReadLineAsync(patience.Token));
     }
 
     [Fact]

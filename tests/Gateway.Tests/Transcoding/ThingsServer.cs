@@ -192,9 +192,20 @@ public sealed class ThingsService : Things.ThingsBase
     {
         Calls.Enqueue(request);
         Deadlines.Enqueue((context.GetHttpContext().Request.Headers["grpc-timeout"].ToString(), context.Deadline - DateTime.UtcNow));
-        await Task.Delay(Timeout.Infinite, context.CancellationToken); // answers only when the caller's deadline ends it
+        try
+        {
+            await Task.Delay(Timeout.Infinite, context.CancellationToken); // answers only when the caller's deadline ends it
+        }
+        catch (OperationCanceledException)
+        {
+            Ended.Enqueue(request.Id);
+            throw;
+        }
         return new Thing();
     }
+
+    /// <summary>The id of each Wait call that was ended (by the caller going away or its deadline), as it ended.</summary>
+    public ConcurrentQueue<long> Ended { get; } = new();
 
     /// <summary>Every ArchiveThing request.</summary>
     public ConcurrentQueue<GetThingRequest> Archived { get; } = new();

@@ -104,7 +104,7 @@ public sealed class MergedOpenApiTests
         // Only what the routes reach, only with the methods they accept; the transcoded methods at their rules' verbs and paths.
         Assert.Equal(
             ["/api/autocomplete", "/api/items", "/api/items/{id}", "/api/shelves/{shelf}/things", "/api/shelves/{shelf}/things/{id}", "/api/things", "/api/things/echo",
-                "/api/things/{id}", "/api/wait/{id}", "/points.v1.Points/{method}"],
+                "/api/things/{id}", "/api/things/{id}:archive", "/api/things:archiveAll", "/api/wait/{id}", "/points.v1.Points/{method}"],
             paths.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.Equal(["post"], paths["/api/shelves/{shelf}/things"]!.AsObject().Select(p => p.Key));
         Assert.Empty(paths["/api/things/{id}"]!["get"]!["security"]!.AsArray()); // the service entry is anonymous

@@ -73,9 +73,9 @@ public sealed class TranscodedOpenApiTests
         var json = await DocumentWithAsync(gateway, "/api/things/{id}");
 
         var paths = json["paths"]!.AsObject();
-        string[] convention = [.. new[] { "CreateThing", "Echo", "GetThing", "Hidden", "ListThings", "Wait" }.Select(m => $"/{Service}/{m}")];
+        string[] convention = [.. new[] { "ArchiveThing", "CreateThing", "Echo", "GetThing", "Hidden", "ListThings", "Wait" }.Select(m => $"/{Service}/{m}")];
         Assert.Equal(
-            new[] { "/api/shelves/{shelf}/things", "/api/shelves/{shelf}/things/{id}", "/api/things", "/api/things/echo", "/api/things/{id}", "/api/wait/{id}" }.Concat(convention).Order(StringComparer.Ordinal),
+            new[] { "/api/shelves/{shelf}/things", "/api/shelves/{shelf}/things/{id}", "/api/things", "/api/things/echo", "/api/things/{id}", "/api/things/{id}:archive", "/api/things:archiveAll", "/api/wait/{id}" }.Concat(convention).Order(StringComparer.Ordinal),
             paths.Select(p => p.Key).Order(StringComparer.Ordinal));
 
         // get: "/api/things/{id}": the path variable is a parameter named by its field, typed as the field (int64: a string);

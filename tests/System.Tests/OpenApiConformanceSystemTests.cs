@@ -82,7 +82,7 @@ public sealed class OpenApiConformanceSystemTests(PorticoSystemFixture system, I
     }
 
     [Fact]
-    public async Task CatalogV1_IsDeprecatedInTheDocument_AndTheTranscodedLoyaltyMethodsAreThere()
+    public async Task CatalogV1_IsDeprecatedInTheDocument_V2ByHeaderIsAVersionOfIt_AndTheTranscodedLoyaltyMethodsAreThere()
     {
         using var documentClient = new HttpClient { BaseAddress = system.Gateway.BaseAddress };
         var paths = JsonNode.Parse(await documentClient.GetStringAsync("/openapi/v1.json", Ct))!["paths"]!.AsObject();
@@ -92,6 +92,11 @@ public sealed class OpenApiConformanceSystemTests(PorticoSystemFixture system, I
         Assert.Equal("/api/v2/products", v1["x-portico-successor"]!.GetValue<string>());
         Assert.Equal("2027-06-30T00:00:00Z", v1["x-portico-sunset"]!.GetValue<string>());
         Assert.Null(paths["/api/v2/products"]!["get"]!["deprecated"]);
+        // v2 by header on the same path: the Api-Version parameter with the value that chooses it, and v2's answer too.
+        var apiVersion = v1["parameters"]!.AsArray().OfType<JsonObject>().Single(p => p["in"]!.GetValue<string>() == "header" && p["name"]!.GetValue<string>() == "Api-Version");
+        Assert.Equal("""["2"]""", apiVersion["schema"]!["enum"]!.ToJsonString());
+        Assert.Equal("products-v2-header", v1["x-portico-versions"]![1]!["route"]!.GetValue<string>());
+        Assert.Contains("CursorPageOfProductV2", v1["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["anyOf"]!.ToJsonString(), StringComparison.Ordinal);
 
         var balance = paths["/api/points/balance"]!["get"]!;
         Assert.Equal("loyalty.v1.Loyalty.GetBalance", balance["x-portico-grpc"]!["method"]!.GetValue<string>());

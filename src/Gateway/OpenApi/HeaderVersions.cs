@@ -159,7 +159,7 @@ internal static class HeaderVersions
             {
                 schema["pattern"] = "^(?:" + string.Join('|', values.Select(Regex.Escape)) + ")";
             }
-            var chosen = byName.Select(m => $"{Describe(m.Header)} chooses route '{m.Version["route"]}' ({m.Version["cluster"]}{m.Version["servicePath"]})");
+            var chosen = byName.Select(m => $"{Describe(m.Header)} chooses route '{m.Version["route"]}' (cluster '{m.Version["cluster"]}'{(m.Version["servicePath"] is { } at ? $", {at}" : "")})");
             var fallback = versions.FirstOrDefault(v => v["default"]?.GetValue<bool>() == true) is { } first
                 ? $"; without it, route '{first["route"]}'{(first["deprecated"]?.GetValue<bool>() == true ? " (deprecated)" : "")}"
                 : "";

@@ -104,7 +104,8 @@ public sealed class HeaderVersionOpenApiTests
         Assert.Equal("Api-Version", header["name"]!.GetValue<string>());
         Assert.False(header["required"]!.GetValue<bool>());
         Assert.Equal("""{"type":"string","enum":["2","2.0"]}""", header["schema"]!.ToJsonString());
-        Assert.Contains("route 'items-v2-header'", header["description"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("Chooses the version: Api-Version: '2' or '2.0' chooses route 'items-v2-header' (cluster 'v2', /api/v2/items); without it, route 'items' (deprecated).",
+            header["description"]!.GetValue<string>(), StringComparison.Ordinal);
         // v2's own query parameter, optional and said to be v2's; v1's stays as it was.
         var cursor = Assert.Single(list["parameters"]!.AsArray().OfType<JsonObject>(), p => p["name"]!.GetValue<string>() == "cursor");
         Assert.False(cursor["required"]!.GetValue<bool>());

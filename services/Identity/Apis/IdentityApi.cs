@@ -25,11 +25,11 @@ public static class IdentityApi
     public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/api/auth").WithTags("Identity");
-        auth.MapPost("/register", RegisterAsync).WithName("Register");
-        auth.MapPost("/token", IssueTokenAsync).WithName("IssueToken");
+        auth.MapPost("/register", RegisterAsync).WithName("Register").WithJsonBody<RegisterRequest>();
+        auth.MapPost("/token", IssueTokenAsync).WithName("IssueToken").WithJsonBody<TokenRequest>();
         auth.MapGet("/me", GetCurrentUserAsync).WithName("GetCurrentUser").RequireAuthorization();
         auth.MapSessionApi();
-        auth.MapPost("/verify-email", VerifyEmailAsync).WithName("VerifyEmail");
+        auth.MapPost("/verify-email", VerifyEmailAsync).WithName("VerifyEmail").WithJsonBody<VerifyEmailRequest>();
 
         app.MapGet("/.well-known/jwks.json", GetKeySetAsync).WithTags("Identity").WithName("GetJsonWebKeySet");
         return app;
@@ -48,7 +48,7 @@ public static class IdentityApi
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.Register, cancellationToken);
+        var body = await JsonFields.ReadAsync<RegisterRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;
@@ -125,7 +125,7 @@ public static class IdentityApi
         EmailVerification verification,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.Verify, cancellationToken);
+        var body = await JsonFields.ReadAsync<VerifyEmailRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;
@@ -159,7 +159,7 @@ public static class IdentityApi
         TokenService tokens,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.TokenRequest, cancellationToken);
+        var body = await JsonFields.ReadAsync<TokenRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;

@@ -14,7 +14,7 @@ public sealed record RegistrationAcceptedResponse(string Status, string Detail)
 /// <summary>The body of <c>GET /api/auth/me</c>.</summary>
 public sealed record CurrentUserResponse(Guid Id, string Email, string Name, string Role);
 
-/// <summary>Field names of the JSON bodies the auth endpoints accept.</summary>
+/// <summary>Field names of the JSON bodies the auth endpoints accept (the bodies themselves: IdentityRequests.cs).</summary>
 internal static class IdentityFields
 {
     public const string Email = "email";
@@ -28,14 +28,6 @@ internal static class IdentityFields
     public const string NewPassword = "new_password";
     public const string Token = "token";
     public const string Resource = "resource";
-
-    public static readonly string[] Register = [Email, Password, Name];
-    public static readonly string[] TokenRequest = [GrantType, Email, Password, RefreshToken, ClientId, ClientSecret, Resource];
-    public static readonly string[] Logout = [RefreshToken];
-    public static readonly string[] ChangePassword = [CurrentPassword, NewPassword];
-    public static readonly string[] ResetRequest = [Email];
-    public static readonly string[] Reset = [Token, NewPassword];
-    public static readonly string[] Verify = [Token];
 }
 
 /// <summary>Values of <c>grant_type</c> accepted by <c>POST /api/auth/token</c>.</summary>

@@ -45,6 +45,13 @@ internal sealed class JsonFields
 
     public bool HasErrors => Errors.Count > 0;
 
+    /// <summary>
+    /// Reads the body; fields other than those of <typeparamref name="TBody"/> (the record the OpenAPI document describes
+    /// the body with, see <see cref="IdentityRequestSchemas"/>) are reported as errors.
+    /// </summary>
+    public static Task<JsonFields> ReadAsync<TBody>(HttpRequest request, CancellationToken cancellationToken) =>
+        ReadAsync(request, KnownFields<TBody>.Names, cancellationToken);
+
     /// <summary>Reads the body; fields other than <paramref name="known"/> are reported as errors.</summary>
     public static async Task<JsonFields> ReadAsync(HttpRequest request, IReadOnlyCollection<string> known, CancellationToken cancellationToken)
     {
@@ -168,6 +175,12 @@ internal sealed class JsonFields
             return Truncate(path[3..close]);
         }
         return BodyField;
+    }
+
+    /// <summary>The JSON names of a body record's properties, in declaration order (that of the "expected …" message).</summary>
+    private static class KnownFields<TBody>
+    {
+        public static readonly string[] Names = [.. JsonSerializerOptions.Default.GetTypeInfo(typeof(TBody)).Properties.Select(p => p.Name)];
     }
 
     private static string Position(JsonException e) =>

@@ -21,10 +21,10 @@ internal static class SessionApi
 {
     public static RouteGroupBuilder MapSessionApi(this RouteGroupBuilder auth)
     {
-        auth.MapPost("/logout", LogoutAsync).WithName("Logout");
-        auth.MapPost("/password", ChangePasswordAsync).WithName("ChangePassword").RequireAuthorization();
-        auth.MapPost("/password/reset-request", RequestPasswordResetAsync).WithName("RequestPasswordReset");
-        auth.MapPost("/password/reset", ResetPasswordAsync).WithName("ResetPassword");
+        auth.MapPost("/logout", LogoutAsync).WithName("Logout").WithJsonBody<LogoutRequest>();
+        auth.MapPost("/password", ChangePasswordAsync).WithName("ChangePassword").WithJsonBody<ChangePasswordRequest>().RequireAuthorization();
+        auth.MapPost("/password/reset-request", RequestPasswordResetAsync).WithName("RequestPasswordReset").WithJsonBody<PasswordResetRequest>();
+        auth.MapPost("/password/reset", ResetPasswordAsync).WithName("ResetPassword").WithJsonBody<ResetPasswordRequest>();
         auth.MapDelete("/users/{id:guid}", DeleteUserAsync).WithName("DeleteUser").RequireAuthorization(p => p.RequireRole(Roles.Admin));
         return auth;
     }
@@ -41,7 +41,7 @@ internal static class SessionApi
         TokenRevocations revocations,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.Logout, cancellationToken);
+        var body = await JsonFields.ReadAsync<LogoutRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;
@@ -80,7 +80,7 @@ internal static class SessionApi
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.ChangePassword, cancellationToken);
+        var body = await JsonFields.ReadAsync<ChangePasswordRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;
@@ -153,7 +153,7 @@ internal static class SessionApi
         PasswordReset reset,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.ResetRequest, cancellationToken);
+        var body = await JsonFields.ReadAsync<PasswordResetRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;
@@ -181,7 +181,7 @@ internal static class SessionApi
         TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
-        var body = await JsonFields.ReadAsync(request, IdentityFields.Reset, cancellationToken);
+        var body = await JsonFields.ReadAsync<ResetPasswordRequest>(request, cancellationToken);
         if (body.Failure is { } failure)
         {
             return failure;

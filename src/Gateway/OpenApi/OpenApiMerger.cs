@@ -42,6 +42,9 @@ internal sealed record MergeInput(
 /// (<see cref="TranscodedOperations"/>); a path and method an earlier route claimed stays that route's.</item>
 /// <item>A deprecated route's operations say so (<c>deprecated</c>, <c>x-portico-deprecation</c>, <c>x-portico-sunset</c>,
 /// <c>x-portico-successor</c>) and list the <c>Deprecation</c>, <c>Sunset</c> and <c>Link</c> fields of their answers.</item>
+/// <item>A route chosen by a request header (<c>Api-Version: 2</c>) on a path another route serves is a version of that
+/// route's operation: the header as a parameter, the versions' schemas together, each version in <c>x-portico-versions</c>
+/// (<see cref="HeaderVersions"/>).</item>
 /// <item>Compositions and job routes are the gateway's own operations; routes naming a hidden policy (admin) are left out.</item>
 /// </list>
 /// </summary>
@@ -58,7 +61,11 @@ internal static class OpenApiMerger
     {
         var names = SchemaNames(input.Documents);
         var merged = new Merged(input, names);
-        foreach (var route in input.Routes.Select((r, i) => (Route: r, Index: i)).OrderBy(r => r.Route.Order ?? 0).ThenBy(r => r.Index).Select(r => r.Route))
+        // Header-matched routes last: YARP prefers them when the header matches, and the route without a header match on
+        // the same path serves the rest, so that one is the operation's default and each header route a version of it.
+        var ordered = input.Routes.Select((r, i) => (Route: r, Index: i))
+            .OrderBy(r => HeaderVersions.IsHeaderMatched(r.Route) ? 1 : 0).ThenBy(r => r.Route.Order ?? 0).ThenBy(r => r.Index).Select(r => r.Route);
+        foreach (var route in ordered)
         {
             if (!IsHidden(input.Settings, route.AuthorizationPolicy))
             {
@@ -163,6 +170,7 @@ internal static class OpenApiMerger
         public void AddRoute(RouteConfig route)
         {
             var methods = route.Match.Methods?.Select(m => m.ToLowerInvariant()).ToHashSet();
+            var byHeader = HeaderVersions.IsHeaderMatched(route);
             var reached = false;
             if (input.Documents.GetValueOrDefault(route.ClusterId ?? "") is { } document)
             {
@@ -174,7 +182,7 @@ internal static class OpenApiMerger
                     }
                     foreach (var method in HttpMethods)
                     {
-                        if (pathItem[method] is not JsonObject operation || (methods is not null && !methods.Contains(method)) || Claimed(publicPath, method))
+                        if (pathItem[method] is not JsonObject operation || (methods is not null && !methods.Contains(method)) || (Claimed(publicPath, method) && !byHeader))
                         {
                             continue;
                         }
@@ -184,8 +192,17 @@ internal static class OpenApiMerger
                             copy["parameters"] = Rewrite(shared.DeepClone(), route.ClusterId!);
                         }
                         Describe(copy, route);
-                        Add(publicPath, method, copy, $"{route.RouteId}.{method}");
                         reached = true;
+                        if (Claimed(publicPath, method))
+                        {
+                            HeaderVersions.Add((JsonObject)_paths[publicPath]![method]!, copy, route, servicePath);
+                            continue;
+                        }
+                        if (byHeader)
+                        {
+                            HeaderVersions.Claim(copy, route, servicePath);
+                        }
+                        Add(publicPath, method, copy, $"{route.RouteId}.{method}");
                     }
                 }
             }
@@ -201,9 +218,10 @@ internal static class OpenApiMerger
             var path = PublicPaths.Template(route);
             var cluster = input.Clusters.FirstOrDefault(c => c.ClusterId == route.ClusterId);
             var grpc = cluster?.HttpRequest?.Version?.Major == 2 && cluster.HttpRequest.VersionPolicy == System.Net.Http.HttpVersionPolicy.RequestVersionExact;
+            var byHeader = HeaderVersions.IsHeaderMatched(route);
             foreach (var method in methods?.Where(m => m != "head") ?? AnyMethod)
             {
-                if (Claimed(path, method))
+                if (Claimed(path, method) && !byHeader)
                 {
                     continue;
                 }
@@ -225,6 +243,15 @@ internal static class OpenApiMerger
                     operation["responses"] = new JsonObject { ["default"] = new JsonObject { ["description"] = "The service's answer." } };
                 }
                 Describe(operation, route);
+                if (Claimed(path, method))
+                {
+                    HeaderVersions.Add((JsonObject)_paths[path]![method]!, operation, route, null);
+                    continue;
+                }
+                if (byHeader)
+                {
+                    HeaderVersions.Claim(operation, route, null);
+                }
                 Add(path, method, operation, $"{route.RouteId}.{method}");
             }
         }

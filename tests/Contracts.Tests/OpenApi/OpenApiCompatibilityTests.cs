@@ -38,6 +38,26 @@ public sealed class OpenApiCompatibilityTests
         Assert.Empty(OpenApiCompatibility.BreakingChanges(Doc(Baseline), Doc(added)));
     }
 
+    /// <summary>
+    /// A body the baseline did not declare (Identity's, read by hand until it was documented) is not a break when it is
+    /// first declared, required fields and all: the endpoint always required them, so no working client lacks them. Once
+    /// the body is in the baseline, a new required field is a break like any other.
+    /// </summary>
+    [Fact]
+    public void RequestBody_FirstDeclared_IsNotABreak_ButANewRequiredFieldAfterwardsIs()
+    {
+        const string Undeclared = """
+            { "openapi": "3.1.1", "info": { "title": "t", "version": "v1" },
+              "paths": { "/api/auth/token": { "post": { "responses": { "200": { "description": "ok" } } } } } }
+            """;
+        var declared = Undeclared.Replace("\"post\": {", "\"post\": { \"requestBody\": { \"required\": true, \"content\": { \"application/json\": { \"schema\": { \"type\": \"object\", \"required\": [ \"email\" ], \"properties\": { \"email\": { \"type\": \"string\" } } } } } },", StringComparison.Ordinal);
+        var stricter = declared.Replace("\"required\": [ \"email\" ]", "\"required\": [ \"email\", \"password\" ]", StringComparison.Ordinal);
+        Assert.NotEqual(declared, stricter);
+
+        Assert.Empty(OpenApiCompatibility.BreakingChanges(Doc(Undeclared), Doc(declared)));
+        Assert.Equal(["POST /api/auth/token request body: field 'password' is now required."], OpenApiCompatibility.BreakingChanges(Doc(declared), Doc(stricter)));
+    }
+
     [Theory]
     [InlineData("\"post\": {", "\"put\": {", "POST /api/products: the operation was removed.")]
     [InlineData("\"id\": { \"type\": \"integer\" }, ", "", "GET /api/products response 200: field 'id' was removed.")]

@@ -52,6 +52,8 @@ public static class JwtAuthenticationExtensions
                 bearer.TokenHandlers.Clear();
                 bearer.TokenHandlers.Add(tokenHandler);
                 bearer.MapInboundClaims = false;
+                // Nothing reads the raw token back from the ticket: copying it there cost every request (seen in a profile).
+                bearer.SaveToken = false;
                 bearer.RequireHttpsMetadata = false;
                 bearer.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(
                     jwt.JwksUrl, new JwksRetriever(), new HttpDocumentRetriever(httpClients.CreateClient(JwksHttpClientName)) { RequireHttps = false })

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.OpenApi;
 
 namespace Portico.Gateway.Admin;
@@ -14,9 +15,10 @@ namespace Portico.Gateway.Admin;
 /// </summary>
 internal static class AdminOpenApi
 {
-    private const string BearerScheme = "Bearer";
-    private const string ProblemSchema = "ProblemDetails";
-    private const string ProblemContentType = "application/problem+json";
+    // The same names as every service's document (the gateway merges those), so tools see one vocabulary.
+    private const string BearerScheme = ServiceOpenApiExtensions.BearerScheme;
+    private const string ProblemSchema = ServiceOpenApiExtensions.ProblemSchema;
+    private const string ProblemContentType = ServiceOpenApiExtensions.ProblemContentType;
 
     public static IServiceCollection AddPorticoAdminOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(AdminApi.DocumentName, options =>
